@@ -1,0 +1,15 @@
+"""relu1d: gradient dynamics of shallow univariate ReLU networks.
+
+f(x) = (1/α(m)) Σᵢ cᵢ [aᵢ x − bᵢ]₊. The public API is what this module exports; the
+submodules ``kernel``, ``splines``, ``knots``, ``hessian``, ``meanfield``,
+``splineview``, ``plot`` and ``experiments`` are namespaces of their own.
+"""
+
+__version__ = "0.1.0"
+
+from . import data as datasets
+from .data import Dataset
+from .init import SCHEMES, init_network
+from .network import Network, PiecewiseLinear
+
+__all__ = ["__version__", "Network", "PiecewiseLinear", "Dataset", "datasets", "init_network", "SCHEMES"]

@@ -1,0 +1,120 @@
+"""Training data: a validated, sorted set of samples (xⱼ, yⱼ), and the papers' targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ._validation import as_float_array, as_int, as_real, as_rng
+
+__all__ = ["Dataset", "square_wave", "sinusoid", "random"]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Samples (xⱼ, yⱼ), j = 1..s, sorted by x on construction.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (s,)
+        Finite real numbers, s >= 1. A repeated x with equal y is merged into one
+        sample; a repeated x with different y is refused (no function fits it).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self):
+        x = as_float_array(self.x, "x", min_size=1)
+        y = as_float_array(self.y, "y", min_size=1)
+        if x.size != y.size:
+            raise ValueError(f"x and y must have the same length; got {x.size} and {y.size}")
+        order = np.lexsort((y, x))
+        x, y = x[order], y[order]
+        same_x = np.diff(x) == 0
+        if np.any(same_x & (np.diff(y) != 0)):
+            j = int(np.flatnonzero(same_x & (np.diff(y) != 0))[0])
+            raise ValueError(f"x = {x[j]} appears with different y ({y[j]} and {y[j + 1]}); "
+                             "a function cannot fit both: remove one sample")
+        keep = np.concatenate(([True], ~same_x))
+        x, y = x[keep], y[keep]
+        for name, arr in (("x", x), ("y", y)):
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    def __len__(self) -> int:
+        return int(self.x.size)
+
+    def __repr__(self) -> str:
+        return f"Dataset(s={len(self)}, x in [{self.x[0]:g}, {self.x[-1]:g}])"
+
+    @property
+    def s(self) -> int:
+        """Number of samples."""
+        return len(self)
+
+    def to_csv(self, path) -> Path:
+        """Write ``x,y`` with a header line."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        np.savetxt(tmp, np.column_stack((self.x, self.y)), delimiter=",", header="x,y",
+                   comments="", fmt="%.17g")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def from_csv(cls, path) -> "Dataset":
+        """Read two comma-separated columns x, y (an optional header line is skipped)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path {str(path)!r} is not a file; expected a CSV with columns x,y")
+        with open(path) as fh:
+            first = fh.readline()
+        has_header = any(ch.isalpha() and ch not in "eE" for ch in first) or first.strip().lower() == "x,y"
+        try:
+            table = np.loadtxt(path, delimiter=",", skiprows=1 if has_header else 0, ndmin=2)
+        except ValueError as exc:
+            raise ValueError(f"{str(path)!r} is not a CSV of two numeric columns x,y: {exc}") from None
+        if table.shape[1] != 2:
+            raise ValueError(f"{str(path)!r} has {table.shape[1]} columns; expected two, x and y")
+        return cls(table[:, 0], table[:, 1])
+
+
+def _spread_points(s: int, seed, low: float = -1.0, high: float = 1.0) -> np.ndarray:
+    """s points on [low, high]: an even grid, each point jittered by up to a quarter of
+    the spacing, so that no two samples crowd together."""
+    s = as_int(s, "s", minimum=1)
+    rng = as_rng(seed)
+    if s == 1:
+        return np.array([(low + high) / 2])
+    grid = np.linspace(low, high, s)
+    spacing = (high - low) / (s - 1)
+    return np.clip(grid + rng.uniform(-0.25, 0.25, s) * spacing, low, high)
+
+
+def square_wave(s: int = 10, seed=0, period: float = 1.0) -> Dataset:
+    """Samples of a ±1 square wave on [−1, 1] (Williams et al., Fig. 3).
+
+    x is an even grid on [−1, 1] with each point jittered by up to a quarter spacing
+    (from ``seed``); y = +1 where sin(2πx/period) >= 0, else −1.
+    """
+    period = as_real(period, "period", positive=True)
+    x = _spread_points(s, seed)
+    return Dataset(x, np.where(np.sin(2 * np.pi * x / period) >= 0, 1.0, -1.0))
+
+
+def sinusoid(s: int = 10, seed=0, frequency: float = 1.0) -> Dataset:
+    """Samples of y = sin(π·frequency·x) on [−1, 1] (Williams et al., Fig. 4), x
+    jittered about an even grid as in :func:`square_wave`."""
+    frequency = as_real(frequency, "frequency", positive=True)
+    x = _spread_points(s, seed)
+    return Dataset(x, np.sin(np.pi * frequency * x))
+
+
+def random(s: int, seed=0) -> Dataset:
+    """s samples with x ~ U(−1, 1) and y ~ U(−1, 1), independent."""
+    s = as_int(s, "s", minimum=1)
+    rng = as_rng(seed)
+    return Dataset(rng.uniform(-1, 1, s), rng.uniform(-1, 1, s))

@@ -1,0 +1,345 @@
+"""Shallow univariate ReLU networks and their three parameterisations.
+
+A network is f(x) = (1/α) Σᵢ cᵢ [aᵢ x − bᵢ]₊ (Williams et al. 2019, eq. 1). Besides the
+full parameters z = (a, b, c) it has
+
+* canonical parameters (rᵢ, θᵢ), rᵢ = (m/α)·cᵢ·√(aᵢ² + bᵢ²), θᵢ = atan2(−bᵢ, aᵢ) ∈ [0, 2π)
+  (eqs. 4–5), which remove the rescaling symmetry (a, b, c) ↦ (ka, kb, c/k);
+* invariants δᵢ = cᵢ² − aᵢ² − bᵢ² (eq. 11), conserved by the gradient flow (Lemma 3),
+  which together with (r, θ) determine (a, b, c) again;
+* the spline view of Sahs et al.: breakpoints βᵢ = bᵢ/aᵢ and delta-slopes
+  μᵢ = cᵢ|aᵢ|/α, the jump of f' across βᵢ; :meth:`Network.to_spline` gives the exact
+  piecewise-linear function.
+
+Neurons with aᵢ = 0 have no knot: they add the constant (cᵢ/α)[−bᵢ]₊ everywhere.
+Their knot, breakpoint and delta-slope are reported as NaN, NaN and 0.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+from ._validation import _short, as_choice, as_float_array, as_real
+
+__all__ = ["Network", "PiecewiseLinear"]
+
+_ALPHA_NAMES = ("one", "sqrt", "m")
+# Evaluation works on blocks of at most this many (neuron, point) pairs (32 MB of float64).
+_EVAL_BLOCK = 1 << 22
+
+
+def _resolve_alpha(alpha, m: int) -> float:
+    """α(m) from "one", "sqrt", "m" or a positive number."""
+    if isinstance(alpha, str):
+        if alpha not in _ALPHA_NAMES:
+            raise ValueError(f"alpha must be 'one', 'sqrt', 'm' or a positive number, got {alpha!r}")
+        return {"one": 1.0, "sqrt": float(np.sqrt(m)), "m": float(m)}[alpha]
+    try:
+        return as_real(alpha, "alpha", positive=True)
+    except TypeError:
+        raise TypeError(f"alpha must be 'one', 'sqrt', 'm' or a positive number, got {_short(alpha)}") from None
+
+
+@dataclass(frozen=True, eq=False)
+class PiecewiseLinear:
+    """An exact continuous piecewise-linear function.
+
+    Parameters
+    ----------
+    breakpoints : (k,) array
+        Strictly increasing breakpoints, k >= 1.
+    values : (k,) array
+        f at the breakpoints.
+    slopes : (k + 1,) array
+        ``slopes[0]`` on (−∞, breakpoints[0]), ``slopes[j]`` on
+        (breakpoints[j-1], breakpoints[j]), ``slopes[k]`` on (breakpoints[-1], ∞).
+    """
+
+    breakpoints: np.ndarray
+    values: np.ndarray
+    slopes: np.ndarray
+
+    def __post_init__(self):
+        bp = as_float_array(self.breakpoints, "breakpoints", min_size=1)
+        vals = as_float_array(self.values, "values", min_size=1)
+        sl = as_float_array(self.slopes, "slopes", min_size=2)
+        if vals.size != bp.size or sl.size != bp.size + 1:
+            raise ValueError(f"need len(values) == len(breakpoints) and len(slopes) == len(breakpoints) + 1; "
+                             f"got {vals.size}, {bp.size}, {sl.size}")
+        if np.any(np.diff(bp) <= 0):
+            raise ValueError("breakpoints must be strictly increasing")
+        for name, arr in (("breakpoints", bp), ("values", vals), ("slopes", sl)):
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+
+    @property
+    def delta_slopes(self) -> np.ndarray:
+        """Jump of the derivative at each breakpoint."""
+        return np.diff(self.slopes)
+
+    def __call__(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        piece = np.searchsorted(self.breakpoints, x, side="right")
+        anchor = np.maximum(piece - 1, 0)
+        return self.values[anchor] + self.slopes[piece] * (x - self.breakpoints[anchor])
+
+    def derivative(self, x) -> np.ndarray:
+        """f'(x); at a breakpoint, the slope on its right."""
+        x = np.asarray(x, dtype=np.float64)
+        return self.slopes[np.searchsorted(self.breakpoints, x, side="right")]
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A shallow univariate ReLU network f(x) = (1/α) Σᵢ cᵢ [aᵢ x − bᵢ]₊ (eq. 1).
+
+    Immutable: the arrays are read-only float64 copies, and training returns new
+    networks.
+
+    Parameters
+    ----------
+    a, b, c : array_like, shape (m,)
+        First-layer weights, biases (entering as −bᵢ) and output weights; m >= 1.
+    alpha : float or {"one", "sqrt", "m"}, default 1.0
+        Output scale α(m) > 0. The names resolve to 1, √m and m.
+    provenance : mapping, optional
+        Free-form record of how the network was made (scheme, seed, version); saved
+        with it and ignored by every computation.
+    """
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    alpha: float = 1.0
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        arrays = {name: as_float_array(getattr(self, name), name, min_size=1) for name in "abc"}
+        sizes = {name: arr.size for name, arr in arrays.items()}
+        if len(set(sizes.values())) != 1:
+            raise ValueError(f"a, b and c must have the same length m; got lengths {sizes}")
+        for name, arr in arrays.items():
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "alpha", _resolve_alpha(self.alpha, arrays["a"].size))
+        if not isinstance(self.provenance, Mapping):
+            raise TypeError(f"provenance must be a mapping, got {_short(self.provenance)}")
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+
+    def __repr__(self) -> str:
+        return f"Network(m={self.m}, alpha={self.alpha:g})"
+
+    # ------------------------------------------------------------------ evaluation
+    @property
+    def m(self) -> int:
+        """Number of neurons."""
+        return int(self.a.size)
+
+    def __call__(self, x) -> np.ndarray:
+        """f(x) for x of any shape, in blocks that bound memory for large m × len(x)."""
+        xs = as_float_array(x, "x", ndim=None)
+        flat = xs.ravel()
+        out = np.empty(flat.size)
+        rows = max(1, _EVAL_BLOCK // self.m)
+        for start in range(0, flat.size, rows):
+            block = flat[start:start + rows]
+            pre = np.multiply.outer(block, self.a)
+            pre -= self.b
+            np.maximum(pre, 0.0, out=pre)
+            out[start:start + rows] = pre @ self.c
+        return (out / self.alpha).reshape(xs.shape)
+
+    # ------------------------------------------------------------------ parameterisations
+    @property
+    def knots(self) -> np.ndarray:
+        """eᵢ = bᵢ/aᵢ, where neuron i switches on or off; NaN where aᵢ = 0."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.a != 0, self.b / np.where(self.a != 0, self.a, 1.0), np.nan)
+
+    @property
+    def breakpoints(self) -> np.ndarray:
+        """Sahs et al.'s breakpoints βᵢ = bᵢ/aᵢ (the knots; NaN where aᵢ = 0)."""
+        return self.knots
+
+    @property
+    def delta_slopes(self) -> np.ndarray:
+        """μᵢ = cᵢ|aᵢ|/α, the jump of f' across βᵢ (0 where aᵢ = 0)."""
+        return self.c * np.abs(self.a) / self.alpha
+
+    def invariants(self) -> np.ndarray:
+        """δᵢ = cᵢ² − aᵢ² − bᵢ² (eq. 11), constant along the gradient flow (Lemma 3)."""
+        return self.c ** 2 - self.a ** 2 - self.b ** 2
+
+    def canonical(self) -> tuple[np.ndarray, np.ndarray]:
+        """Canonical parameters (r, θ) of eq. 5.
+
+        Returns
+        -------
+        r : (m,) array
+            rᵢ = (m/α)·cᵢ·√(aᵢ² + bᵢ²); its sign is the sign of cᵢ.
+        theta : (m,) array
+            θᵢ = atan2(−bᵢ, aᵢ) in [0, 2π).
+        """
+        r = (self.m / self.alpha) * self.c * np.hypot(self.a, self.b)
+        theta = np.mod(np.arctan2(-self.b, self.a), 2 * np.pi)
+        theta[theta >= 2 * np.pi] = 0.0  # mod can round −0.0-ish angles up to 2π
+        return r, theta
+
+    @classmethod
+    def from_canonical(cls, r, theta, delta, alpha=1.0, provenance: Mapping[str, Any] | None = None) -> "Network":
+        """The unique (a, b, c) with canonical point (r, θ) and invariants δ (Lemma 3).
+
+        With R = |r|·α/m = |c|·ρ and ρ = √(a² + b²): c² − ρ² = δ and |c|·ρ = R give
+        c² = (δ + √(δ² + 4R²))/2 and ρ² = (−δ + √(δ² + 4R²))/2 (computed without
+        cancellation); c carries the sign of r, and (a, −b) = ρ·(cos θ, sin θ).
+
+        Parameters
+        ----------
+        r, theta : array_like, shape (m,)
+        delta : float or array_like, shape (m,)
+            Invariant of every neuron, or one value for all.
+        alpha : float or {"one", "sqrt", "m"}
+        """
+        r = as_float_array(r, "r", min_size=1)
+        theta = as_float_array(theta, "theta")
+        if theta.size != r.size:
+            raise ValueError(f"r and theta must have the same length; got {r.size} and {theta.size}")
+        delta = as_float_array(delta, "delta", ndim=None)
+        if delta.ndim == 0 or delta.size == 1:
+            delta = np.full(r.size, float(delta.ravel()[0]))
+        elif delta.shape != r.shape:
+            raise ValueError(f"delta must be a number or have the length of r ({r.size}); got shape {delta.shape}")
+        m = r.size
+        alpha_value = _resolve_alpha(alpha, m)
+        big_r = np.abs(r) * alpha_value / m
+        root = np.hypot(delta, 2 * big_r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            c2 = np.where(delta >= 0, (delta + root) / 2, 2 * big_r ** 2 / (root - delta))
+            rho2 = np.where(delta <= 0, (root - delta) / 2, 2 * big_r ** 2 / (root + delta))
+        c2 = np.nan_to_num(c2, nan=0.0)
+        rho2 = np.nan_to_num(rho2, nan=0.0)
+        c = np.where(r < 0, -1.0, 1.0) * np.sqrt(c2)
+        rho = np.sqrt(rho2)
+        return cls(rho * np.cos(theta), -rho * np.sin(theta), c, alpha_value, provenance or {})
+
+    def to_spline(self) -> PiecewiseLinear:
+        """The exact piecewise-linear function f (Sahs et al.).
+
+        Breakpoints shared by several neurons are merged. A network whose aᵢ are all 0
+        is constant; its spline has one breakpoint, at 0, with no change of slope.
+        """
+        a, b, c, alpha = self.a, self.b, self.c, self.alpha
+        has_knot = a != 0
+        const = np.sum(c[~has_knot] * np.maximum(-b[~has_knot], 0.0)) / alpha
+        if not np.any(has_knot):
+            return PiecewiseLinear([0.0], [const], [0.0, 0.0])
+        a, b, c = a[has_knot], b[has_knot], c[has_knot]
+        beta = b / a
+        order = np.argsort(beta, kind="stable")
+        a, b, c, beta = a[order], b[order], c[order], beta[order]
+        points, first = np.unique(beta, return_index=True)
+        pos = a > 0
+        # f(x) = Σ_{a>0, β<x} c(ax − b)/α + Σ_{a<0, β>x} c(ax − b)/α + const: prefix sums.
+        ca_pos = np.where(pos, c * a, 0.0)
+        cb_pos = np.where(pos, c * b, 0.0)
+        ca_neg = np.where(pos, 0.0, c * a)
+        cb_neg = np.where(pos, 0.0, c * b)
+
+        def strictly_before(v):  # Σ over sorted entries whose β < each point
+            return np.concatenate(([0.0], np.cumsum(v)))[first]
+
+        def strictly_after(v):  # Σ over entries whose β > each point
+            last = np.append(first[1:], beta.size)
+            return np.concatenate((np.cumsum(v[::-1])[::-1], [0.0]))[last]
+
+        values = (points * (strictly_before(ca_pos) + strictly_after(ca_neg))
+                  - strictly_before(cb_pos) - strictly_after(cb_neg)) / alpha + const
+        left = np.sum(ca_neg) / alpha
+        jumps = np.add.reduceat(c * np.abs(a), first) / alpha
+        slopes = left + np.concatenate(([0.0], np.cumsum(jumps)))
+        return PiecewiseLinear(points, values, slopes)
+
+    # ------------------------------------------------------------------ PyTorch layout
+    @classmethod
+    def from_torch_state(cls, state: Mapping[str, Any], alpha=1.0, output_bias: str = "refuse") -> "Network":
+        """From the state of ``Sequential(Linear(1, m), ReLU(), Linear(m, 1))``.
+
+        Takes plain arrays or tensors (torch is never imported): keys ``0.weight``
+        (m, 1), ``0.bias`` (m,), ``2.weight`` (1, m) and optionally ``2.bias`` (1,);
+        a ``state_dict()`` works as it is. The torch network computes
+        W₂ relu(W₁x + b₁) + b₂, so a = W₁, b = −b₁ and c = α·W₂ give the same function
+        divided into the network's α.
+
+        The papers' networks have no output bias. ``output_bias`` says what to do
+        with a non-zero one: "refuse" (default) raises; "neuron" appends an exact
+        constant neuron (a = 0, b = −1, c = α·b₂), so f is unchanged and m grows by
+        one; "drop" discards it (f changes by −b₂).
+        """
+        as_choice(output_bias, "output_bias", ("refuse", "neuron", "drop"))
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a mapping such as module.state_dict(), got {type(state).__name__}")
+        missing = [k for k in ("0.weight", "0.bias", "2.weight") if k not in state]
+        if missing:
+            raise ValueError(f"state lacks {missing}; expected keys '0.weight', '0.bias', '2.weight' "
+                             f"and optionally '2.bias' of Sequential(Linear(1, m), ReLU(), Linear(m, 1))")
+        w1 = as_float_array(state["0.weight"], "state['0.weight']", ndim=2)
+        b1 = as_float_array(state["0.bias"], "state['0.bias']")
+        w2 = as_float_array(state["2.weight"], "state['2.weight']", ndim=2)
+        if w1.shape[1] != 1 or w2.shape[0] != 1 or w2.shape[1] != w1.shape[0] or b1.size != w1.shape[0]:
+            raise ValueError(f"shapes must be (m, 1), (m,), (1, m); got {w1.shape}, {b1.shape}, {w2.shape}")
+        bias = 0.0
+        if "2.bias" in state:
+            bias_arr = as_float_array(state["2.bias"], "state['2.bias']")
+            if bias_arr.size != 1:
+                raise ValueError(f"state['2.bias'] must have one entry, got shape {bias_arr.shape}")
+            bias = float(bias_arr[0])
+        alpha_value = _resolve_alpha(alpha, w1.shape[0])
+        a, b, c = w1[:, 0], -b1, alpha_value * w2[0]
+        if bias != 0.0:
+            if output_bias == "refuse":
+                raise ValueError(f"state['2.bias'] = {bias} is non-zero but relu1d networks have no output bias; "
+                                 "pass output_bias='neuron' to fold it into a constant neuron exactly, "
+                                 "or output_bias='drop' to discard it")
+            if output_bias == "neuron":
+                a, b, c = np.append(a, 0.0), np.append(b, -1.0), np.append(c, alpha_value * bias)
+        return cls(a, b, c, alpha_value)
+
+    def to_torch_state(self) -> dict[str, np.ndarray]:
+        """Plain arrays for ``Sequential(Linear(1, m), ReLU(), Linear(m, 1))``
+        (output bias 0); load with ``{k: torch.as_tensor(v) for k, v in ...}``."""
+        return {"0.weight": self.a[:, None].copy(), "0.bias": -self.b.copy(),
+                "2.weight": (self.c / self.alpha)[None, :].copy(), "2.bias": np.zeros(1)}
+
+    # ------------------------------------------------------------------ files
+    def save(self, path) -> Path:
+        """Write a ``.npz`` with a, b, c, alpha and the provenance (as JSON)."""
+        from . import __version__
+
+        path = Path(path)
+        if path.suffix != ".npz":
+            raise ValueError(f"path must end in .npz, got {str(path)!r}")
+        prov = {"relu1d_version": __version__, **self.provenance}
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez(tmp, a=self.a, b=self.b, c=self.c, alpha=self.alpha,
+                 provenance=np.array(json.dumps(prov, default=str)))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Network":
+        """Read a network written by :meth:`save`."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path {str(path)!r} is not a file; expected a .npz written by Network.save")
+        with np.load(path, allow_pickle=False) as f:
+            missing = {"a", "b", "c", "alpha"} - set(f.files)
+            if missing:
+                raise ValueError(f"{str(path)!r} lacks {sorted(missing)}; expected a .npz written by Network.save")
+            prov = json.loads(str(f["provenance"])) if "provenance" in f.files else {}
+            return cls(f["a"], f["b"], f["c"], float(f["alpha"]), prov)

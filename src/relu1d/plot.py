@@ -1,0 +1,108 @@
+"""Figures (matplotlib). Every function returns a Figure and never opens a window."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Dataset
+from .network import Network
+
+__all__ = ["plot_function", "plot_particles", "new_figure"]
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 4.0)):
+    """A Figure with a grid of axes, built without pyplot (so no window, no global state)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _check(net, data):
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
+    if data is not None and not isinstance(data, Dataset):
+        raise TypeError(f"data must be a relu1d.Dataset or None, got {type(data).__name__}")
+
+
+def _interval(net: Network, data: Dataset | None, interval) -> tuple[float, float]:
+    if interval is not None:
+        lo, hi = map(float, interval)
+        if not lo < hi:
+            raise ValueError(f"interval must be (low, high) with low < high, got {interval}")
+        return lo, hi
+    if data is not None:
+        lo, hi = float(data.x[0]), float(data.x[-1])
+    else:
+        knots = net.knots[np.isfinite(net.knots)]
+        lo, hi = (np.percentile(knots, [5, 95]) if knots.size else (-1.0, 1.0))
+    pad = 0.15 * max(hi - lo, 1e-9)
+    return lo - pad, hi + pad
+
+
+def plot_function(net: Network, data: Dataset | None = None, interval=None, ax=None,
+                  label: str = "$f_z(x)$", show_knots: bool = True):
+    """The network function with its knots at (eᵢ, f(eᵢ)) and the samples
+    (Williams et al., Fig. 1 left).
+
+    Parameters
+    ----------
+    net : Network
+    data : Dataset, optional
+    interval : (float, float), optional
+        x-range; by default the data range padded by 15%.
+    ax : matplotlib Axes, optional
+        Draw into it instead of a new figure.
+    """
+    _check(net, data)
+    lo, hi = _interval(net, data, interval)
+    if ax is None:
+        fig, axes = new_figure()
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    xs = np.linspace(lo, hi, 1000)
+    ax.plot(xs, net(xs), color="C0", lw=1.8, label=label)
+    if show_knots:
+        knots = net.knots
+        inside = np.isfinite(knots) & (knots >= lo) & (knots <= hi)
+        ax.plot(knots[inside], net(knots[inside]), "o", ms=4, mfc="none", color="C2",
+                label="knots $(e_i, f(e_i))$")
+    if data is not None:
+        ax.plot(data.x, data.y, "x", color="C3", ms=7, mew=2, label="samples $(x_j, y_j)$")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("x")
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: float | None = None):
+    """Neurons as particles (uᵢ, vᵢ) = (|rᵢ| cos θᵢ, |rᵢ| sin θᵢ) coloured by sign(rᵢ),
+    with each sample xⱼ drawn as the line u·xⱼ + v = 0 (Williams et al., eq. 6 and
+    Fig. 1 right)."""
+    _check(net, data)
+    if ax is None:
+        fig, axes = new_figure()
+        ax = axes[0, 0]
+    else:
+        fig = ax.figure
+    r, theta = net.canonical()
+    u, v = np.abs(r) * np.cos(theta), np.abs(r) * np.sin(theta)
+    if limit is None:
+        limit = 1.1 * float(np.max(np.hypot(u, v))) if net.m else 1.0
+        limit = limit if limit > 0 else 1.0
+    if data is not None:
+        line = np.array([-limit, limit])
+        for xj in data.x:
+            ax.plot(line, -xj * line, color="0.6", lw=0.8, zorder=1)
+    pos = r >= 0
+    ax.scatter(u[pos], v[pos], s=10, color="C3", label="$r_i > 0$", zorder=2)
+    ax.scatter(u[~pos], v[~pos], s=10, color="C0", label="$r_i < 0$", zorder=2)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xlabel("u = |r| cos θ")
+    ax.set_ylabel("v = |r| sin θ")
+    ax.legend(loc="upper right", fontsize="small")
+    return fig

@@ -31,3 +31,22 @@ def loss_and_grad(a, b, c, alpha, x, y) -> tuple[float, np.ndarray, np.ndarray, 
     grad_a = c * weighted_x / alpha
     grad_b = -c * weighted / alpha
     return 0.5 * float(rho @ rho), grad_a, grad_b, grad_c
+
+
+def canonical_loss_and_grad(r, theta, x, y) -> tuple[float, np.ndarray, np.ndarray]:
+    """L̃(w) = L(z) in canonical parameters and (∂L̃/∂r, ∂L̃/∂θ) (Williams eqs. 4, 7).
+
+    f̃(x) = (1/m) Σᵢ rᵢ ⟨x̃, d(θᵢ)⟩₊ with x̃ = (x, 1), d(θ) = (cos θ, sin θ), so
+    ∂L̃/∂rᵢ = (1/m) Σⱼ ρⱼ ⟨x̃ⱼ, d(θᵢ)⟩₊ and
+    ∂L̃/∂θᵢ = (rᵢ/m) Σⱼ ρⱼ ⟨x̃ⱼ, t(θᵢ)⟩ 1[⟨x̃ⱼ, d(θᵢ)⟩ > 0], t(θ) = (−sin θ, cos θ).
+    """
+    m = r.size
+    cos, sin = np.cos(theta), np.sin(theta)
+    pre = np.multiply.outer(x, cos) + sin         # ⟨x̃ⱼ, d(θᵢ)⟩, (s, m)
+    act = pre > 0
+    relu = np.where(act, pre, 0.0)
+    rho = relu @ r / m - y
+    grad_r = relu.T @ rho / m
+    tangent = np.multiply.outer(x, -sin) + cos    # ⟨x̃ⱼ, t(θᵢ)⟩
+    grad_theta = r * np.sum(np.where(act, tangent, 0.0) * rho[:, None], axis=0) / m
+    return 0.5 * float(rho @ rho), grad_r, grad_theta

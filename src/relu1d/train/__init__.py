@@ -1,0 +1,1 @@
+"""Training: gradient descent, gradient flow, SGD and noisy SGD (being built)."""

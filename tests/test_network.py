@@ -1,0 +1,221 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import relu1d as r1
+from relu1d import Network
+
+
+def direct(a, b, c, alpha, x):
+    """f(x) = (1/α) Σ cᵢ max(aᵢx − bᵢ, 0), one point at a time."""
+    return np.array([sum(ci * max(ai * xi - bi, 0.0) for ai, bi, ci in zip(a, b, c)) / alpha
+                     for xi in np.ravel(x)]).reshape(np.shape(x))
+
+
+def test_evaluation_matches_direct_formula_on_any_shape():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, 17))
+    net = Network(a, b, c, alpha=2.5)
+    x = rng.uniform(-3, 3, size=(4, 5))
+    np.testing.assert_allclose(net(x), direct(a, b, c, 2.5, x), rtol=1e-13, atol=1e-14)
+    assert net(0.3).shape == ()
+    assert net([0.1, 0.2]).shape == (2,)
+
+
+def test_evaluation_in_blocks_equals_unblocked(monkeypatch):
+    import relu1d.network as network_module
+
+    net = r1.init_network(300, seed=1)
+    x = np.linspace(-2, 2, 1001)
+    full = net(x)
+    monkeypatch.setattr(network_module, "_EVAL_BLOCK", 1000)  # forces 4-point blocks
+    np.testing.assert_allclose(net(x), full, rtol=1e-13, atol=1e-16)  # BLAS may sum in another order
+
+
+def test_alpha_names_and_values():
+    a = b = c = np.ones(16)
+    assert Network(a, b, c, "one").alpha == 1.0
+    assert Network(a, b, c, "sqrt").alpha == 4.0
+    assert Network(a, b, c, "m").alpha == 16.0
+    assert Network(a, b, c, 0.5).alpha == 0.5
+
+
+def test_network_is_immutable():
+    net = r1.init_network(5, seed=0)
+    with pytest.raises(ValueError):
+        net.a[0] = 1.0
+    with pytest.raises(AttributeError):
+        net.alpha = 3.0
+
+
+def test_knots_invariants_delta_slopes():
+    net = Network([2.0, -1.0, 0.0], [1.0, 3.0, -2.0], [1.0, 2.0, 3.0], alpha=2.0)
+    np.testing.assert_allclose(net.knots[:2], [0.5, -3.0])
+    assert np.isnan(net.knots[2])  # a = 0: no knot
+    np.testing.assert_allclose(net.invariants(), [1 - 4 - 1, 4 - 1 - 9, 9 - 0 - 4])
+    np.testing.assert_allclose(net.delta_slopes, [1.0, 1.0, 0.0])
+    np.testing.assert_array_equal(net.breakpoints[:2], net.knots[:2])
+
+
+def test_canonical_formula_and_ranges():
+    rng = np.random.default_rng(2)
+    a, b, c = rng.normal(size=(3, 40))
+    net = Network(a, b, c, alpha=3.0)
+    r, theta = net.canonical()
+    np.testing.assert_allclose(r, (40 / 3.0) * c * np.sqrt(a ** 2 + b ** 2))
+    assert np.all((theta >= 0) & (theta < 2 * np.pi))
+    np.testing.assert_allclose(np.cos(theta), a / np.hypot(a, b))
+    np.testing.assert_allclose(np.sin(theta), -b / np.hypot(a, b))
+    # f̃_w(x) = (1/m) Σ rᵢ ⟨x̃, d(θᵢ)⟩₊ equals f_z (eq. 4)
+    x = np.linspace(-2, 2, 9)
+    ftilde = np.maximum(np.multiply.outer(x, np.cos(theta)) + np.sin(theta), 0) @ r / 40
+    np.testing.assert_allclose(ftilde, net(x), atol=1e-13)
+
+
+@pytest.mark.parametrize("delta", [-5.0, -0.1, 0.0, 0.3, 7.0])
+def test_from_canonical_round_trip_every_quadrant_and_sign(delta):
+    theta = np.array([0.3, 1.9, 3.5, 5.2, 0.0, np.pi / 2])  # all four quadrants and axes
+    r = np.array([1.5, -2.0, 0.7, -0.4, 3.0, -1.0])
+    net = Network.from_canonical(r, theta, delta, alpha="sqrt")
+    np.testing.assert_allclose(net.invariants(), delta, atol=1e-12)
+    r2, theta2 = net.canonical()
+    np.testing.assert_allclose(r2, r, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(1j * theta2), np.exp(1j * theta), atol=1e-12)
+    assert np.all(np.sign(net.c) == np.sign(r))
+
+
+def test_canonical_then_from_canonical_is_identity_on_functions_and_delta():
+    net = r1.init_network(60, scheme="gaussian", seed=4, alpha=1.7)
+    r, theta = net.canonical()
+    back = Network.from_canonical(r, theta, net.invariants(), net.alpha)
+    x = np.linspace(-4, 4, 301)
+    np.testing.assert_allclose(back(x), net(x), atol=1e-12)
+    np.testing.assert_allclose(back.invariants(), net.invariants(), atol=1e-12)
+    np.testing.assert_allclose(np.c_[back.a, back.b, back.c], np.c_[net.a, net.b, net.c], atol=1e-12)
+
+
+def test_from_canonical_extreme_delta_no_cancellation():
+    net = Network.from_canonical([1e-3], [0.4], 1e8, alpha=1.0)
+    assert net.invariants()[0] == pytest.approx(1e8, rel=1e-12)
+    r, _ = net.canonical()
+    assert r[0] == pytest.approx(1e-3, rel=1e-10)
+    net = Network.from_canonical([1e-3], [0.4], -1e8, alpha=1.0)
+    r, _ = net.canonical()
+    assert r[0] == pytest.approx(1e-3, rel=1e-10)
+
+
+def test_spline_view_matches_evaluation_at_many_points():
+    net = r1.init_network(500, scheme="gaussian", seed=3, alpha=1.0)
+    spline = net.to_spline()
+    x = np.linspace(-6, 6, 10_000)
+    scale = np.max(np.abs(net(x)))
+    np.testing.assert_allclose(spline(x), net(x), atol=1e-11 * scale)
+    assert np.all(np.diff(spline.breakpoints) > 0)
+    # derivative: compare with central differences away from breakpoints
+    h = 1e-7
+    xs = x[np.min(np.abs(np.subtract.outer(x, spline.breakpoints)), axis=1) > 1e-5]
+    np.testing.assert_allclose(spline.derivative(xs), (net(xs + h) - net(xs - h)) / (2 * h), atol=1e-5)
+    # the jumps of f' are the delta-slopes summed per breakpoint
+    np.testing.assert_allclose(np.sum(spline.delta_slopes), np.sum(net.delta_slopes), rtol=1e-10)
+
+
+def test_spline_merges_shared_breakpoints_and_handles_a_zero():
+    net = Network([1.0, 2.0, 0.0, -1.0], [0.5, 1.0, -2.0, 0.0], [1.0, 1.0, 1.0, 2.0], alpha=1.0)
+    spline = net.to_spline()
+    np.testing.assert_allclose(spline.breakpoints, [0.0, 0.5])
+    x = np.linspace(-2, 2, 101)
+    np.testing.assert_allclose(spline(x), net(x), atol=1e-14)
+    const = Network([0.0, 0.0], [-1.0, 2.0], [3.0, 1.0], alpha=1.0).to_spline()
+    np.testing.assert_allclose(const(x), 3.0)
+
+
+finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+# |a| >= 1e-3 or a = 0: the spline is exact up to rounding relative to max|βᵢ|·Σ|μᵢ|,
+# so knots at 1e98 (a subnormal a) are outside what a float64 spline can resolve.
+first_layer = st.one_of(st.just(0.0), st.floats(1e-3, 10), st.floats(-10, -1e-3))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 30).flatmap(lambda m: st.tuples(arrays(np.float64, m, elements=first_layer),
+                                                     arrays(np.float64, m, elements=finite),
+                                                     arrays(np.float64, m, elements=finite))),
+       st.floats(0.1, 10), arrays(np.float64, st.integers(1, 20), elements=finite))
+def test_property_spline_equals_evaluation_and_round_trip(abc, alpha, x):
+    a, b, c = abc
+    net = Network(a, b, c, alpha)
+    scale = 1 + np.sum(np.abs(c) * (np.abs(a) * 10 + np.abs(b))) / alpha * 1e3
+    np.testing.assert_allclose(net.to_spline()(x), net(x), atol=1e-11 * scale)
+    np.testing.assert_allclose(net(x), direct(a, b, c, alpha, x), atol=1e-12 * scale)
+    r, theta = net.canonical()
+    back = Network.from_canonical(r, theta, net.invariants(), alpha)
+    np.testing.assert_allclose(back(x), net(x), atol=1e-9 * scale)
+
+
+def test_torch_state_round_trip_and_output_bias():
+    net = r1.init_network(8, seed=5, alpha=2.0)
+    state = net.to_torch_state()
+    assert state["0.weight"].shape == (8, 1) and state["2.weight"].shape == (1, 8)
+    back = Network.from_torch_state(state, alpha=2.0)
+    x = np.linspace(-2, 2, 33)
+    np.testing.assert_allclose(back(x), net(x), atol=1e-14)
+    # the torch formula W2 relu(W1 x + b1) + b2
+    torch_f = (np.maximum(np.outer(x, state["0.weight"][:, 0]) + state["0.bias"], 0) @ state["2.weight"][0])
+    np.testing.assert_allclose(torch_f, net(x), atol=1e-14)
+    state["2.bias"] = np.array([0.7])
+    with pytest.raises(ValueError, match="output_bias='neuron'"):
+        Network.from_torch_state(state)
+    folded = Network.from_torch_state(state, alpha=2.0, output_bias="neuron")
+    assert folded.m == 9
+    np.testing.assert_allclose(folded(x), net(x) + 0.7, atol=1e-14)
+    dropped = Network.from_torch_state(state, alpha=2.0, output_bias="drop")
+    np.testing.assert_allclose(dropped(x), net(x), atol=1e-14)
+    with pytest.raises(ValueError, match="lacks"):
+        Network.from_torch_state({"0.weight": np.ones((2, 1))})
+
+
+def test_save_load_round_trip(tmp_path):
+    net = r1.init_network(12, scheme="he", seed=7)
+    path = net.save(tmp_path / "net.npz")
+    back = Network.load(path)
+    np.testing.assert_array_equal(back.a, net.a)
+    np.testing.assert_array_equal(back.c, net.c)
+    assert back.alpha == net.alpha
+    assert back.provenance["scheme"] == "he" and back.provenance["seed"] == 7
+    assert back.provenance["relu1d_version"] == r1.__version__
+    with pytest.raises(ValueError, match=".npz"):
+        net.save(tmp_path / "net.txt")
+    with pytest.raises(ValueError, match="not a file"):
+        Network.load(tmp_path / "missing.npz")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(a=[1.0, 2.0], b=[1.0], c=[1.0, 2.0]), ValueError, "same length"),
+    (dict(a=[], b=[], c=[]), ValueError, "at least 1"),
+    (dict(a=[np.nan], b=[1.0], c=[1.0]), ValueError, "finite"),
+    (dict(a=[np.inf], b=[1.0], c=[1.0]), ValueError, "finite"),
+    (dict(a="abc", b=[1.0], c=[1.0]), TypeError, "string"),
+    (dict(a=[[1.0]], b=[1.0], c=[1.0]), ValueError, "1-dimensional"),
+    (dict(a=[True], b=[1.0], c=[1.0]), TypeError, "booleans"),
+    (dict(a=[1.0], b=[1.0], c=[1.0], alpha=0.0), ValueError, "alpha must be > 0"),
+    (dict(a=[1.0], b=[1.0], c=[1.0], alpha=-1.0), ValueError, "alpha"),
+    (dict(a=[1.0], b=[1.0], c=[1.0], alpha="half"), ValueError, "'one', 'sqrt', 'm'"),
+    (dict(a=[1.0], b=[1.0], c=[1.0], alpha=None), TypeError, "alpha"),
+    (dict(a=[1.0], b=[1.0], c=[1.0], alpha=float("nan")), ValueError, "alpha"),
+])
+def test_bad_network_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Network(**kwargs)
+
+
+def test_bad_canonical_input():
+    with pytest.raises(ValueError, match="same length"):
+        Network.from_canonical([1.0, 2.0], [0.1], 0.0)
+    with pytest.raises(ValueError, match="delta"):
+        Network.from_canonical([1.0, 2.0], [0.1, 0.2], [0.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match="finite"):
+        Network.from_canonical([1.0], [np.nan], 0.0)
+    net = r1.init_network(3, seed=0)
+    with pytest.raises(ValueError, match="finite"):
+        net([0.0, np.nan])

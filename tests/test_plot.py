@@ -1,0 +1,63 @@
+import matplotlib
+import numpy as np
+import pytest
+
+import relu1d as r1
+from relu1d.cli import app
+from relu1d.plot import plot_function, plot_particles
+
+
+def test_plot_function_marks_knots_and_samples():
+    data = r1.datasets.square_wave(10, seed=0)
+    net = r1.init_network(30, seed=0)
+    fig = plot_function(net, data)
+    ax = fig.axes[0]
+    labels = [line.get_label() for line in ax.lines]
+    assert any("knots" in lab for lab in labels) and any("samples" in lab for lab in labels)
+    knot_line = next(line for line in ax.lines if "knots" in line.get_label())
+    xs, ys = knot_line.get_data()
+    np.testing.assert_allclose(ys, net(xs))  # knots drawn at (e_i, f(e_i))
+    assert isinstance(fig, matplotlib.figure.Figure)
+
+
+def test_plot_particles_positions_and_lines():
+    data = r1.datasets.random(4, seed=1)
+    net = r1.init_network(25, seed=2)
+    fig = plot_particles(net, data)
+    ax = fig.axes[0]
+    r, theta = net.canonical()
+    pts = np.vstack([c.get_offsets() for c in ax.collections])
+    expected = np.c_[np.abs(r) * np.cos(theta), np.abs(r) * np.sin(theta)]
+    assert pts.shape == expected.shape
+    np.testing.assert_allclose(np.sort(pts, axis=0), np.sort(expected, axis=0))
+    assert len(ax.lines) == len(data)  # one activation line per sample
+    for line, xj in zip(ax.lines, data.x):
+        u, v = line.get_data()
+        np.testing.assert_allclose(u * xj + v, 0, atol=1e-12)
+
+
+def test_plot_bad_input():
+    with pytest.raises(TypeError, match="net must be"):
+        plot_function("net")
+    with pytest.raises(TypeError, match="data must be"):
+        plot_particles(r1.init_network(3), data=[1, 2])
+    with pytest.raises(ValueError, match="interval"):
+        plot_function(r1.init_network(3), interval=(1, 0))
+
+
+def test_cli_init_plot_demo(tmp_path):
+    from typer.testing import CliRunner
+
+    runner = CliRunner()
+    out = runner.invoke(app, ["init", str(tmp_path / "n.npz"), "--m", "20", "--scheme", "gaussian", "--seed", "3"])
+    assert out.exit_code == 0, out.output
+    net = r1.Network.load(tmp_path / "n.npz")
+    assert net.m == 20 and net.provenance["scheme"] == "gaussian"
+    out = runner.invoke(app, ["plot", str(tmp_path / "n.npz"), "--out", str(tmp_path / "figs")])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "figs" / "n_function.png").stat().st_size > 1000
+    out = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--m", "10"])
+    assert out.exit_code == 0, out.output
+    assert (tmp_path / "demo" / "init_particles.png").exists()
+    out = runner.invoke(app, ["init", str(tmp_path / "x.npz"), "--scheme", "bogus"])
+    assert out.exit_code == 2 and "scheme must be one of" in out.output

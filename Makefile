@@ -19,7 +19,7 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed
-	$(BIN)/relu1d demo --out $(OUT)
+	$(BIN)/relu1d reproduce --all --quick --out $(OUT)
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q

@@ -11,5 +11,10 @@ from . import data as datasets
 from .data import Dataset
 from .init import SCHEMES, init_network
 from .network import Network, PiecewiseLinear
+from . import knots, meanfield
+from . import hessian, splineview
+from . import kernel, splines
+from .train import Trajectory, TrainingDiverged, train, train_many
 
-__all__ = ["__version__", "Network", "PiecewiseLinear", "Dataset", "datasets", "init_network", "SCHEMES"]
+__all__ = ["__version__", "Network", "PiecewiseLinear", "Dataset", "datasets", "init_network", "SCHEMES",
+           "train", "train_many", "Trajectory", "TrainingDiverged"]

@@ -92,6 +92,183 @@ def demo_cmd(
         typer.echo(f"wrote {path}")
 
 
+@app.command("list")
+def list_cmd(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print each quick preset spec."),
+):
+    """List the registered experiments (name and one-line description)."""
+    from .experiments import get, names
+
+    registered = names()
+    if not registered:
+        typer.echo("no experiments registered")
+        return
+    width = max(len(n) for n in registered)
+    for name in registered:
+        exp = get(name)
+        typer.echo(f"{name:<{width}}  {exp.description}")
+        if verbose:
+            typer.echo(f"{'':<{width}}  quick: {exp.quick}")
+
+
+@app.command("reproduce")
+def reproduce_cmd(
+    names: list[str] = typer.Argument(None, help="Experiment names (see `relu1d list`)."),
+    all_: bool = typer.Option(False, "--all", help="Run every registered experiment."),
+    quick: bool = typer.Option(False, "--quick", help="The quick presets (seconds each) instead of "
+                                                      "the paper's full settings."),
+    out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+):
+    """Run experiments and write their results and OUT/report.html.
+
+    Each experiment goes to OUT/NAME/: data.nc, figures/*.png, claims.json, spec.toml, meta.json.
+    """
+    import time
+
+    from .experiments import names as all_names
+    from .report import QUICK_BUDGET_S, reproduce
+
+    if all_ and names:
+        _fail("give experiment names or --all, not both")
+    if not all_ and not names:
+        _fail("give experiment names (see `relu1d list`) or --all")
+    preset = "quick" if quick else "full"
+    t0 = time.perf_counter()
+    try:
+        records = reproduce(None if all_ else names, out, preset=preset, progress=progress,
+                            echo=lambda line: typer.echo(line))
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+    total = time.perf_counter() - t0
+    n_claims = sum(r["n_claims"] for r in records)
+    n_hold = sum(r["n_hold"] for r in records)
+    errors = [r["name"] for r in records if r["status"] != "ok"]
+    typer.echo(f"{len(records)} experiment(s), {n_hold}/{n_claims} claims hold, "
+               f"total wall time {total:.1f} s" + (f" (quick budget {QUICK_BUDGET_S:.0f} s: "
+               f"{'within' if total <= QUICK_BUDGET_S else 'EXCEEDED'})" if preset == "quick" and all_ else ""))
+    typer.echo(f"wrote {out / 'report.html'}")
+    if errors:
+        typer.echo(f"error: {len(errors)} experiment(s) raised: {', '.join(errors)} "
+                   "(tracebacks in the report and in their meta.json)", err=True)
+        raise typer.Exit(code=1)
+
+
+def _parse_alpha(text: str):
+    try:
+        return float(text)
+    except ValueError:
+        return text  # one/sqrt/m, or refused with the accepted values by the spec
+
+
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Argument(None, help="A TOML file with [init], [data], [training] tables; "
+                                             "flags override its values."),
+    out: Path = typer.Option(Path("results/train"), "--out", help="Output directory."),
+    m: int = typer.Option(None, "--m", help="[init] width."),
+    scheme: str = typer.Option(None, help="[init] uniform, gaussian, he, xavier or lecun."),
+    alpha: str = typer.Option(None, help="[init] one, sqrt, m or a positive number."),
+    ab_scale: float = typer.Option(None, help="[init] multiplier of (a, b)."),
+    c_scale: float = typer.Option(None, help="[init] multiplier of c."),
+    init_seed: int = typer.Option(None, help="[init] seed."),
+    delta: float = typer.Option(None, help="[init] every neuron's invariant δ."),
+    data: str = typer.Option(None, help="[data] square_wave, sinusoid, random or a CSV path."),
+    s: int = typer.Option(None, "--s", help="[data] number of samples."),
+    data_seed: int = typer.Option(None, help="[data] seed."),
+    method: str = typer.Option(None, help="[training] gd, flow, sgd or langevin."),
+    lr: float = typer.Option(None, help="[training] learning rate (time step)."),
+    steps: int = typer.Option(None, help="[training] number of steps."),
+    trainable: str = typer.Option(None, help="[training] subset of abc."),
+    weight_decay: float = typer.Option(None, help="[training] weight decay."),
+    temperature: float = typer.Option(None, help="[training] Langevin temperature."),
+    batch_size: int = typer.Option(None, help="[training] SGD minibatch size."),
+    record_every: int = typer.Option(None, help="[training] record every this many steps."),
+    seed: int = typer.Option(None, help="[training] seed (minibatches, noise)."),
+    parameterization: str = typer.Option(None, help="[training] full or canonical."),
+    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved TOML and exit."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+):
+    """Train one configuration, from flags or a TOML file.
+
+    Writes OUT/: data.nc (the trajectory), figures/ (function, particles, loss), spec.toml,
+    meta.json and report.html.
+    """
+    from ._specs import TrainSpec, load_toml, spec_from_dict, spec_to_toml
+    from .report import train_to_directory
+
+    flags = {
+        "init": {"m": m, "scheme": scheme, "alpha": None if alpha is None else _parse_alpha(alpha),
+                 "ab_scale": ab_scale, "c_scale": c_scale, "seed": init_seed, "delta": delta},
+        "data": {"name": data, "s": s, "seed": data_seed},
+        "training": {"method": method, "lr": lr, "steps": steps, "trainable": trainable,
+                     "weight_decay": weight_decay, "temperature": temperature, "batch_size": batch_size,
+                     "record_every": record_every, "seed": seed, "parameterization": parameterization},
+    }
+    try:
+        table = load_toml(config) if config is not None else {}
+        for section, values in flags.items():
+            given = {k: v for k, v in values.items() if v is not None}
+            if given:
+                current = table.get(section, {})
+                if not isinstance(current, dict):
+                    raise TypeError(f"{section} must be a table, got {current!r}")
+                table[section] = {**current, **given}
+        spec = spec_from_dict(TrainSpec, table)
+    except (ValueError, TypeError) as exc:
+        _fail(f"{config}: {exc}" if config is not None else str(exc))
+    if print_config:
+        typer.echo(spec_to_toml(spec, header="relu1d train: resolved configuration"), nl=False)
+        return
+    try:
+        meta = train_to_directory(spec, out, base_dir=config.parent if config is not None else None,
+                                  progress=progress)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
+    typer.echo(f"trained in {meta['wall_time_s']:.1f} s; wrote {out}/ (data.nc, figures/, spec.toml, "
+               f"meta.json, report.html)")
+
+
+@app.command("sweep")
+def sweep_cmd(
+    sweep_file: Path = typer.Argument(..., help="The sweep TOML ([base], [grid]; see relu1d.sweep)."),
+    out: Path = typer.Option(None, "--out", help="Output directory (default: results/sweep-<file stem>)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. "
+                                                            "tcp://10.0.0.1:8786 (needs relu1d[dask])."),
+    workers: int = typer.Option(None, "--workers", help="Local processes (default: one per core)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+):
+    """Run a grid of configurations on a process pool or a Dask cluster.
+
+    Each point is checkpointed in OUT/points/ when it finishes; all are merged into
+    OUT/sweep.nc. Run the same command again to resume: only missing points are computed.
+    """
+    import time
+
+    from .sweep import SweepIncomplete, load_sweep, run_sweep
+
+    out = out if out is not None else Path("results") / f"sweep-{sweep_file.stem}"
+    try:
+        sweep = load_sweep(sweep_file)
+    except (ValueError, TypeError) as exc:
+        _fail(f"{sweep_file}: {exc}")
+    n = 1
+    for size in sweep.shape:
+        n *= size
+    typer.echo(f"sweep over {' × '.join(f'{d} ({k})' for d, k in zip(sweep.dims, sweep.keys))}: "
+               f"{n} points -> {out}", err=True)
+    t0 = time.perf_counter()
+    try:
+        merged = run_sweep(sweep, out, scheduler=scheduler, workers=workers, progress=progress)
+    except SweepIncomplete as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1)
+    except (ValueError, TypeError, ImportError) as exc:
+        _fail(str(exc))
+    sizes = ", ".join(f"{d}={merged.sizes[d]}" for d in merged.dims)
+    typer.echo(f"wrote {out / 'sweep.nc'} ({sizes}) in {time.perf_counter() - t0:.1f} s")
+
+
 def main() -> None:
     app()
 

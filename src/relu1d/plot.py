@@ -106,3 +106,84 @@ def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: fl
     ax.set_ylabel("v = |r| sin θ")
     ax.legend(loc="upper right", fontsize="small")
     return fig
+
+
+# ---------------------------------------------------------------- mean-field plane (Williams §3.1)
+__all__ += ["plot_regions", "plot_velocity_field"]
+
+
+def _axes(ax):
+    if ax is None:
+        fig, axes = new_figure()
+        return fig, axes[0, 0]
+    return ax.figure, ax
+
+
+def plot_regions(data: Dataset, ax=None, limit: float = 1.0, alpha: float = 0.25):
+    """Colour the 2s activation regions A_k of the (u, v) plane (wedges bounded by the
+    lines u·xⱼ + v = 0) and draw those lines (Williams et al., Fig. 1 right).
+
+    Region labels follow :func:`relu1d.meanfield.region_labels` (0: no sample active).
+    """
+    from matplotlib.patches import Wedge
+
+    from .meanfield import boundary_angles, region_labels
+
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
+    if not limit > 0:
+        raise ValueError(f"limit must be > 0, got {limit}")
+    fig, ax = _axes(ax)
+    edges = np.sort(boundary_angles(data).ravel())
+    edges = np.append(edges, edges[0] + 2 * np.pi)
+    cmap = _region_colormap(2 * data.s)
+    radius = limit * np.sqrt(2.0)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        label = int(region_labels(data, np.array([(lo + hi) / 2]))[0])
+        ax.add_patch(Wedge((0.0, 0.0), radius, np.degrees(lo), np.degrees(hi), color=cmap(label),
+                           alpha=alpha, lw=0, zorder=0))
+        mid = (lo + hi) / 2
+        ax.text(0.8 * limit * np.cos(mid), 0.8 * limit * np.sin(mid), str(label), fontsize=7,
+                ha="center", va="center", color="0.25", zorder=1)
+    line = np.array([-limit, limit])
+    for xj in data.x:
+        ax.plot(line, -xj * line, color="0.5", lw=0.7, zorder=1)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-limit, limit)
+    ax.set_aspect("equal")
+    ax.set_xlabel("u = |r| cos θ")
+    ax.set_ylabel("v = |r| sin θ")
+    return fig
+
+
+def _region_colormap(n: int):
+    from matplotlib import colormaps
+
+    base = colormaps["tab20"]
+    return lambda k: base(k % 20) if n > 1 else base(0)
+
+
+def plot_velocity_field(net: Network, data: Dataset, ax=None, sign: int = 1, n: int = 21,
+                        limit: float | None = None):
+    """Arrows of the mean-field velocity −∇V (eq. 9) in the (u, v) plane for particles
+    with sign(r) = ``sign``, over the coloured regions (:func:`plot_regions`), with the
+    particles of that sign (directions only: arrows are normalised)."""
+    from .meanfield import velocity_grid
+
+    _check(net, data)
+    if data is None:
+        raise TypeError("data must be a relu1d.Dataset, got None")
+    grid = velocity_grid(net, data, limit=limit, n=n, sign=sign)
+    lim = float(grid.u.max())
+    fig, ax = _axes(ax)
+    plot_regions(data, ax=ax, limit=lim)
+    speed = np.hypot(grid.du, grid.dv)
+    scale = np.where(speed > 0, speed, 1.0)
+    ax.quiver(grid.u, grid.v, grid.du / scale, grid.dv / scale, color="0.2", scale=n * 1.3,
+              width=0.003, zorder=2)
+    r, theta = net.canonical()
+    mine = np.sign(r) == sign
+    ax.scatter(np.abs(r[mine]) * np.cos(theta[mine]), np.abs(r[mine]) * np.sin(theta[mine]), s=8,
+               color="C3" if sign > 0 else "C0", zorder=3, label=f"particles, sign(r) = {sign:+d}")
+    ax.legend(loc="upper right", fontsize="small")
+    return fig

@@ -1,0 +1,758 @@
+"""The training front end: ``train``, ``train_many``, ``Trajectory`` and the faults.
+
+Everything random is drawn here, in numpy, before the updates run, so that the numpy
+reference (``backend="numpy"``) and the compiled kernels (``backend="numba"``) consume the
+same minibatches and the same Gaussian noise and agree to rounding.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .._validation import _short, as_choice, as_float_array, as_int, as_real, as_rng
+from ..data import Dataset
+from ..network import Network
+from . import _reference
+
+__all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged"]
+
+METHODS = ("gd", "flow", "sgd", "langevin")
+PARAMETERIZATIONS = ("full", "canonical")
+BACKENDS = ("numba", "numpy")
+# Gaussian noise and minibatch tables are drawn in chunks of at most this many numbers
+# (32 MB of float64), which also bounds the steps run between two progress updates.
+_CHUNK_NUMBERS = 1 << 22
+# At most this many neuron-steps run between two progress-bar updates (~0.1-0.5 s).
+_CHUNK_WORK = 20_000_000
+_LOG_POINTS_PER_DECADE = 20
+
+
+class TrainingDiverged(RuntimeError):
+    """A step produced a non-finite loss or parameter.
+
+    Attributes
+    ----------
+    step : int
+        The first step whose state is not finite.
+    last_loss : float
+        The last finite (minibatch) loss the run saw before it.
+    lr : float
+        The learning rate of the run.
+    trajectory : Trajectory
+        Everything recorded up to and including the last record point before ``step``;
+        its ``network`` is the state at that record point (finite by construction).
+    """
+
+    def __init__(self, message: str, step: int, last_loss: float, lr: float, trajectory: "Trajectory"):
+        super().__init__(message)
+        self.step = step
+        self.last_loss = last_loss
+        self.lr = lr
+        self.trajectory = trajectory
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshots:
+    """Parameters kept at some of the record points.
+
+    Attributes
+    ----------
+    steps, times : (n,) arrays
+        Step numbers and times lr·step of the kept snapshots.
+    a, b, c : (n, m) arrays
+        The full parameters at those steps. For canonical runs they are
+        ``Network.from_canonical(r, theta, delta, alpha)`` with the invariants δ of the
+        initial network.
+    r, theta : (n, m) arrays or None
+        The canonical parameters, for canonical runs only (θ reduced to [0, 2π)).
+    alpha : float
+    """
+
+    steps: np.ndarray
+    times: np.ndarray
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    alpha: float
+    r: np.ndarray | None = None
+    theta: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.steps.size)
+
+    def network(self, k: int) -> Network:
+        """The network of snapshot ``k`` (negative k counts from the end)."""
+        k = as_int(k, "k")
+        n = len(self)
+        if not -n <= k < n:
+            raise IndexError(f"snapshot index k = {k} out of range for {n} snapshot(s)")
+        return Network(self.a[k], self.b[k], self.c[k], self.alpha,
+                       {"snapshot_step": int(self.steps[k])})
+
+
+@dataclass(eq=False)
+class Trajectory:
+    """The record of one training run.
+
+    Attributes
+    ----------
+    network : Network
+        The final network (the state at the last record point reached; equal to
+        ``snapshots.network(-1)``).
+    steps, times : (k,) arrays
+        Every record point: step numbers and times lr·step.
+    loss : (k,) array
+        The objective at each record point on the full data: the data term (½ Σⱼ ρⱼ²,
+        divided by s when ``loss="mean"``) plus the weight-decay term (λ/2)·‖z‖² over
+        the trained parameters, plus the TV term for canonical runs.
+    data_loss : (k,) array
+        The data term alone.
+    snapshots : Snapshots
+        The parameters at a thinned subset of the record points (see :func:`train`).
+    method, parameterization : str
+    options : dict
+        Every setting of the run (for provenance).
+    interrupted : bool
+        True when the run was stopped by KeyboardInterrupt before its last step.
+    stats : dict
+        Solver statistics (method="flow"), empty otherwise.
+    delta : (m,) array or None
+        The invariants δ used to map canonical runs back to (a, b, c).
+    """
+
+    network: Network
+    steps: np.ndarray
+    times: np.ndarray
+    loss: np.ndarray
+    data_loss: np.ndarray
+    snapshots: Snapshots
+    method: str
+    parameterization: str = "full"
+    options: dict = field(default_factory=dict)
+    interrupted: bool = False
+    stats: dict = field(default_factory=dict)
+    delta: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        last = self.loss[-1] if self.loss.size else float("nan")
+        return (f"Trajectory(method={self.method!r}, m={self.network.m}, records={self.steps.size}, "
+                f"snapshots={len(self.snapshots)}, last step={int(self.steps[-1])}, loss={last:.6g}"
+                f"{', interrupted' if self.interrupted else ''})")
+
+    def to_xarray(self):
+        """An ``xarray.Dataset``: a, b, c (and r, theta for canonical runs) with dimensions
+        (step, neuron) over the kept snapshots; loss and data_loss with dimension
+        record_step over every record point; settings in ``attrs``."""
+        import xarray as xr
+
+        snap = self.snapshots
+        coords = {"step": ("step", snap.steps), "time": ("step", snap.times),
+                  "neuron": ("neuron", np.arange(self.network.m)),
+                  "record_step": ("record_step", self.steps), "record_time": ("record_step", self.times)}
+        data_vars = {name: (("step", "neuron"), getattr(snap, name)) for name in "abc"}
+        if snap.r is not None:
+            data_vars["r"] = (("step", "neuron"), snap.r)
+            data_vars["theta"] = (("step", "neuron"), snap.theta)
+        if self.delta is not None:
+            data_vars["delta"] = (("neuron",), self.delta)
+        data_vars["loss"] = (("record_step",), self.loss)
+        data_vars["data_loss"] = (("record_step",), self.data_loss)
+        attrs = {"method": self.method, "parameterization": self.parameterization, "alpha": snap.alpha,
+                 "interrupted": int(self.interrupted),
+                 "options": json.dumps(self.options, default=str),
+                 "stats": json.dumps(self.stats, default=str),
+                 "provenance": json.dumps(dict(self.network.provenance), default=str)}
+        return xr.Dataset(data_vars, coords, attrs)
+
+    def save(self, path) -> Path:
+        """Write NetCDF-4 (h5netcdf) to a temporary name, then rename it to ``path``."""
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        self.to_xarray().to_netcdf(tmp, engine="h5netcdf")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "Trajectory":
+        """Read a file written by :meth:`save`."""
+        import xarray as xr
+
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path {str(path)!r} is not a file; expected a NetCDF file written by Trajectory.save")
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            ds = ds.load()
+        missing = {"a", "b", "c", "loss", "data_loss"} - set(ds.data_vars)
+        if missing:
+            raise ValueError(f"{str(path)!r} lacks {sorted(missing)}; expected a file written by Trajectory.save")
+        alpha = float(ds.attrs["alpha"])
+        canonical = "r" in ds.data_vars
+        snap = Snapshots(ds["step"].values.astype(np.int64), ds["time"].values, ds["a"].values,
+                         ds["b"].values, ds["c"].values, alpha,
+                         ds["r"].values if canonical else None, ds["theta"].values if canonical else None)
+        prov = json.loads(ds.attrs.get("provenance", "{}"))
+        net = Network(snap.a[-1], snap.b[-1], snap.c[-1], alpha, prov)
+        return cls(net, ds["record_step"].values.astype(np.int64), ds["record_time"].values,
+                   ds["loss"].values, ds["data_loss"].values, snap, str(ds.attrs["method"]),
+                   str(ds.attrs["parameterization"]), json.loads(ds.attrs.get("options", "{}")),
+                   bool(ds.attrs.get("interrupted", 0)), json.loads(ds.attrs.get("stats", "{}")),
+                   ds["delta"].values if "delta" in ds.data_vars else None)
+
+
+# ----------------------------------------------------------------------------- configuration
+@dataclass
+class _Config:
+    method: str
+    lr: float
+    lr_eff: float
+    steps: int
+    train: tuple          # booleans: (a, b, c) or (r, θ)
+    names: str            # the trained names, in order: subset of "abc" or "rt"
+    weight_decay: float
+    temperature: float
+    batch_size: int | None  # None: the full data every step
+    record_steps: np.ndarray
+    keep: np.ndarray      # indices into record_steps whose parameters are kept
+    seed: Any
+    progress: bool
+    parameterization: str
+    rtol: float
+    atol: float
+    mean: bool
+    tv_penalty: float
+    backend: str
+    options: dict
+
+
+def _as_trainable(trainable, parameterization: str) -> tuple[tuple, str]:
+    allowed = "abc" if parameterization == "full" else "rt"
+    if not isinstance(trainable, str):
+        raise TypeError(f"trainable must be a string such as 'abc' or 'c', got {_short(trainable)}")
+    if parameterization == "canonical" and trainable == "abc":
+        trainable = "rt"
+    if (not trainable or len(set(trainable)) != len(trainable)
+            or any(ch not in allowed for ch in trainable)):
+        extra = (" (with parameterization='canonical': 'r', 't' for θ, or 'rt'; 'abc' means 'rt')"
+                 if parameterization == "canonical" else "")
+        raise ValueError(f"trainable must be a non-empty subset of {allowed!r} without repeats{extra}; "
+                         f"got {trainable!r}")
+    flags = tuple(ch in trainable for ch in allowed)
+    return flags, "".join(ch for ch in allowed if ch in trainable)
+
+
+def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.ndarray, np.ndarray]:
+    """The record steps (always 0 and ``steps``) and the indices of those kept as snapshots."""
+    if record is None:
+        every = as_int(record_every, "record_every", minimum=1)
+        points = np.arange(0, steps + 1, every, dtype=np.int64)
+    elif isinstance(record, str):
+        as_choice(record, "record", ("log",))
+        if steps == 0:
+            points = np.zeros(1, dtype=np.int64)
+        else:
+            num = max(2, int(math.ceil(_LOG_POINTS_PER_DECADE * math.log10(steps))) + 1)
+            points = np.round(np.geomspace(1, steps, num)).astype(np.int64)
+    else:
+        arr = as_float_array(record, "record")
+        if np.any(arr != np.round(arr)) or np.any(arr < 0) or np.any(arr > steps):
+            raise ValueError(f"record must be None, 'log' or integer steps in [0, steps={steps}]; got {_short(record)}")
+        points = arr.astype(np.int64)
+    points = np.unique(np.concatenate(([0], points, [steps])))
+    n = points.size
+    if max_snapshots is None or n <= max_snapshots:
+        keep = np.arange(n)
+    else:
+        keep = np.unique(np.round(np.linspace(0, n - 1, max_snapshots)).astype(np.int64))
+    return points, keep
+
+
+def _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
+               record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,
+               tv_penalty, max_snapshots, backend) -> _Config:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
+    if not isinstance(data, Dataset):
+        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}; build one with relu1d.Dataset(x, y)")
+    as_choice(method, "method", METHODS)
+    lr = as_real(lr, "lr", positive=True)
+    steps = as_int(steps, "steps", minimum=0)
+    as_choice(parameterization, "parameterization", PARAMETERIZATIONS)
+    flags, names = _as_trainable(trainable, parameterization)
+    weight_decay = as_real(weight_decay, "weight_decay", nonnegative=True)
+    temperature = as_real(temperature, "temperature", nonnegative=True)
+    if temperature > 0 and method != "langevin":
+        raise ValueError(f"temperature = {temperature} > 0 needs method='langevin'; method={method!r} has no noise")
+    s = data.s
+    if batch_size is not None:
+        batch_size = as_int(batch_size, "batch_size", minimum=1)
+        if batch_size > s:
+            raise ValueError(f"batch_size must be between 1 and the number of samples s = {s}; got {batch_size}")
+        if method in ("gd", "flow") and batch_size != s:
+            raise ValueError(f"batch_size = {batch_size} needs method='sgd' or 'langevin'; "
+                             f"method={method!r} always uses all {s} samples (leave batch_size=None)")
+    if batch_size == s:
+        batch_size = None
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress must be True or False, got {_short(progress)}")
+    rtol = as_real(rtol, "rtol", positive=True)
+    atol = as_real(atol, "atol", positive=True)
+    as_choice(loss, "loss", ("sum", "mean"))
+    as_choice(lr_scale, "lr_scale", ("none", "width"))
+    tv_penalty = as_real(tv_penalty, "tv_penalty", nonnegative=True)
+    if tv_penalty > 0 and parameterization != "canonical":
+        raise ValueError("tv_penalty needs parameterization='canonical': it penalises Σᵢ|rᵢ|/m (Williams App. B.2) "
+                         "and is applied as a proximal step on r; in full parameters use weight_decay, whose "
+                         "minimum over rescalings (a, b, c) ↦ (ka, kb, c/k) is the same penalty up to scale")
+    if method == "flow":
+        for name, value, default in (("loss", loss, "sum"), ("lr_scale", lr_scale, "none")):
+            if value != default:
+                raise ValueError(f"{name}={value!r} is not supported with method='flow' (the flow integrates "
+                                 f"ż = −∇L of the summed loss); use method='gd' with a small lr, or {name}={default!r}")
+        if tv_penalty > 0:
+            raise ValueError("tv_penalty is not supported with method='flow'; use method='gd'")
+    if max_snapshots is not None:
+        max_snapshots = as_int(max_snapshots, "max_snapshots", minimum=2)
+    as_choice(backend, "backend", BACKENDS)
+    as_rng(seed)  # validates; the streams are made per run
+    record_steps, keep = _record_plan(steps, record_every, record, max_snapshots)
+    lr_eff = lr * net.m if lr_scale == "width" else lr
+    options = dict(method=method, lr=lr, steps=steps, trainable=names, weight_decay=weight_decay,
+                   temperature=temperature, batch_size=batch_size if batch_size is not None else s,
+                   record_every=record_every if record is None else None,
+                   record=record if isinstance(record, str) or record is None else "explicit",
+                   seed=seed if not isinstance(seed, np.random.Generator) else "generator",
+                   parameterization=parameterization, rtol=rtol, atol=atol, loss=loss, lr_scale=lr_scale,
+                   tv_penalty=tv_penalty, max_snapshots=max_snapshots, backend=backend)
+    return _Config(method, lr, lr_eff, steps, flags, names, weight_decay, temperature, batch_size,
+                   record_steps, keep, seed, bool(progress), parameterization, rtol, atol, loss == "mean",
+                   tv_penalty, backend, options)
+
+
+# ----------------------------------------------------------------------------- randomness
+def _streams(seed) -> tuple[np.random.Generator, np.random.Generator]:
+    """(minibatch stream, noise stream): ``as_rng(seed).spawn(2)``, independent, so that
+    adding noise never changes the minibatches."""
+    batch_rng, noise_rng = as_rng(seed).spawn(2)
+    return batch_rng, noise_rng
+
+
+class _Batches:
+    """Minibatches drawn without replacement each epoch: each epoch is one
+    ``rng.permutation(s)``, cut into consecutive batches of ``batch_size`` (the last one
+    smaller when batch_size does not divide s), each batch sorted by x."""
+
+    def __init__(self, s: int, batch_size: int, rng: np.random.Generator):
+        self.s, self.size, self.rng = s, batch_size, rng
+        self.per_epoch = -(-s // batch_size)
+        self.lens = np.full(self.per_epoch, batch_size, dtype=np.int64)
+        self.lens[-1] = s - (self.per_epoch - 1) * batch_size
+        self.table = np.empty((0, batch_size), dtype=np.int64)
+        self.pos = 0
+
+    def _epoch(self) -> np.ndarray:
+        padded = np.full(self.per_epoch * self.size, self.s, dtype=np.int64)
+        padded[:self.s] = self.rng.permutation(self.s)
+        table = np.sort(padded.reshape(self.per_epoch, self.size), axis=1)
+        table[table == self.s] = 0  # padding, never read (beyond the batch length)
+        return table
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.empty((n, self.size), dtype=np.int64)
+        lens = np.empty(n, dtype=np.int64)
+        done = 0
+        while done < n:
+            if self.pos == 0 or self.pos == self.per_epoch:
+                self.table, self.pos = self._epoch(), 0
+            k = min(n - done, self.per_epoch - self.pos)
+            idx[done:done + k] = self.table[self.pos:self.pos + k]
+            lens[done:done + k] = self.lens[self.pos:self.pos + k]
+            self.pos += k
+            done += k
+        return idx, lens
+
+
+# ----------------------------------------------------------------------------- engines
+class _Engine:
+    """One parameterization on one backend: the state, its updates, its objective."""
+
+    def __init__(self, net: Network, data: Dataset, cfg: _Config):
+        self.cfg, self.alpha, self.m = cfg, net.alpha, net.m
+        self.x, self.y = np.array(data.x), np.array(data.y)  # writable: one numba signature
+        self.noise_scale = math.sqrt(2.0 * cfg.lr_eff * cfg.temperature)
+        if cfg.parameterization == "full":
+            self.state = [np.array(net.a), np.array(net.b), np.array(net.c)]
+            self.delta = None
+        else:
+            r, theta = net.canonical()
+            self.state = [r.copy(), theta.copy()]
+            self.delta = net.invariants()
+        self.threshold = cfg.lr_eff * cfg.tv_penalty / self.m
+        if cfg.backend == "numba":
+            from . import _kernels
+            self._kernels = _kernels
+
+    def advance(self, n, batch_idx, batch_len, noise) -> tuple[int, float]:
+        cfg = self.cfg
+        if cfg.backend == "numpy":
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
+                return self._advance_reference(n, batch_idx, batch_len, noise)
+        return self._kernels.advance(self, n, batch_idx, batch_len, noise)
+
+    def _advance_reference(self, n, batch_idx, batch_len, noise):
+        cfg = self.cfg
+        if cfg.parameterization == "full":
+            return _reference.advance_full(*self.state, self.alpha, self.x, self.y, cfg.train,
+                                           cfg.weight_decay, cfg.lr_eff, self.noise_scale, cfg.mean,
+                                           batch_idx, batch_len, noise, n)
+        return _reference.advance_canonical(*self.state, self.x, self.y, cfg.train, cfg.weight_decay,
+                                            cfg.lr_eff, self.noise_scale, self.threshold, cfg.mean,
+                                            batch_idx, batch_len, noise, n)
+
+    def data_loss(self) -> float:
+        cfg = self.cfg
+        if cfg.backend == "numba":
+            return self._kernels.data_loss(self)
+        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported as divergence
+            if cfg.parameterization == "full":
+                return _reference.data_loss(*self.state, self.alpha, self.x, self.y, cfg.mean)
+            return _reference.canonical_data_loss(*self.state, self.x, self.y, cfg.mean)
+
+    def penalty(self) -> float:
+        cfg = self.cfg
+        value = 0.0
+        if cfg.weight_decay > 0:
+            # in canonical runs weight decay acts on r only (θ is an angle)
+            trained = [p for p, on in zip(self.state, cfg.train) if on]
+            if cfg.parameterization == "canonical":
+                trained = trained[:1] if cfg.train[0] else []
+            value += 0.5 * cfg.weight_decay * sum(float(p @ p) for p in trained)
+        if cfg.tv_penalty > 0:
+            value += cfg.tv_penalty * float(np.sum(np.abs(self.state[0]))) / self.m
+        return value
+
+    def full_params(self) -> tuple[np.ndarray, ...]:
+        """(a, b, c[, r, θ mod 2π]) copies of the current state."""
+        if self.cfg.parameterization == "full":
+            return tuple(p.copy() for p in self.state)
+        r, theta = self.state
+        net = Network.from_canonical(r, theta, self.delta, self.alpha)
+        return np.array(net.a), np.array(net.b), np.array(net.c), r.copy(), np.mod(theta, 2 * np.pi)
+
+
+class _Recorder:
+    def __init__(self, cfg: _Config, m: int, canonical: bool):
+        self.cfg = cfg
+        n_rec, n_keep = cfg.record_steps.size, cfg.keep.size
+        self.loss = np.full(n_rec, np.nan)
+        self.data_loss = np.full(n_rec, np.nan)
+        self.kept = np.zeros(n_rec, dtype=bool)
+        self.kept[cfg.keep] = True
+        self.slot = np.cumsum(self.kept) - 1
+        names = 5 if canonical else 3
+        self.arrays = [np.empty((n_keep, m)) for _ in range(names)]
+        self.count = 0          # record points done
+        self.last = None        # the parameters at the last record point
+        self.extra = None       # the last record point when it is not a kept one
+
+    def record(self, k: int, data_loss: float, penalty: float, params) -> None:
+        self.data_loss[k] = data_loss
+        self.loss[k] = data_loss + penalty
+        if self.kept[k]:
+            for arr, p in zip(self.arrays, params):
+                arr[self.slot[k]] = p
+        self.last = params
+        self.count = k + 1
+
+    def trajectory(self, net: Network, engine_alpha: float, interrupted: bool, stats=None,
+                   delta=None) -> Trajectory:
+        cfg, n = self.cfg, self.count
+        steps = cfg.record_steps[:n]
+        kept_idx = np.flatnonzero(self.kept[:n])
+        arrays = [arr[:kept_idx.size] for arr in self.arrays]
+        if kept_idx[-1] != n - 1:  # stopped early: the last state reached is kept too
+            kept_idx = np.append(kept_idx, n - 1)
+            arrays = [np.concatenate((arr, p[None])) for arr, p in zip(arrays, self.last)]
+        snap_steps = steps[kept_idx]
+        canonical = len(arrays) == 5
+        snap = Snapshots(snap_steps, cfg.lr * snap_steps, *arrays[:3], engine_alpha,
+                         arrays[3] if canonical else None, arrays[4] if canonical else None)
+        prov = {**dict(net.provenance), "train_method": cfg.method, "train_lr": cfg.lr,
+                "train_steps": int(steps[-1])}
+        final = Network(arrays[0][-1], arrays[1][-1], arrays[2][-1], engine_alpha, prov)
+        return Trajectory(final, steps, cfg.lr * steps, self.loss[:n].copy(), self.data_loss[:n].copy(), snap,
+                          cfg.method, cfg.parameterization, dict(cfg.options), interrupted, stats or {}, delta)
+
+
+def _progress_bar(cfg: _Config):
+    from tqdm.auto import tqdm
+
+    enabled = cfg.progress and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+    return tqdm(total=cfg.steps, disable=not enabled, file=sys.stderr, unit="step", dynamic_ncols=True,
+                desc=f"train[{cfg.method}]")
+
+
+def _diverged(cfg: _Config, step: int, last_loss: float, traj: Trajectory) -> TrainingDiverged:
+    return TrainingDiverged(
+        f"training diverged at step {step}: the loss or a parameter became non-finite "
+        f"(last finite loss {last_loss:.6g}, lr = {cfg.lr:g}{' × m' if cfg.lr_eff != cfg.lr else ''}); "
+        f"try a smaller lr, e.g. lr={cfg.lr / 10:g}. The partial trajectory (up to step "
+        f"{int(traj.steps[-1])}) is in .trajectory", step, last_loss, cfg.lr, traj)
+
+
+def _run_steps(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
+    engine = _Engine(net, data, cfg)
+    canonical = cfg.parameterization == "canonical"
+    rec = _Recorder(cfg, net.m, canonical)
+    batch_rng, noise_rng = _streams(cfg.seed)
+    stochastic = cfg.method in ("sgd", "langevin")
+    batches = _Batches(data.s, cfg.batch_size, batch_rng) if stochastic and cfg.batch_size is not None else None
+    noisy = cfg.method == "langevin" and cfg.temperature > 0
+    n_noise_rows = sum(cfg.train)
+    batch_work = cfg.batch_size if cfg.batch_size is not None else data.s
+    chunk_cap = max(1, min(_CHUNK_NUMBERS // (n_noise_rows * net.m) if noisy else 1 << 62,
+                           _CHUNK_WORK // (net.m + batch_work)))
+
+    rec.record(0, engine.data_loss(), engine.penalty(), engine.full_params())
+    if not np.isfinite(rec.loss[0]):
+        raise _diverged(cfg, 0, float("nan"), rec.trajectory(net, net.alpha, False, delta=engine.delta))
+    bar = _progress_bar(cfg)
+    step, last_loss = 0, float(rec.loss[0])
+    interrupted = False
+    try:
+        for k in range(1, cfg.record_steps.size):
+            target = int(cfg.record_steps[k])
+            while step < target:
+                n = min(target - step, chunk_cap)
+                idx, lens = batches.take(n) if batches is not None else (None, None)
+                noise = noise_rng.standard_normal((n, n_noise_rows, net.m)) if noisy else None
+                bad, seen = engine.advance(n, idx, lens, noise)
+                if np.isfinite(seen):
+                    last_loss = float(seen)
+                if bad >= 0:
+                    raise _diverged(cfg, step + bad, last_loss,
+                                    rec.trajectory(net, net.alpha, False, delta=engine.delta))
+                step += n
+                bar.update(n)
+            value = engine.data_loss()
+            rec.record(k, value, engine.penalty(), engine.full_params())
+            if not np.isfinite(rec.loss[k]):
+                rec.count = k  # this record point is not finite: leave it out
+                raise _diverged(cfg, step, last_loss, rec.trajectory(net, net.alpha, False, delta=engine.delta))
+            bar.set_postfix(loss=f"{rec.loss[k]:.4g}", refresh=False)
+    except KeyboardInterrupt:
+        interrupted = True
+        warnings.warn(f"training interrupted by KeyboardInterrupt after step {int(cfg.record_steps[rec.count - 1])} "
+                      f"(the last record point); returning the partial trajectory with interrupted=True",
+                      RuntimeWarning, stacklevel=3)
+    finally:
+        bar.close()
+    return rec.trajectory(net, net.alpha, interrupted, delta=engine.delta)
+
+
+def _run_flow(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
+    try:
+        from ._flow import integrate_flow
+    except ImportError as exc:
+        raise NotImplementedError(f"method='flow' needs relu1d.train._flow.integrate_flow, which is not "
+                                  f"available ({exc})") from exc
+    times = cfg.lr * cfg.record_steps
+    trainable = cfg.names if cfg.parameterization == "full" else "abc"
+    result = integrate_flow(net, data, times, trainable=trainable, weight_decay=cfg.weight_decay,
+                            rtol=cfg.rtol, atol=cfg.atol, parameterization=cfg.parameterization,
+                            progress=cfg.progress)
+    a, b, c = (np.asarray(getattr(result, name), dtype=np.float64) for name in "abc")
+    rec = _Recorder(cfg, net.m, cfg.parameterization == "canonical")
+    delta = net.invariants() if cfg.parameterization == "canonical" else None
+    for k in range(times.size):
+        x, y = data.x, data.y
+        value = _reference.data_loss(a[k], b[k], c[k], net.alpha, x, y, False)
+        params = (a[k], b[k], c[k])
+        penalty = 0.5 * cfg.weight_decay * sum(float(p @ p) for p, on in zip(params, cfg.train) if on) \
+            if cfg.parameterization == "full" else 0.0
+        if cfg.parameterization == "canonical":
+            r, theta = Network(a[k], b[k], c[k], net.alpha).canonical()
+            params = params + (r, theta)
+            if cfg.train[0]:
+                penalty = 0.5 * cfg.weight_decay * float(r @ r)
+        rec.record(k, value, penalty, params)
+    stats = dict(getattr(result, "stats", {}) or {})
+    return rec.trajectory(net, net.alpha, False, stats=stats, delta=delta)
+
+
+# ----------------------------------------------------------------------------- public
+def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, steps: int = 10_000,
+          trainable: str = "abc", weight_decay: float = 0.0, temperature: float = 0.0,
+          batch_size: int | None = None, record_every: int = 100, record=None, seed=0,
+          progress: bool = True, parameterization: str = "full", rtol: float = 1e-8,
+          atol: float = 1e-10, loss: str = "sum", lr_scale: str = "none", tv_penalty: float = 0.0,
+          *, max_snapshots: int | None = 100, backend: str = "numba") -> Trajectory:
+    r"""Train a network on data and record the trajectory.
+
+    The objective is L(z) = ½ Σⱼ (f(xⱼ) − yⱼ)² (Williams eq. 1; a sum over samples, or
+    the mean with ``loss="mean"``) plus (λ/2)·‖z‖² over the trained parameters, λ =
+    ``weight_decay``.
+
+    Parameters
+    ----------
+    net : Network
+        The initial network (not modified).
+    data : Dataset
+    method : {"gd", "flow", "sgd", "langevin"}
+        * "gd": full-batch gradient descent, z ← z − lr_eff·(∇L + λz).
+        * "flow": the gradient flow ż = −∇L − λz (eq. 2) up to time lr·steps, by
+          ``relu1d.train._flow.integrate_flow`` (adaptive, error control ``rtol``,
+          ``atol``), recorded at the times lr·k of the steps gd would record.
+        * "sgd": the same update on the minibatch loss. Each epoch draws one random
+          permutation of the samples and cuts it into consecutive batches of
+          ``batch_size`` (the last one smaller when batch_size does not divide s); a
+          **step is one minibatch update**, so an epoch is ⌈s/batch_size⌉ steps.
+        * "langevin": noisy SGD, z ← z − lr_eff·(∇L_batch + λz) + √(2·lr_eff·T)·ξ with
+          ξ ~ N(0, I) fresh each step (Shevchenko et al.), T = ``temperature``. With T = 0
+          it is sgd, bit for bit.
+    lr : float > 0
+        Step size; ``times = lr·steps``.
+    steps : int >= 0
+        Number of updates (minibatch updates for sgd/langevin).
+    trainable : str
+        Which parameters move: any non-empty subset of "abc" (the others stay fixed).
+        With ``parameterization="canonical"``: "r", "t" (θ) or "rt"; "abc" means "rt".
+    weight_decay : float >= 0
+        λ. In canonical runs it acts on r only (θ is an angle).
+    temperature : float >= 0
+        T of "langevin"; any other method refuses T > 0.
+    batch_size : int, optional
+        Samples per step for sgd/langevin, 1..s; None (or s) means every sample each
+        step (langevin is then noisy full-batch GD). gd and flow refuse other values.
+    record_every : int >= 1
+        Record every k steps (and always steps 0 and ``steps``). Ignored when ``record``
+        is given.
+    record : None, "log" or array of ints
+        "log": step 0 and about 20 log-spaced steps per decade from 1 to ``steps``;
+        an array: exactly those steps (plus 0 and ``steps``).
+    seed : int or numpy.random.Generator
+        ``as_rng(seed).spawn(2)`` gives two independent streams: the first draws one
+        ``permutation(s)`` per epoch (minibatches), the second draws the langevin noise,
+        ``standard_normal((p, m))`` per step in step order, with the p rows for the
+        trained names in the order "abc" (or "r", "θ"). Same seed → same bits.
+    progress : bool
+        A tqdm bar on stderr (step, loss, speed); off when False or stderr is not a
+        terminal.
+    parameterization : {"full", "canonical"}
+        "canonical" runs the same methods on w = (r, θ) (eqs. 4–7): L̃(w) = ½ Σⱼ
+        (f̃(xⱼ) − yⱼ)², f̃(x) = (1/m) Σᵢ rᵢ⟨x̃, d(θᵢ)⟩₊, starting from ``net.canonical()``.
+        Snapshots store r, θ and also (a, b, c) = ``Network.from_canonical(r, θ, δ, α)``
+        with δ the invariants of the initial network (the canonical flow does not
+        determine δ; this choice keeps it as the full-parameter flow would).
+    rtol, atol : float > 0
+        Error control of "flow".
+    loss : {"sum", "mean"}
+        "mean" divides the data term by the number of samples in the step's batch
+        (all s for gd) — the gradient and the recorded loss (recorded on all s).
+    lr_scale : {"none", "width"}
+        "width": lr_eff = lr·m (mean-field per-particle steps), used in the update and
+        the langevin noise alike; otherwise lr_eff = lr.
+    tv_penalty : float >= 0
+        Canonical runs only: adds κ·Σᵢ|rᵢ|/m (Williams App. B.2, the TV norm of f'' of
+        f̃), applied after each gradient step as the proximal map
+        r ← sign(r)·max(|r| − lr_eff·κ/m, 0). A subgradient step would move every rᵢ by
+        ±lr_eff·κ/m each step and make it chatter about 0 without ever reaching it; the
+        proximal step sets it exactly to 0 and is the exact minimiser of the penalty's
+        local model. Full parameterization refuses it (use weight_decay: over
+        rescalings, (λ/2)(‖a‖²+‖b‖²+‖c‖²) is minimised at λ·Σ|cᵢ|√(aᵢ²+bᵢ²)).
+    max_snapshots : int >= 2 or None, keyword only
+        Parameters are kept at no more than this many record points: when there are
+        n > max_snapshots record points, those at indices round(linspace(0, n − 1,
+        max_snapshots)) (the first and last always among them). The loss is kept at
+        every record point. 100 snapshots of 10⁵ neurons are 240 MB (400 MB canonical).
+        None keeps all.
+    backend : {"numba", "numpy"}, keyword only
+        "numba": the compiled kernels; "numpy": the plain reference they are tested
+        against (same random numbers; agreement to rounding).
+
+    Returns
+    -------
+    Trajectory
+
+    Raises
+    ------
+    TrainingDiverged
+        When a state has a non-finite loss or parameter; carries ``.trajectory`` up to
+        the last record point before it.
+
+    Notes
+    -----
+    KeyboardInterrupt (Ctrl-C) stops the run and returns the trajectory up to the last
+    record point reached, with ``interrupted=True``, after a RuntimeWarning.
+
+    Shevchenko et al.'s noisy SGD θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) +
+    √(2s/β)·g, with ŷ = (1/N) Σᵢ σ*(x, θᵢ), θᵢ = (aᵢ, wᵢ, bᵢ) (their names) = our
+    (cᵢ, aᵢ, −bᵢ), is ``method="langevin", batch_size=1, lr=2s, lr_scale="width",
+    weight_decay=λ/N, temperature=1/(2Nβ)`` on a network with alpha = N (loss "sum" or
+    "mean" alike at batch size 1): lr_eff = 2sN, so lr_eff·λ/N = 2sλ, lr_eff·(1/N)·ρ =
+    2sρ and 2·lr_eff·T = 2s/β. Their samples are drawn independently each step; ours
+    without replacement per epoch.
+    """
+    cfg = _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
+                     record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,
+                     tv_penalty, max_snapshots, backend)
+    if cfg.method == "flow":
+        return _run_flow(net, data, cfg)
+    return _run_steps(net, data, cfg)
+
+
+def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = None, **kwargs) -> list[Trajectory]:
+    """Train each network of ``nets`` on the same data, in parallel threads.
+
+    The compiled kernels release the GIL, so the runs use all cores. Each run is
+    exactly ``train(net, data, **kwargs)`` with ``progress=False``; ``seed`` may be one
+    seed for all or a sequence with one per network. The results are in the order of
+    ``nets``; if a run raises, the first such exception (in that order) is raised.
+
+    Parameters
+    ----------
+    nets : sequence of Network
+    data : Dataset
+    workers : int, optional
+        Threads; default the number of CPUs.
+    **kwargs
+        Any keyword of :func:`train`.
+    """
+    nets = list(nets)
+    if not nets:
+        raise ValueError("nets must hold at least one Network")
+    seed = kwargs.pop("seed", 0)
+    if isinstance(seed, (list, tuple, np.ndarray)):
+        seeds = list(seed)
+        if len(seeds) != len(nets):
+            raise ValueError(f"seed must be one seed or one per network ({len(nets)}); got {len(seeds)} seeds")
+    else:
+        if isinstance(seed, np.random.Generator):
+            raise TypeError("seed for train_many must be an int or a sequence of seeds, one per network "
+                            "(a single Generator would be shared between threads)")
+        seeds = [seed] * len(nets)
+    kwargs["progress"] = False
+    # fail fast on bad settings, in the caller's thread
+    for net, sd in zip(nets, seeds):
+        _configure(net, data, **{**_TRAIN_DEFAULTS, **kwargs, "seed": sd})
+    workers = os.cpu_count() or 1 if workers is None else as_int(workers, "workers", minimum=1)
+    if workers == 1 or len(nets) == 1:
+        return [train(net, data, seed=sd, **kwargs) for net, sd in zip(nets, seeds)]
+    with ThreadPoolExecutor(max_workers=min(workers, len(nets))) as pool:
+        futures = [pool.submit(train, net, data, seed=sd, **kwargs) for net, sd in zip(nets, seeds)]
+        return [f.result() for f in futures]
+
+
+_TRAIN_DEFAULTS = dict(method="gd", lr=1e-3, steps=10_000, trainable="abc", weight_decay=0.0, temperature=0.0,
+                       batch_size=None, record_every=100, record=None, seed=0, progress=True,
+                       parameterization="full", rtol=1e-8, atol=1e-10, loss="sum", lr_scale="none",
+                       tv_penalty=0.0, max_snapshots=100, backend="numba")

@@ -1,0 +1,455 @@
+"""Compiled (numba) training kernels, checked against ``_reference``.
+
+Both parameterizations are one computation. A network is f(x) = scale·Σᵢ wᵢ[pᵢx − qᵢ]₊
+with (p, q, w, scale) = (a, b, c, 1/α) in full parameters and (cos θ, −sin θ, r, 1/m)
+in canonical ones (Williams eq. 4); only the update of the parameters differs.
+
+The sorted-samples trick. A batch's samples are sorted by x, and neuron i is active at
+xⱼ iff pᵢxⱼ − qᵢ > 0 (the reference's exact expression), a condition monotone in j
+(rounding is monotone too). So the active samples form a suffix [eᵢ, B) when pᵢ > 0 and
+a prefix [0, eᵢ) when pᵢ <= 0, where the boundary eᵢ is the first j at which
+hᵢ(j) = [pᵢxⱼ − qᵢ > 0] ≠ [pᵢ > 0] fails. Then
+
+* the forward pass is a difference array: neuron i adds wᵢpᵢ to the slope and −wᵢqᵢ to
+  the intercept of f on its run, one prefix sum over the B samples gives
+  f(xⱼ) = scale·(xⱼ·S¹ⱼ + S⁰ⱼ);
+* with prefix sums G⁰, G¹ of gⱼ = ρⱼ (÷ B for the mean loss) and of gⱼxⱼ, the sums
+  P⁰ = Σ_run gⱼ and P¹ = Σ_run gⱼxⱼ are one lookup each, and
+  ∂L/∂aᵢ = cᵢP¹/α, ∂L/∂bᵢ = −cᵢP⁰/α, ∂L/∂cᵢ = (aᵢP¹ − bᵢP⁰)/α;
+  ∂L̃/∂rᵢ = (cos θᵢ·P¹ + sin θᵢ·P⁰)/m, ∂L̃/∂θᵢ = rᵢ(−sin θᵢ·P¹ + cos θᵢ·P⁰)/m.
+
+eᵢ is found by bisection, O(log B), or, when the batch is the same every step (gd,
+full-batch langevin), by walking from the previous step's eᵢ: knots move little per
+step, so this is O(1) amortised. A step costs O(m log B + B) instead of O(m·B), and the
+pass over the neurons is fused: after updating neuron i for step t the kernel locates its
+run in the batch of step t + 1 and scatters its contribution to that step's forward pass.
+
+For small batches (B <= _DENSE_MAX) a dense form is faster: neurons are processed in
+blocks that stay in L1; each block is updated, then one vectorised loop per sample
+accumulates the block's share of the next forward pass and its active counts.
+
+Every kernel has one compiled signature (float64 arrays, int64 indices, dummy arrays
+where a feature is off) and is cached on disk, so compilation is paid once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__: list[str] = []
+
+# Batches up to this size use the dense blocked path (measured faster there).
+_DENSE_MAX = 32
+# Neurons per block of the dense path: (p, q, w, count) of a block fit in L1.
+_BLOCK = 256
+_EMPTY_IDX = np.zeros((1, 1), dtype=np.int64)
+_EMPTY_NOISE = np.zeros((1, 1, 1))
+
+
+# ----------------------------------------------------------------------------- shared pieces
+@njit(cache=True, nogil=True)
+def _load_batch(x, y, batch_idx, batch_len, t, full, xb, yb):
+    if full:
+        return x.size
+    nb = batch_len[t]
+    for j in range(nb):
+        k = batch_idx[t, j]
+        xb[j] = x[k]
+        yb[j] = y[k]
+    return nb
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _new_full(ai, bi, ci, p0, p1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise, i, noisy):
+    """One update of neuron i in full parameters (see _reference.advance_full)."""
+    row = 0
+    na = ai
+    nb = bi
+    nc = ci
+    if ta:
+        na = ai - lr * (ci * p1 * inv_alpha + weight_decay * ai)
+        if noisy:
+            na += noise_scale * noise[row, i]
+            row += 1
+    if tb:
+        nb = bi - lr * (-ci * p0 * inv_alpha + weight_decay * bi)
+        if noisy:
+            nb += noise_scale * noise[row, i]
+            row += 1
+    if tc:
+        nc = ci - lr * ((ai * p1 - bi * p0) * inv_alpha + weight_decay * ci)
+        if noisy:
+            nc += noise_scale * noise[row, i]
+    return na, nb, nc
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _new_canonical(ri, ti, ci, si, p0, p1, tr, tt, weight_decay, lr, inv_m, noise_scale, threshold, noise, i,
+                   noisy):
+    """One update of neuron i in canonical parameters (see _reference.advance_canonical)."""
+    row = 0
+    nr = ri
+    nt = ti
+    if tr:
+        nr = ri - lr * ((ci * p1 + si * p0) * inv_m + weight_decay * ri)
+        if noisy:
+            nr += noise_scale * noise[row, i]
+            row += 1
+        if threshold > 0.0:
+            mag = abs(nr) - threshold
+            nr = np.sign(nr) * mag if mag > 0.0 else 0.0
+    if tt:
+        nt = ti - lr * (ri * (-si * p1 + ci * p0) * inv_m)
+        if noisy:
+            nt += noise_scale * noise[row, i]
+    return nr, nt
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _run_sums(positive, e, nb, g0, g1):
+    """(P⁰, P¹) over the run with boundary e: [e, nb) when positive, else [0, e)."""
+    q0 = g0[e]
+    q1 = g1[e]
+    if positive:
+        return g0[nb] - q0, g1[nb] - q1
+    return q0, q1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _outside(p, q, xj):
+    """hᵢ(j): True on the samples before the boundary (inactive ones when p > 0)."""
+    return (p * xj - q > 0.0) != (p > 0.0)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _boundary(p, q, xb, nb):
+    lo = 0
+    hi = nb
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if _outside(p, q, xb[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _boundary_from(p, q, xb, nb, e):
+    """The boundary, walking from a guess e (exact for any guess; fast for a close one)."""
+    while e < nb and _outside(p, q, xb[e]):
+        e += 1
+    while e > 0 and not _outside(p, q, xb[e - 1]):
+        e -= 1
+    return e
+
+
+@njit(cache=True, nogil=True)
+def _prefix_sums(xb, yb, nb, f_slope, f_icpt, dense, scale, inv_count, g0, g1):
+    """Residuals from the forward pass (dense: f_slope holds Σ wᵢ[pᵢxⱼ − qᵢ]₊; else the
+    difference arrays of slope and intercept), their prefix sums, and the batch loss.
+    Clears the forward-pass arrays for the next step."""
+    s1 = 0.0
+    s0 = 0.0
+    acc0 = 0.0
+    acc1 = 0.0
+    loss = 0.0
+    g0[0] = 0.0
+    g1[0] = 0.0
+    for j in range(nb):
+        if dense:
+            value = f_slope[j]
+        else:
+            s1 += f_slope[j]
+            s0 += f_icpt[j]
+            value = xb[j] * s1 + s0
+        rho = value * scale - yb[j]
+        loss += rho * rho
+        g = rho * inv_count
+        acc0 += g
+        acc1 += g * xb[j]
+        g0[j + 1] = acc0
+        g1[j + 1] = acc1
+    for j in range(f_slope.size):
+        f_slope[j] = 0.0
+        f_icpt[j] = 0.0
+    return 0.5 * loss * inv_count
+
+
+# ----------------------------------------------------------------------------- dense path
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def _forward_counts(p, q, w, xb, nb, f, count):
+    """f[j] += Σᵢ wᵢ[pᵢxⱼ − qᵢ]₊ over a block, and countᵢ = #{j < nb : pᵢxⱼ − qᵢ > 0}."""
+    n = p.size
+    for i in range(n):
+        count[i] = 0.0
+    for j in range(nb):
+        xj = xb[j]
+        acc = 0.0
+        for i in range(n):
+            pre = p[i] * xj - q[i]
+            act = pre > 0.0
+            acc += w[i] * (pre if act else 0.0)
+            count[i] += 1.0 if act else 0.0
+        f[j] += acc
+
+
+# The dense updates are written without branches in the per-neuron loop (a parameter that
+# does not train gets step 0.0, which leaves it exactly unchanged) and with the noise,
+# the proximal step and the new cos/sin in loops of their own, so that every loop
+# vectorises; runtime flags inside one loop would keep it scalar.
+@njit(cache=True, nogil=True)
+def _dense_sums(p, count, nb, g0, g1, i):
+    k = int(count[i])
+    positive = p[i] > 0.0
+    return _run_sums(positive, nb - k if positive else k, nb, g0, g1)
+
+
+@njit(cache=True, nogil=True)
+def _add_noise(z, noise_scale, noise_row):
+    for i in range(z.size):
+        z[i] += noise_scale * noise_row[i]
+
+
+@njit(cache=True, nogil=True)
+def _all_finite(z):
+    ok = 1
+    for i in range(z.size):
+        ok &= z[i] * 0.0 == 0.0  # False for inf and NaN
+    return ok == 1
+
+
+@njit(cache=True, nogil=True)
+def _update_full_block(a, b, c, count, nb, g0, g1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise,
+                       noisy):
+    lr_a = lr if ta else 0.0
+    lr_b = lr if tb else 0.0
+    lr_c = lr if tc else 0.0
+    for i in range(a.size):
+        p0, p1 = _dense_sums(a, count, nb, g0, g1, i)
+        ai = a[i]
+        bi = b[i]
+        ci = c[i]
+        a[i] = ai - lr_a * (ci * p1 * inv_alpha + weight_decay * ai)
+        b[i] = bi - lr_b * (-ci * p0 * inv_alpha + weight_decay * bi)
+        c[i] = ci - lr_c * ((ai * p1 - bi * p0) * inv_alpha + weight_decay * ci)
+    row = 0
+    for z, on in ((a, ta), (b, tb), (c, tc)):
+        if on and noisy:
+            _add_noise(z, noise_scale, noise[row])
+            row += 1
+    return _all_finite(a) and _all_finite(b) and _all_finite(c)
+
+
+@njit(cache=True, nogil=True)
+def _update_canonical_block(r, theta, cos, nsin, count, nb, g0, g1, tr, tt, weight_decay, lr, inv_m,
+                            noise_scale, threshold, noise, noisy):
+    lr_r = lr if tr else 0.0
+    lr_t = lr if tt else 0.0
+    for i in range(r.size):
+        p0, p1 = _dense_sums(cos, count, nb, g0, g1, i)
+        ri = r[i]
+        ci = cos[i]
+        si = -nsin[i]
+        r[i] = ri - lr_r * ((ci * p1 + si * p0) * inv_m + weight_decay * ri)
+        theta[i] = theta[i] - lr_t * (ri * (-si * p1 + ci * p0) * inv_m)
+    row = 0
+    if tr and noisy:
+        _add_noise(r, noise_scale, noise[row])
+        row += 1
+    if tr and threshold > 0.0:
+        for i in range(r.size):
+            mag = abs(r[i]) - threshold
+            r[i] = np.sign(r[i]) * mag if mag > 0.0 else 0.0
+    if tt:
+        if noisy:
+            _add_noise(theta, noise_scale, noise[row])
+        for i in range(r.size):
+            cos[i] = np.cos(theta[i])
+            nsin[i] = -np.sin(theta[i])
+    return _all_finite(r) and _all_finite(theta)
+
+
+# ----------------------------------------------------------------------------- the kernel
+@njit(cache=True, nogil=True)
+def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, noise_scale, threshold, mean,
+             batch_idx, batch_len, full, noise, noisy, n_steps, dense):
+    """``n_steps`` updates in place; full: (u, v, w) = (a, b, c), scale = 1/α, trained
+    flags (t0, t1, t2) for (a, b, c); canonical: (u, v) = (r, θ), w unused, scale = 1/m,
+    (t0, t1) for (r, θ). Returns (bad, last) as ``_reference.advance_full``."""
+    m = u.size
+    size = x.size
+    xb = np.empty(size)
+    yb = np.empty(size)
+    xn = np.empty(size)
+    yn = np.empty(size)
+    f_slope = np.zeros(size + 1)
+    f_icpt = np.zeros(size + 1)
+    g0 = np.empty(size + 1)
+    g1 = np.empty(size + 1)
+    count = np.empty(m)
+    edge = np.empty(m, dtype=np.int64)
+    if canonical:  # the forward pass sees (p, q, weight) = (cos θ, −sin θ, r)
+        p = np.cos(v)
+        q = -np.sin(v)
+        weight = u
+    else:
+        p = u
+        q = v
+        weight = w
+    nb = _load_batch(x, y, batch_idx, batch_len, 0, full, xb, yb)
+    xcur = x if full else xb
+    ycur = y if full else yb
+    if dense:
+        for lo in range(0, m, _BLOCK):
+            hi = min(lo + _BLOCK, m)
+            _forward_counts(p[lo:hi], q[lo:hi], weight[lo:hi], xcur, nb, f_slope, count[lo:hi])
+    else:
+        base1 = 0.0
+        base0 = 0.0
+        for i in range(m):
+            e = _boundary(p[i], q[i], xcur, nb)
+            edge[i] = e
+            slope = weight[i] * p[i]
+            icpt = -weight[i] * q[i]
+            if p[i] > 0.0:  # run [e, nb): its end is never read
+                f_slope[e] += slope
+                f_icpt[e] += icpt
+            else:  # run [0, e) = everything minus [e, nb)
+                base1 += slope
+                base0 += icpt
+                f_slope[e] -= slope
+                f_icpt[e] -= icpt
+        f_slope[0] += base1
+        f_icpt[0] += base0
+    last = np.nan
+    for t in range(n_steps):
+        inv_count = 1.0 / nb if mean else 1.0
+        loss = _prefix_sums(xcur, ycur, nb, f_slope, f_icpt, dense, scale, inv_count, g0, g1)
+        if not np.isfinite(loss):
+            return t, last
+        last = loss
+        more = t + 1 < n_steps
+        nn = 0
+        if more:
+            nn = _load_batch(x, y, batch_idx, batch_len, t + 1, full, xn, yn)
+        xnext = x if full else xn
+        rows = noise[t, :, :] if noisy else noise[0, :, :]
+        bad = 0.0
+        if dense:
+            for lo in range(0, m, _BLOCK):
+                hi = min(lo + _BLOCK, m)
+                block_noise = rows[:, lo:hi] if noisy else rows
+                if canonical:
+                    finite = _update_canonical_block(u[lo:hi], v[lo:hi], p[lo:hi], q[lo:hi], count[lo:hi], nb, g0,
+                                                     g1, t0, t1, weight_decay, lr, scale, noise_scale, threshold,
+                                                     block_noise, noisy)
+                else:
+                    finite = _update_full_block(u[lo:hi], v[lo:hi], w[lo:hi], count[lo:hi], nb, g0, g1, t0, t1, t2,
+                                                weight_decay, lr, scale, noise_scale, block_noise, noisy)
+                if not finite:
+                    bad = np.nan
+                if more:
+                    _forward_counts(p[lo:hi], q[lo:hi], weight[lo:hi], xnext, nn, f_slope, count[lo:hi])
+        else:
+            base1 = 0.0
+            base0 = 0.0
+            for i in range(m):
+                pi = p[i]
+                p0, p1 = _run_sums(pi > 0.0, edge[i], nb, g0, g1)
+                if canonical:
+                    nr, nt = _new_canonical(u[i], v[i], pi, -q[i], p0, p1, t0, t1, weight_decay, lr, scale,
+                                            noise_scale, threshold, rows, i, noisy)
+                    u[i] = nr
+                    if t1:
+                        v[i] = nt
+                        p[i] = np.cos(nt)
+                        q[i] = -np.sin(nt)
+                    bad += nr * 0.0 + nt * 0.0
+                else:
+                    na, nbias, nc = _new_full(u[i], v[i], w[i], p0, p1, t0, t1, t2, weight_decay, lr, scale,
+                                              noise_scale, rows, i, noisy)
+                    u[i] = na
+                    v[i] = nbias
+                    w[i] = nc
+                    bad += na * 0.0 + nbias * 0.0 + nc * 0.0
+                if more:
+                    pi = p[i]
+                    qi = q[i]
+                    if full:
+                        e = _boundary_from(pi, qi, xnext, nn, edge[i])
+                    else:
+                        e = _boundary(pi, qi, xnext, nn)
+                    edge[i] = e
+                    slope = weight[i] * pi
+                    icpt = -weight[i] * qi
+                    # branch-free (the sign of p is a coin flip per neuron): a prefix run
+                    # [0, e) is everything minus [e, nb)
+                    positive = pi > 0.0
+                    sign = 1.0 if positive else -1.0
+                    f_slope[e] += sign * slope
+                    f_icpt[e] += sign * icpt
+                    base1 += 0.0 if positive else slope
+                    base0 += 0.0 if positive else icpt
+            f_slope[0] += base1
+            f_icpt[0] += base0
+        if bad != 0.0:
+            return t + 1, last
+        if more:
+            nb = nn
+            if not full:
+                xb, xn = xn, xb
+                yb, yn = yn, yb
+                xcur = xb
+                ycur = yb
+    return -1, last
+
+
+@njit(cache=True, nogil=True)
+def _loss(p, q, w, scale, x, y, mean):
+    """½ Σⱼ ρⱼ² (÷ s when mean) of f(x) = scale·Σᵢ wᵢ[pᵢx − qᵢ]₊ on all samples."""
+    size = x.size
+    f_slope = np.zeros(size + 1)
+    f_icpt = np.zeros(size + 1)
+    g0 = np.empty(size + 1)
+    g1 = np.empty(size + 1)
+    for i in range(p.size):
+        e = _boundary(p[i], q[i], x, size)
+        lo, hi = (e, size) if p[i] > 0.0 else (0, e)
+        f_slope[lo] += w[i] * p[i]
+        f_slope[hi] -= w[i] * p[i]
+        f_icpt[lo] -= w[i] * q[i]
+        f_icpt[hi] += w[i] * q[i]
+    return _prefix_sums(x, y, size, f_slope, f_icpt, False, scale, 1.0 / size if mean else 1.0, g0, g1)
+
+
+# ----------------------------------------------------------------------------- entry points
+def advance(engine, n, batch_idx, batch_len, noise):
+    """Run ``n`` steps of ``engine`` (a ``_api._Engine``) in place; see
+    ``_reference.advance_full`` for the return convention."""
+    cfg = engine.cfg
+    full = batch_idx is None
+    idx = _EMPTY_IDX if full else batch_idx
+    lens = _EMPTY_IDX[0] if full else batch_len
+    noisy = noise is not None
+    largest = engine.x.size if full else batch_idx.shape[1]
+    canonical = cfg.parameterization == "canonical"
+    u, v = engine.state[0], engine.state[1]
+    w = u if canonical else engine.state[2]
+    flags = tuple(cfg.train) + (False,) * (3 - len(cfg.train))
+    scale = 1.0 / engine.m if canonical else 1.0 / engine.alpha
+    bad, last = _advance(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay, cfg.lr_eff,
+                         engine.noise_scale, engine.threshold, cfg.mean, idx, lens, full,
+                         noise if noisy else _EMPTY_NOISE, noisy, n, largest <= _DENSE_MAX)
+    return int(bad), float(last)
+
+
+def data_loss(engine) -> float:
+    """The data term on all samples for the engine's current state."""
+    cfg = engine.cfg
+    if cfg.parameterization == "full":
+        a, b, c = engine.state
+        return float(_loss(a, b, c, 1.0 / engine.alpha, engine.x, engine.y, cfg.mean))
+    r, theta = engine.state
+    return float(_loss(np.cos(theta), -np.sin(theta), r, 1.0 / engine.m, engine.x, engine.y, cfg.mean))

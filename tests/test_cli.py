@@ -1,0 +1,190 @@
+"""The `relu1d` command: init/plot/demo, list, reproduce, train, sweep."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+import relu1d
+from relu1d import _storage
+from relu1d._specs import DataSpec, InitSpec, OptimSpec, TrainSpec, spec_from_dict
+from relu1d.cli import app
+from relu1d.experiments import Claim, ExperimentResult, _registry, register
+from relu1d.plot import new_figure
+
+runner = CliRunner()
+
+
+@dataclass(frozen=True)
+class SquareSpec:
+    n: int = 5
+    seed: int = 1
+
+
+def run_square(spec: SquareSpec) -> ExperimentResult:
+    k = np.arange(spec.n)
+    fig, axes = new_figure()
+    axes[0, 0].plot(k, k ** 2)
+    total = float(np.sum(k ** 2))
+    closed_form = (spec.n - 1) * spec.n * (2 * spec.n - 1) / 6
+    return ExperimentResult(xr.Dataset({"sq": ("k", k ** 2)}, coords={"k": k}), {"squares": fig},
+                            [Claim.close("Σk² = (n−1)n(2n−1)/6", "closed form", total, closed_form, 1e-9)])
+
+
+@pytest.fixture
+def toy_registry(monkeypatch):
+    monkeypatch.setattr(_registry, "REGISTRY", {})
+    monkeypatch.setattr(_registry, "_load_all", lambda: None)
+    register("toy.squares", "Sum of squares against its closed form.", quick=SquareSpec(),
+             full=SquareSpec(n=50))(run_square)
+    register("toy.again", "The same, registered twice under another name.", quick=SquareSpec(n=3),
+             full=SquareSpec(n=30))(run_square)
+
+
+def test_init_plot_demo_still_work(tmp_path):
+    net_path = tmp_path / "net.npz"
+    result = runner.invoke(app, ["init", str(net_path), "--m", "7", "--seed", "2"])
+    assert result.exit_code == 0, result.output
+    assert relu1d.Network.load(net_path).m == 7
+    result = runner.invoke(app, ["plot", str(net_path), "--out", str(tmp_path / "plots")])
+    assert result.exit_code == 0 and (tmp_path / "plots" / "net_function.png").is_file()
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--m", "10"])
+    assert result.exit_code == 0 and (tmp_path / "demo" / "square_wave.csv").is_file()
+
+
+def test_list(toy_registry):
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    assert result.output.splitlines() == ["toy.again    The same, registered twice under another name.",
+                                          "toy.squares  Sum of squares against its closed form."]
+    result = runner.invoke(app, ["list", "-v"])
+    assert "quick: SquareSpec(n=5, seed=1)" in result.output
+
+
+def test_reproduce_names_and_all(tmp_path, toy_registry):
+    result = runner.invoke(app, ["reproduce", "toy.squares", "--quick", "--out", str(tmp_path / "one"),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "toy.squares" in result.output and "1/1 claims hold" in result.output
+    assert (tmp_path / "one" / "report.html").is_file() and not (tmp_path / "one" / "toy.again").exists()
+    meta = json.loads((tmp_path / "one" / "toy.squares" / "meta.json").read_text())
+    assert meta["preset"] == "quick" and meta["spec"] == {"n": 5, "seed": 1}
+
+    result = runner.invoke(app, ["reproduce", "--all", "--out", str(tmp_path / "all"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "2 experiment(s), 2/2 claims hold" in result.output
+    meta = json.loads((tmp_path / "all" / "toy.again" / "meta.json").read_text())
+    assert meta["preset"] == "full" and meta["spec"] == {"n": 30, "seed": 1}
+    ds = _storage.read_netcdf(tmp_path / "all" / "toy.again" / "data.nc")
+    np.testing.assert_array_equal(ds["sq"].values, np.arange(30) ** 2)
+
+    result = runner.invoke(app, ["reproduce", "--all", "--quick", "--out", str(tmp_path / "q"), "--no-progress"])
+    assert "quick budget 300 s: within" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["reproduce", "--quick"], "give experiment names (see `relu1d list`) or --all"),
+    (["reproduce", "toy.squares", "--all"], "give experiment names or --all, not both"),
+    (["reproduce", "toy.nope"], "unknown experiment 'toy.nope'"),
+])
+def test_reproduce_refusals(tmp_path, toy_registry, args, message):
+    result = runner.invoke(app, args + ["--out", str(tmp_path)])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_train_from_toml_with_flag_overrides(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('[init]\nm = 8\nseed = 2\n[data]\nname = "sinusoid"\ns = 6\n'
+                      '[training]\nlr = 0.01\nsteps = 30\nrecord_every = 10\n')
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["train", str(config), "--steps", "40", "--m", "9", "--out", str(out),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    expected = TrainSpec(InitSpec(m=9, seed=2), DataSpec("sinusoid", 6), OptimSpec(lr=0.01, steps=40,
+                                                                                   record_every=10))
+    assert spec_from_dict(TrainSpec, tomllib.loads((out / "spec.toml").read_text())) == expected
+    direct = relu1d.train(expected.init.network(), expected.data.dataset(), progress=False,
+                          **expected.training.kwargs())
+    ds = _storage.read_netcdf(out / "data.nc")
+    np.testing.assert_array_equal(ds["c"].values[-1], direct.network.c)
+    assert {p.name for p in (out / "figures").iterdir()} == {"function.png", "particles.png", "loss.png"}
+    assert (out / "report.html").is_file() and (out / "meta.json").is_file()
+
+
+def test_train_print_config_round_trips(tmp_path):
+    result = runner.invoke(app, ["train", "--print-config", "--alpha", "2.5", "--method", "sgd",
+                                 "--batch-size", "3", "--trainable", "c", "--delta", "0.5"])
+    assert result.exit_code == 0, result.output
+    spec = spec_from_dict(TrainSpec, tomllib.loads(result.output))
+    assert spec == TrainSpec(InitSpec(alpha=2.5, delta=0.5), DataSpec(),
+                             OptimSpec(method="sgd", batch_size=3, trainable="c"))
+
+
+@pytest.mark.parametrize("toml, flags, message", [
+    ("[init]\nmm = 3\n", [], "unknown key 'init.mm' in [init]; accepted keys: m, scheme"),
+    ("[training]\nlr = \"big\"\n", [], "training.lr must be a number; got 'big'"),
+    ("[training]\nsteps = 0\n", [], "training.steps must be >= 1, got 0"),
+    ("", ["--method", "adam"], "training.method must be one of 'gd', 'flow', 'sgd', 'langevin'"),
+    ("", ["--alpha", "big"], "init.alpha must be one of 'one', 'sqrt', 'm' or a number > 0"),
+    ("init = 3\n", ["--m", "4"], "init must be a table"),
+    ("[init\n", [], "is not valid TOML"),
+])
+def test_train_refusals(tmp_path, toml, flags, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    result = runner.invoke(app, ["train", str(config), "--out", str(tmp_path / "o")] + flags)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_sweep_command_and_resume(tmp_path):
+    """Both runs on an in-process Dask cluster (the process pool is tested in test_sweep.py)."""
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    try:
+        _sweep_command_and_resume(tmp_path, cluster.scheduler_address)
+    finally:
+        cluster.close()
+
+
+def _sweep_command_and_resume(tmp_path, scheduler):
+    path = tmp_path / "sweep.toml"
+    path.write_text('[base.init]\nm = 5\n[base.data]\ns = 4\n[base.training]\nsteps = 20\nrecord_every = 10\n'
+                    '[grid]\n"init.seed" = [0, 1]\n"training.lr" = [0.01, 0.02]\n')
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(out), "--scheduler", scheduler, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "seed=2, lr=2" in result.output
+    ds = _storage.read_netcdf(out / "sweep.nc")
+    assert ds["final_loss"].dims == ("seed", "lr") and json.loads(ds.attrs["grid_keys_json"]) == {
+        "seed": "init.seed", "lr": "training.lr"}
+    traj = relu1d.train(relu1d.init_network(5, seed=1), relu1d.datasets.square_wave(4), lr=0.02, steps=20,
+                        record_every=10, progress=False)
+    assert ds["final_loss"].sel(seed=1, lr=0.02).item() == traj.loss[-1]
+    # a lost checkpoint is recomputed on the next run, the others are loaded
+    victim = sorted((out / "points").glob("*.nc"))[0]
+    victim.unlink()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.nc")}
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(out), "--scheduler", scheduler, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert victim.exists() and all(p.stat().st_mtime_ns == before[p.name] for p in (out / "points").glob("*.nc")
+                                   if p.name in before)
+    xr.testing.assert_identical(_storage.read_netcdf(out / "sweep.nc").drop_vars("wall_time_s"),
+                                ds.drop_vars("wall_time_s").assign_attrs(
+                                    _storage.read_netcdf(out / "sweep.nc").attrs))
+
+
+def test_sweep_refusals(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[grid]\n"init.m" = [0]\n')
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "init.m must be >= 1, got 0" in result.output

@@ -6,8 +6,9 @@ reference (``backend="numpy"``, run for fewer steps), to a plain PyTorch autogra
 and to a JAX jit + lax.scan loop when those are installed (skipped otherwise). Then the
 speed-up of ``train_many`` over training the same networks one by one.
 
-Every library is limited to one thread, so the ratios compare single-core code; the
-machine's load average is printed, since a shared machine makes timings noisy.
+Every library is limited to one thread, so the ratios compare single-core code, and
+rates are per CPU-second of this process; the machine's load average is printed, since
+a shared machine still makes timings noisy.
 
 Run: ``python benchmarks/bench_train.py [--quick] [--seconds T]``.
 """
@@ -29,16 +30,21 @@ import relu1d as r1  # noqa: E402
 
 
 def _rate(run, steps_hint: int, seconds: float) -> float:
-    """Steps per second of ``run(n)``: calibrate on a short run, then time ~``seconds``."""
+    """Steps per CPU-second of ``run(n)`` (process time, so that other processes on a
+    shared machine distort it less than wall time would): calibrate on a short run, then
+    the best of two timings of ~``seconds``."""
     run(2)  # warm-up (compilation, caches)
     n = max(2, steps_hint)
-    start = time.perf_counter()
+    start = time.process_time()
     run(n)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     n = max(2, int(n * seconds / max(elapsed, 1e-9)))
-    start = time.perf_counter()
-    run(n)
-    return n / (time.perf_counter() - start)
+    best = float("inf")
+    for _ in range(2):
+        start = time.process_time()
+        run(n)
+        best = min(best, time.process_time() - start)
+    return n / best
 
 
 def relu1d_runner(net, data, backend):

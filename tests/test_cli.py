@@ -117,6 +117,23 @@ def test_train_from_toml_with_flag_overrides(tmp_path):
     assert (out / "report.html").is_file() and (out / "meta.json").is_file()
 
 
+def test_train_on_a_csv_relative_to_the_config(tmp_path, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    relu1d.datasets.random(5, seed=3).to_csv(tmp_path / "cfg" / "pts.csv")
+    config = tmp_path / "cfg" / "run.toml"
+    config.write_text('[init]\nm = 4\n[data]\nname = "pts.csv"\n[training]\nsteps = 5\n')
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", str(config), "--print-config"])
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads(result.output)["data"]["name"] == str((tmp_path / "cfg" / "pts.csv").resolve())
+    result = runner.invoke(app, ["train", str(config), "--data", "cfg/pts.csv", "--print-config"])
+    assert tomllib.loads(result.output)["data"]["name"] == str((tmp_path / "cfg" / "pts.csv").resolve())
+    result = runner.invoke(app, ["train", str(config), "--out", "o", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(_storage.read_netcdf(tmp_path / "o" / "data.nc")["data_y"].values,
+                                  relu1d.datasets.random(5, seed=3).y)
+
+
 def test_train_print_config_round_trips(tmp_path):
     result = runner.invoke(app, ["train", "--print-config", "--alpha", "2.5", "--method", "sgd",
                                  "--batch-size", "3", "--trainable", "c", "--delta", "0.5"])

@@ -249,14 +249,28 @@ def _flow_triples(net, data, parameterization, centers=(0, 500, 1000), h=1e-4):
         yield snaps.network(index[c - 1]), snaps.network(index[c]), snaps.network(index[c + 1]), 2 * h
 
 
+def _off_boundaries(data, *nets):
+    """No neuron changes region across the nets and none sits on a boundary (sliding):
+    where eq. 10 applies."""
+    labels = [mf.region_labels(data, n.canonical()[1]) for n in nets]
+    gap = np.abs(np.mod(nets[1].canonical()[1][:, None] - mf.boundary_angles(data).ravel()[None, :] + np.pi,
+                        2 * np.pi) - np.pi)
+    return all(np.array_equal(labels[0], lab) for lab in labels[1:]) and gap.min() > 1e-8
+
+
 def test_residual_rate_along_a_canonical_flow_run():
+    # This run has a crossing near t = 0.01 and a neuron sliding on a boundary from t ≈ 0.04:
+    # eq. 10 holds away from them and fails on the sliding stretch (Filippov velocity there).
     net, data = _setup(m=40, s=7, seed=0)
-    checked = 0
-    for before, mid, after, width in _flow_triples(net, data, "canonical"):
+    checked = skipped = 0
+    for before, mid, after, width in _flow_triples(net, data, "canonical", centers=(0, 50, 300, 700, 1000)):
+        if not _off_boundaries(data, before, mid, after):
+            skipped += 1
+            continue
         fd = ((after(data.x) - data.y) - (before(data.x) - data.y)) / width
         np.testing.assert_allclose(mf.residual_rate(mid, data), fd, atol=1e-6 * max(1.0, np.max(np.abs(fd))))
         checked += 1
-    assert checked == 2
+    assert checked >= 2 and skipped >= 1
 
 
 def test_preconditioner_along_a_full_flow_run():
@@ -270,3 +284,19 @@ def test_preconditioner_along_a_full_flow_run():
         p = mf.preconditioner(mid)
         np.testing.assert_allclose(rate_r, -p[:, 0] * g_r, atol=1e-6 * max(1.0, np.max(np.abs(rate_r))))
         np.testing.assert_allclose(rate_t, -p[:, 1] * g_t, atol=1e-6 * max(1.0, np.max(np.abs(rate_t))))
+
+
+def test_plot_regions_and_velocity_field():
+    from relu1d import plot
+
+    net, data = _setup(m=20, s=5)
+    fig = plot.plot_regions(data, limit=2.0)
+    ax = fig.axes[0]
+    assert len(ax.patches) == 2 * data.s
+    assert len(ax.lines) == data.s
+    fig = plot.plot_velocity_field(net, data, sign=-1, n=11)
+    assert len(fig.axes[0].collections) >= 2      # arrows and particles
+    with pytest.raises(ValueError, match="limit"):
+        plot.plot_regions(data, limit=0.0)
+    with pytest.raises(TypeError, match="data"):
+        plot.plot_velocity_field(net, None)

@@ -17,8 +17,8 @@ from relu1d import _storage
 from relu1d._specs import DataSpec, InitSpec, OptimSpec, TrainSpec, spec_from_dict, spec_json
 from relu1d.experiments import Claim, ExperimentResult, _registry, register
 from relu1d.plot import new_figure
-from relu1d.report import (load_record, render_html, reproduce, run_experiment, save_result,
-                           train_to_directory, write_report)
+from relu1d.report import (load_record, render_html, reproduce, run_experiment, train_to_directory,
+                           write_report)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -117,7 +117,7 @@ def test_result_directory_holds_data_figures_claims_spec_and_metadata(tmp_path, 
     claims = json.loads((d / "claims.json").read_text())
     assert [c["holds"] for c in claims] == [True, False]
     assert claims[0]["measured"] == pytest.approx(expected.claims[0].measured, rel=0, abs=0)
-    assert record["n_claims"] == 2 and record["n_hold"] == 1
+    assert record["n_claims"] == 2 and record["n_hold"] == 1 and record["save_time_s"] >= 0
     # spec, re-readable
     assert spec_from_dict(LineSpec, tomllib.loads((d / "spec.toml").read_text())) == LineSpec()
     assert record["spec"] == {"s": 40, "slope": 2.0, "noise": 0.1, "seed": 0}

@@ -202,3 +202,17 @@ def test_bad_input():
         sv.spline_velocity(r1.init_network(3), DATA, "xyz")
     with pytest.raises(TypeError, match="data must be"):
         sv.residual_moments(r1.init_network(3), None)
+
+
+def test_spline_velocity_against_the_exact_flow():
+    net = r1.init_network(30, seed=1)
+    dt = 1e-3
+    snaps = r1.train(net, DATA, method="flow", lr=dt, steps=60, record_every=1, progress=False,
+                     rtol=1e-12, atol=1e-14, max_snapshots=None).snapshots
+    k = 30
+    fd_beta = (snaps.b[k + 1] / snaps.a[k + 1] - snaps.b[k - 1] / snaps.a[k - 1]) / (2 * dt)
+    mu = [snaps.c[j] * np.abs(snaps.a[j]) / net.alpha for j in (k - 1, k + 1)]
+    bd, md = sv.spline_velocity(snaps.network(k), DATA)
+    # central differences: O(dt²)·(third derivative) ≈ 1e-6 relative here
+    assert np.max(np.abs(fd_beta - bd)) < 1e-5 * np.max(np.abs(bd))
+    assert np.max(np.abs((mu[1] - mu[0]) / (2 * dt) - md)) < 1e-5 * np.max(np.abs(md))

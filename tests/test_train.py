@@ -3,10 +3,11 @@ faults, Shevchenko et al.'s update, and every bad input."""
 
 import sys
 import types
-import warnings
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import relu1d as r1
 from relu1d.train import _api, _kernels
@@ -54,6 +55,31 @@ def test_compiled_equals_reference_over_hundreds_of_steps(method, parameterizati
         fast = r1.train(net, data, backend="numba", **kwargs)
         assert_same_run(ref, fast, 1e-10)
         assert ref.loss[-1] != ref.loss[0]  # the run moved
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(m=st.integers(1, 30), s=st.integers(1, 70), seed=st.integers(0, 10**6),
+       method=st.sampled_from(["gd", "sgd", "langevin"]), parameterization=st.sampled_from(["full", "canonical"]),
+       zero_a=st.booleans())
+def test_compiled_equals_reference_on_random_shapes(m, s, seed, method, parameterization, zero_a):
+    """Random widths, sample counts (both sides of the dense/sorted threshold), batch
+    sizes, and neurons with a = 0 (no knot)."""
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.normal(size=(3, m))
+    if zero_a:
+        a[: (m + 1) // 2] = 0.0
+    net = r1.Network(a, b, c, alpha=float(np.sqrt(m)))
+    data = r1.Dataset(rng.uniform(-2, 2, s), rng.normal(size=s))
+    kwargs = dict(method=method, lr=1e-2, steps=120, record_every=40, seed=seed, progress=False,
+                  parameterization=parameterization)
+    if method != "gd":
+        kwargs["batch_size"] = int(rng.integers(1, data.s + 1))
+    if method == "langevin":
+        kwargs["temperature"] = 1e-3
+    ref = r1.train(net, data, backend="numpy", **kwargs)
+    fast = r1.train(net, data, **kwargs)
+    scale = 1 + np.max(np.abs(ref.snapshots.c))
+    assert_same_run(ref, fast, 1e-10 * scale)
 
 
 def test_compiled_equals_reference_with_width_scaling_and_uneven_batches():
@@ -413,6 +439,13 @@ def test_bad_input_is_refused_with_a_clear_message(kwargs, exc, message):
     net, data = small_problem(m=5)
     with pytest.raises(exc, match=message.replace("(", r"\(").replace(")", r"\)")):
         r1.train(net, data, steps=kwargs.pop("steps", 100), progress=kwargs.pop("progress", False), **kwargs)
+
+
+def test_an_infinite_initial_loss_is_refused():
+    net = r1.init_network(5, seed=0)
+    huge = r1.Dataset([0.0, 0.5, 1.0], [1e200, -1e200, 1e200])
+    with pytest.raises(ValueError, match="initial network on the data is not finite"):
+        r1.train(net, huge, steps=10, progress=False)
 
 
 def test_bad_network_or_data_type():

@@ -126,7 +126,6 @@ def reproduce_cmd(
     """
     import time
 
-    from .experiments import names as all_names
     from .report import QUICK_BUDGET_S, reproduce
 
     if all_ and names:
@@ -163,29 +162,29 @@ def _parse_alpha(text: str):
 
 @app.command("train")
 def train_cmd(
-    config: Path = typer.Argument(None, help="A TOML file with [init], [data], [training] tables; "
+    config: Path = typer.Argument(None, help="A TOML file with \\[init], \\[data], \\[training] tables; "
                                              "flags override its values."),
     out: Path = typer.Option(Path("results/train"), "--out", help="Output directory."),
-    m: int = typer.Option(None, "--m", help="[init] width."),
-    scheme: str = typer.Option(None, help="[init] uniform, gaussian, he, xavier or lecun."),
-    alpha: str = typer.Option(None, help="[init] one, sqrt, m or a positive number."),
-    ab_scale: float = typer.Option(None, help="[init] multiplier of (a, b)."),
-    c_scale: float = typer.Option(None, help="[init] multiplier of c."),
-    init_seed: int = typer.Option(None, help="[init] seed."),
-    delta: float = typer.Option(None, help="[init] every neuron's invariant δ."),
-    data: str = typer.Option(None, help="[data] square_wave, sinusoid, random or a CSV path."),
-    s: int = typer.Option(None, "--s", help="[data] number of samples."),
-    data_seed: int = typer.Option(None, help="[data] seed."),
-    method: str = typer.Option(None, help="[training] gd, flow, sgd or langevin."),
-    lr: float = typer.Option(None, help="[training] learning rate (time step)."),
-    steps: int = typer.Option(None, help="[training] number of steps."),
-    trainable: str = typer.Option(None, help="[training] subset of abc."),
-    weight_decay: float = typer.Option(None, help="[training] weight decay."),
-    temperature: float = typer.Option(None, help="[training] Langevin temperature."),
-    batch_size: int = typer.Option(None, help="[training] SGD minibatch size."),
-    record_every: int = typer.Option(None, help="[training] record every this many steps."),
-    seed: int = typer.Option(None, help="[training] seed (minibatches, noise)."),
-    parameterization: str = typer.Option(None, help="[training] full or canonical."),
+    m: int = typer.Option(None, "--m", help="\\[init] width."),
+    scheme: str = typer.Option(None, help="\\[init] uniform, gaussian, he, xavier or lecun."),
+    alpha: str = typer.Option(None, help="\\[init] one, sqrt, m or a positive number."),
+    ab_scale: float = typer.Option(None, help="\\[init] multiplier of (a, b)."),
+    c_scale: float = typer.Option(None, help="\\[init] multiplier of c."),
+    init_seed: int = typer.Option(None, help="\\[init] seed."),
+    delta: float = typer.Option(None, help="\\[init] every neuron's invariant δ."),
+    data: str = typer.Option(None, help="\\[data] square_wave, sinusoid, random or a CSV path."),
+    s: int = typer.Option(None, "--s", help="\\[data] number of samples."),
+    data_seed: int = typer.Option(None, help="\\[data] seed."),
+    method: str = typer.Option(None, help="\\[training] gd, flow, sgd or langevin."),
+    lr: float = typer.Option(None, help="\\[training] learning rate (time step)."),
+    steps: int = typer.Option(None, help="\\[training] number of steps."),
+    trainable: str = typer.Option(None, help="\\[training] subset of abc."),
+    weight_decay: float = typer.Option(None, help="\\[training] weight decay."),
+    temperature: float = typer.Option(None, help="\\[training] Langevin temperature."),
+    batch_size: int = typer.Option(None, help="\\[training] SGD minibatch size."),
+    record_every: int = typer.Option(None, help="\\[training] record every this many steps."),
+    seed: int = typer.Option(None, help="\\[training] seed (minibatches, noise)."),
+    parameterization: str = typer.Option(None, help="\\[training] full or canonical."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved TOML and exit."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ):
@@ -194,6 +193,8 @@ def train_cmd(
     Writes OUT/: data.nc (the trajectory), figures/ (function, particles, loss), spec.toml,
     meta.json and report.html.
     """
+    import dataclasses
+
     from ._specs import TrainSpec, load_toml, spec_from_dict, spec_to_toml
     from .report import train_to_directory
 
@@ -217,12 +218,17 @@ def train_cmd(
         spec = spec_from_dict(TrainSpec, table)
     except (ValueError, TypeError) as exc:
         _fail(f"{config}: {exc}" if config is not None else str(exc))
+    if spec.data.name.endswith(".csv") and not Path(spec.data.name).is_absolute():
+        # stored absolute, so that OUT/spec.toml re-runs from anywhere; a path from the
+        # TOML file is relative to that file, one from --data to the working directory
+        from_toml = data is None and config is not None
+        csv = ((config.parent if from_toml else Path.cwd()) / spec.data.name).resolve()
+        spec = dataclasses.replace(spec, data=dataclasses.replace(spec.data, name=str(csv)))
     if print_config:
         typer.echo(spec_to_toml(spec, header="relu1d train: resolved configuration"), nl=False)
         return
     try:
-        meta = train_to_directory(spec, out, base_dir=config.parent if config is not None else None,
-                                  progress=progress)
+        meta = train_to_directory(spec, out, progress=progress)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
     typer.echo(f"trained in {meta['wall_time_s']:.1f} s; wrote {out}/ (data.nc, figures/, spec.toml, "
@@ -231,10 +237,10 @@ def train_cmd(
 
 @app.command("sweep")
 def sweep_cmd(
-    sweep_file: Path = typer.Argument(..., help="The sweep TOML ([base], [grid]; see relu1d.sweep)."),
+    sweep_file: Path = typer.Argument(..., help="The sweep TOML (\\[base], \\[grid]; see relu1d.sweep)."),
     out: Path = typer.Option(None, "--out", help="Output directory (default: results/sweep-<file stem>)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. "
-                                                            "tcp://10.0.0.1:8786 (needs relu1d[dask])."),
+                                                            "tcp://10.0.0.1:8786 (needs relu1d\\[dask])."),
     workers: int = typer.Option(None, "--workers", help="Local processes (default: one per core)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ):

@@ -130,7 +130,7 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy import integrate, linalg
+from scipy import linalg
 
 from ._validation import _short, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
@@ -625,6 +625,8 @@ def flow(data, times, init="uniform", kernel="rf") -> KernelFlow:
     times : float or 1-D array_like of τ >= 0 (inf allowed)
     init : as in :func:`rf_kernel`
     kernel : {"rf", "ntk"}
+        "ntk": the linearised (lazy) flow of all layers with α = √m, started from f = 0
+        (a network whose initial output is zero, e.g. a symmetrised one).
     """
     data = _check_data(data)
     init = _resolve_init(init)

@@ -17,7 +17,8 @@ j = 1..s−1 (the paper's numbering), and the arc with no active sample, labelle
 ∇_r V = ⟨S_k, d(θ)⟩ and ∇_θ V = r ⟨S_k, t(θ)⟩.
 With our L̃ = ½ Σ ρ² (a sum, no 1/m), the exact identity is
 ∇_{wᵢ} L̃ = (1/m) ∇V(wᵢ; μ), μ = (1/m) Σᵢ δ_{wᵢ}
-(the paper writes (m/2)∇L̃ = ∇V with its own normalisation). The canonical gradient flow
+(the paper prints (m/2)∇L̃ = ∇V; differentiating its own expansion of L̃ in F and K gives
+m∇L̃ = ∇V, since the double sum (1/2m²)Σᵢᵢ' K(wᵢ, wᵢ') contributes wᵢ twice). The canonical gradient flow
 ẇ = −∇L̃ (eq. 7) is therefore the mean-field flow ẇ = −∇V run in time τ = t/m.
 
 *Residual dynamics* (Prop. 1, eq. 10). Along ẇ = −∇L̃,

@@ -136,11 +136,13 @@ def plot_regions(data: Dataset, ax=None, limit: float = 1.0, alpha: float = 0.25
     fig, ax = _axes(ax)
     edges = np.sort(boundary_angles(data).ravel())
     edges = np.append(edges, edges[0] + 2 * np.pi)
-    cmap = _region_colormap(2 * data.s)
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"]
     radius = limit * np.sqrt(2.0)
     for lo, hi in zip(edges[:-1], edges[1:]):
         label = int(region_labels(data, np.array([(lo + hi) / 2]))[0])
-        ax.add_patch(Wedge((0.0, 0.0), radius, np.degrees(lo), np.degrees(hi), color=cmap(label),
+        ax.add_patch(Wedge((0.0, 0.0), radius, np.degrees(lo), np.degrees(hi), color=cmap(label % 20),
                            alpha=alpha, lw=0, zorder=0))
         mid = (lo + hi) / 2
         ax.text(0.8 * limit * np.cos(mid), 0.8 * limit * np.sin(mid), str(label), fontsize=7,
@@ -154,13 +156,6 @@ def plot_regions(data: Dataset, ax=None, limit: float = 1.0, alpha: float = 0.25
     ax.set_xlabel("u = |r| cos θ")
     ax.set_ylabel("v = |r| sin θ")
     return fig
-
-
-def _region_colormap(n: int):
-    from matplotlib import colormaps
-
-    base = colormaps["tab20"]
-    return lambda k: base(k % 20) if n > 1 else base(0)
 
 
 def plot_velocity_field(net: Network, data: Dataset, ax=None, sign: int = 1, n: int = 21,

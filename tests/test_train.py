@@ -82,6 +82,16 @@ def test_compiled_equals_reference_on_random_shapes(m, s, seed, method, paramete
     assert_same_run(ref, fast, 1e-10 * scale)
 
 
+def test_compiled_equals_reference_with_knots_exactly_on_data_points(monkeypatch):
+    data = r1.datasets.sinusoid(12, seed=3)
+    k = np.arange(12)
+    net = r1.Network(np.where(k % 2, 1.0, -2.0), np.where(k % 2, 1.0, -2.0) * data.x, 0.3 + 0.1 * k)
+    for dense_max in (48, 0):
+        monkeypatch.setattr(_kernels, "_DENSE_MAX", dense_max)
+        kwargs = dict(lr=1e-3, steps=200, record_every=20, progress=False, trainable="c")
+        assert_same_run(r1.train(net, data, backend="numpy", **kwargs), r1.train(net, data, **kwargs), 1e-12)
+
+
 def test_compiled_equals_reference_with_width_scaling_and_uneven_batches():
     net, data = small_problem(m=30, s=11)
     kwargs = dict(method="sgd", lr=1e-3, steps=200, batch_size=4, lr_scale="width", loss="mean", seed=2,

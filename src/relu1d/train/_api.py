@@ -261,8 +261,8 @@ def _as_trainable(trainable, parameterization: str) -> tuple[tuple, str]:
 
 def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.ndarray, np.ndarray]:
     """The record steps (always 0 and ``steps``) and the indices of those kept as snapshots."""
+    every = as_int(record_every, "record_every", minimum=1)
     if record is None:
-        every = as_int(record_every, "record_every", minimum=1)
         points = np.arange(0, steps + 1, every, dtype=np.int64)
     elif isinstance(record, str):
         as_choice(record, "record", ("log",))

@@ -30,8 +30,8 @@ METHODS = ("gd", "flow", "sgd", "langevin")
 PARAMETERIZATIONS = ("full", "canonical")
 BACKENDS = ("numba", "numpy")
 # Gaussian noise and minibatch tables are drawn in chunks of at most this many numbers
-# (32 MB of float64), which also bounds the steps run between two progress updates.
-_CHUNK_NUMBERS = 1 << 22
+# (8 MB of float64), which also bounds the steps run between two progress updates.
+_CHUNK_NUMBERS = 1 << 20
 # At most this many neuron-steps run between two progress-bar updates (~0.1-0.5 s).
 _CHUNK_WORK = 20_000_000
 _LOG_POINTS_PER_DECADE = 20
@@ -709,7 +709,7 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     Speed (backend="numba"): one compiled call runs all the steps between two record
     points (chunked for the progress bar). With the samples sorted, a neuron's active
     samples are a prefix or a suffix, so its output and gradient come from prefix sums of
-    the residuals: O(m + s) per step for large batches; batches of at most 48 samples use
+    the residuals: O(m + s) per step for large batches; batches of at most 80 samples use
     a dense, vectorised form instead (faster there). Langevin runs spend most of their
     time drawing the Gaussian noise (numpy), canonical runs with θ trained on cos/sin.
     Summation orders differ from the reference, so the backends agree to rounding

@@ -121,6 +121,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.integrate import DOP853
 from scipy.optimize import brentq
 
@@ -171,6 +172,51 @@ class FlowResult:
     stats: dict = field(default_factory=dict)
 
 
+@njit(cache=True)
+def _pattern_sums(A, B, C, o, p, x, yd, alpha):  # pragma: no cover - compiled
+    """O(m + s) residuals and active sums for a pattern (see :meth:`_Field.sums`).
+
+    Neuron i with o = +1 is active at samples k >= pᵢ, with o = −1 at k < pᵢ, so
+    f(x_k) = (x_k Σ CᵢAᵢ − Σ CᵢBᵢ)/α over the neurons active at k: cumulative sums over
+    the histogram of p, forward for suffixes and backward for prefixes; then
+    Wᵢ = Σ_active ρ and (Wx)ᵢ = Σ_active ρx are differences of prefix sums of ρ.
+    """
+    s, m = x.size, A.size
+    suf1, suf0 = np.zeros(s + 1), np.zeros(s + 1)
+    pre1, pre0 = np.zeros(s + 1), np.zeros(s + 1)
+    for i in range(m):
+        if o[i] > 0:
+            suf1[p[i]] += C[i] * A[i]
+            suf0[p[i]] += C[i] * B[i]
+        else:
+            pre1[p[i]] += C[i] * A[i]
+            pre0[p[i]] += C[i] * B[i]
+    rho = np.empty(s)
+    back1, back0 = 0.0, 0.0
+    for k in range(s - 1, -1, -1):  # prefix neurons active at k: p > k
+        back1 += pre1[k + 1]
+        back0 += pre0[k + 1]
+        rho[k] = back1 * x[k] - back0
+    fwd1, fwd0 = 0.0, 0.0
+    for k in range(s):
+        fwd1 += suf1[k]
+        fwd0 += suf0[k]
+        rho[k] = (rho[k] + fwd1 * x[k] - fwd0) / alpha - yd[k]
+    r0, r1 = np.zeros(s + 1), np.zeros(s + 1)
+    for k in range(s):
+        r0[k + 1] = r0[k] + rho[k]
+        r1[k + 1] = r1[k] + rho[k] * x[k]
+    w, wx = np.empty(m), np.empty(m)
+    for i in range(m):
+        if o[i] > 0:
+            w[i] = r0[s] - r0[p[i]]
+            wx[i] = r1[s] - r1[p[i]]
+        else:
+            w[i] = r0[p[i]]
+            wx[i] = r1[p[i]]
+    return rho, w, wx
+
+
 # ============================================================================ the field
 class _Field:
     """−∇L for one parameterisation, evaluated for a given mode in O(m + s).
@@ -212,22 +258,8 @@ class _Field:
         """Residuals ρ and per-neuron W = Σ_active ρ, Wx = Σ_active ρx for the mode."""
         self.n_evals += 1
         A, B, C = self.geometry(y)
-        s, x = self.s, self.x
-        suf = self.o > 0
-        ca, cb = C * A, C * B
-        zero = np.zeros_like(ca)
-        # Suffix neurons are active at k ≥ p: forward cumulative sums over p.
-        s1 = np.cumsum(np.bincount(self.p, np.where(suf, ca, zero), s + 1))[:s]
-        s0 = np.cumsum(np.bincount(self.p, np.where(suf, cb, zero), s + 1))[:s]
-        # Prefix neurons are active at k < p: sums over p > k.
-        t1 = np.cumsum(np.bincount(self.p, np.where(suf, zero, ca), s + 1)[::-1])[::-1][1:]
-        t0 = np.cumsum(np.bincount(self.p, np.where(suf, zero, cb), s + 1)[::-1])[::-1][1:]
-        rho = (x * (s1 + t1) - (s0 + t0)) / self.alpha - self.y
-        r0 = np.concatenate(([0.0], np.cumsum(rho)))
-        r1 = np.concatenate(([0.0], np.cumsum(rho * x)))
-        w = np.where(suf, r0[s] - r0[self.p], r0[self.p])
-        wx = np.where(suf, r1[s] - r1[self.p], r1[self.p])
-        return rho, w, wx
+        return _pattern_sums(np.ascontiguousarray(A), np.ascontiguousarray(B), np.ascontiguousarray(C),
+                             self.o, self.p, self.x, self.y, self.alpha)
 
     # ---------------------------------------------------------------- velocities
     def velocity(self, y, w, wx, idx=None, decay=True):
@@ -463,20 +495,95 @@ def _initial_mode(fld: _Field, y, stats):
     return y
 
 
+class _DenseComponents:
+    """Selected state components of a DOP853 dense output, each at its own time, in
+    O(len(comps)) per evaluation (the full-state evaluation costs O(n) per time)."""
+
+    def __init__(self, dense, comps):
+        self.dense, self.comps = dense, comps
+        F = getattr(dense, "F", None)
+        self.F = None if F is None else F[::-1, comps]   # highest power first
+        self.y_old = dense.y_old[comps] if F is not None else None
+
+    def __call__(self, times):
+        if self.F is None:  # another solver's interpolant: evaluate the whole state
+            return np.array([self.dense(t)[c] for c, t in zip(self.comps, times)])
+        x = (times - self.dense.t_old) / self.dense.h
+        y = np.zeros(self.comps.size)
+        for n, f in enumerate(self.F):
+            y += f
+            y *= x if n % 2 == 0 else 1 - x
+        return y + self.y_old
+
+
+def _boundary_roots(ev: _Events, dense, t0, t1, ks):
+    """Roots of the free-neuron event functions ``ks`` on [t0, t1], all at once
+    (each depends on two state components): Illinois regula falsi, bisection-safeguarded,
+    to rounding."""
+    fld = ev.fld
+    m = fld.m
+    i, j, sg, thr = ev.bi[ks], ev.bj[ks], ev.bs[ks], ev.thr[ks]
+    xj = fld.x[j]
+    if fld.canonical:
+        theta = _DenseComponents(dense, m + i)
+
+        def fun(t):
+            th = theta(t)
+            return sg * (np.cos(th) * xj + np.sin(th)) - thr
+    else:
+        a_of, b_of = _DenseComponents(dense, i), _DenseComponents(dense, m + i)
+
+        def fun(t):
+            return sg * (a_of(t) * xj - b_of(t)) - thr
+
+    lo, hi = np.full(ks.size, float(t0)), np.full(ks.size, float(t1))
+    f_lo, f_hi = fun(lo), fun(hi)
+    done = f_lo <= 0
+    hi[done], f_hi[done] = t0, 0.0
+    tol = 4 * np.finfo(float).eps * max(abs(t0), abs(t1), 1e-300)
+    side = np.zeros(ks.size)
+    for it in range(200):
+        open_ = (hi - lo > tol) & (f_hi < 0)
+        if not open_.any():
+            break
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mid = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+        if it % 4 == 3:  # a bisection now and then bounds the worst case
+            mid = 0.5 * (lo + hi)
+        mid = np.where(np.isfinite(mid) & (mid > lo) & (mid < hi), mid, 0.5 * (lo + hi))
+        f_mid = fun(mid)
+        neg = open_ & (f_mid < 0)
+        pos = open_ & (f_mid > 0)
+        zero = open_ & (f_mid == 0)
+        # Illinois: halve the retained end's value when the same end is kept twice.
+        f_lo = np.where(neg & (side < 0), f_lo / 2, f_lo)
+        f_hi = np.where(pos & (side > 0), f_hi / 2, f_hi)
+        hi = np.where(neg | zero, mid, hi)
+        f_hi = np.where(neg, f_mid, np.where(zero, 0.0, f_hi))
+        lo = np.where(pos, mid, lo)
+        f_lo = np.where(pos, f_mid, f_lo)
+        side = np.where(neg, -1.0, np.where(pos, 1.0, side))
+    return hi
+
+
 def _locate(ev: _Events, dense, t0, t1, flagged):
-    """Earliest root time among flagged components on [t0, t1]."""
+    """Root times of the flagged components on [t0, t1]."""
     times = np.empty(flagged.size)
-    for n, k in enumerate(flagged):
+    nb = ev.bi.size
+    is_b = flagged < nb
+    if is_b.any():
+        times[is_b] = _boundary_roots(ev, dense, t0, t1, flagged[is_b])
+    for n in np.flatnonzero(~is_b):
+        k = flagged[n]
         thr = ev.thr[k]
 
         def fun(t, k=k, thr=thr):
             return ev.values(dense(t))[k] - thr
 
-        f0 = fun(t0)
-        if f0 <= 0:
+        if fun(t0) <= 0:
             times[n] = t0
-            continue
-        times[n] = brentq(fun, t0, t1, xtol=1e-15 * max(1.0, abs(t1)), rtol=4 * np.finfo(float).eps)
+        else:
+            times[n] = brentq(fun, t0, t1, xtol=1e-15 * max(1.0, abs(t1)), rtol=4 * np.finfo(float).eps)
     return times
 
 

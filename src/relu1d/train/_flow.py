@@ -369,7 +369,7 @@ class _Events:
         self.sj = fld.slide[self.si]
         if not fld.canonical:
             # A sliding neuron's (a, b) moves on a line through the origin: watch o·a.
-            self.sa = np.sign(fld.geometry(y)[0][self.si])
+            self.sa = fld.o[self.si].astype(np.float64)
         v0, tol = self.values(y, with_tol=True)
         self.tol = tol
         self.thr = np.minimum(0.0, v0 - tol)
@@ -468,6 +468,140 @@ def _release(fld: _Field, idx, j, to_active):
     fld.set_pattern(idx, lo, hi)
 
 
+
+# ============================================================================ the origin
+def _mask_interval(mask):
+    """[lo, hi) of an active mask that is a prefix or a suffix of the samples."""
+    s, count = mask.size, int(mask.sum())
+    if count == 0:
+        return s, s
+    return (s - count, s) if mask[-1] else (0, count)
+
+
+class _Fan:
+    """The field of one neuron around (aᵢ, bᵢ) = (0, 0).
+
+    Near the origin the neuron's output is O(|(a, b)|), so ρ is that of the other
+    neurons and the (a, b)-field is constant on each of the 2s sectors cut out by the
+    sample lines a·x_k − b = 0: F_q = (−cᵢ·Wx_q/α, cᵢ·W_q/α) (the decay term vanishes
+    there). Rays are the half-lines ±(1, x_k), sorted by angle; sector q lies between
+    rays q and q + 1 (counter-clockwise, cyclically).
+    """
+
+    def __init__(self, fld: _Field, rho, c):
+        x, s = fld.x, fld.s
+        ang = np.concatenate((np.arctan(x), np.arctan(x) + np.pi))
+        order = np.argsort(ang, kind="stable")
+        self.ang = ang[order]
+        self.j = np.concatenate((np.arange(s), np.arange(s)))[order]
+        self.o = np.concatenate((np.ones(s, np.int64), -np.ones(s, np.int64)))[order]
+        n = 2 * s
+        nxt = np.append(self.ang[1:], self.ang[0] + 2 * np.pi)
+        mid = 0.5 * (self.ang + nxt)
+        self.width = nxt - self.ang
+        d = np.stack((np.cos(mid), np.sin(mid)), axis=1)
+        self.masks = d[:, :1] * x[None, :] - d[:, 1:] > 0        # (2s sectors, s)
+        w = self.masks @ rho
+        wx = self.masks @ (rho * x)
+        self.F = np.stack((-c * wx / fld.alpha * fld.train[0], c * w / fld.alpha * fld.train[1]), axis=1)
+        rays = np.stack((np.cos(self.ang), np.sin(self.ang)), axis=1)
+        n_ccw = np.stack((-rays[:, 1], rays[:, 0]), axis=1)
+        f_cw = self.F[np.arange(n) - 1]                              # sector before ray r
+        f_ccw = self.F                                               # sector after ray r
+        self.g_cw = np.sum(n_ccw * f_cw, axis=1)                     # speed towards ccw
+        self.g_ccw = np.sum(n_ccw * f_ccw, axis=1)
+        self.tang = np.sum(rays * f_cw, axis=1)                      # outward speed on the ray
+        scale = np.abs(self.F).sum(axis=1)
+        self.tol = _DECIDE_RTOL * (scale + scale[np.arange(n) - 1]) + 1e-300
+        rel = np.mod(np.arctan2(self.F[:, 1], self.F[:, 0]) - self.ang, 2 * np.pi)
+        self.sector_out = (rel > 0) & (rel < self.width) & (scale > 0)
+        self.ray_out = (self.g_cw > self.tol) & (self.g_ccw < -self.tol) & (self.tang > self.tol)
+
+    def ray_index(self, j, o):
+        return int(np.flatnonzero((self.j == j) & (self.o == o))[0])
+
+    def walk(self, r):
+        """Follow the fan flow from ray r outwards: ("free", sector), ("slide", ray) or
+        None (every way leads back to the origin)."""
+        n = self.ang.size
+        if self.g_cw[r] > self.tol[r] and self.g_ccw[r] < -self.tol[r]:
+            return ("slide", r) if self.tang[r] > self.tol[r] else None
+        if self.g_ccw[r] > self.tol[r] and self.g_cw[r] >= -self.tol[r]:
+            ccw = True
+        elif self.g_cw[r] < -self.tol[r] and self.g_ccw[r] <= self.tol[r]:
+            ccw = False
+        else:  # repelling ray (or tangent on both sides): leave on the faster side
+            ccw = self.g_ccw[r] >= -self.g_cw[r]
+        for _ in range(n):
+            q = r if ccw else (r - 1) % n
+            if self.sector_out[q]:
+                return ("free", q)
+            r = (r + 1) % n if ccw else (r - 1) % n
+            far = self.g_ccw[r] if ccw else -self.g_cw[r]
+            if far > self.tol[r]:
+                continue                                   # crosses into the next sector
+            return ("slide", r) if self.tang[r] > self.tol[r] else None
+        return None                                         # spirals: treat as stuck
+
+    def any_escape(self):
+        """The steepest way out, or None."""
+        speed = np.concatenate((np.where(self.sector_out, np.sum(self.F ** 2, axis=1), -1.0),
+                                np.where(self.ray_out, self.tang ** 2, -1.0)))
+        k = int(np.argmax(speed))
+        if speed[k] <= 0:
+            return None
+        n = self.ang.size
+        return ("free", k) if k < n else ("slide", k - n)
+
+    def apply(self, fld: _Field, i, move):
+        kind, k = move
+        if kind == "free":
+            lo, hi = _mask_interval(self.masks[k])
+            fld.set_pattern(np.array([i]), np.array([lo]), np.array([hi]))
+        else:
+            j, o = int(self.j[k]), int(self.o[k])
+            fld.o[i], fld.p[i], fld.slide[i] = o, (j + 1 if o > 0 else j), j
+        fld.dead[i] = False
+
+
+def _at_origin(fld: _Field, y, i, stats, arrival=None):
+    """Put neuron i at (a, b) = (0, 0) and choose how it goes on (see :class:`_Fan`).
+
+    ``arrival`` = (j, o): it slid into the origin along the ray o·(1, xⱼ), so it goes on
+    from the opposite ray (the continuation of its motion); without one it takes the
+    steepest way out. If none leads out it stays (``fld.dead``), and is checked again
+    after every step.
+    """
+    y = y.copy()
+    m = fld.m
+    y[i] = 0.0
+    y[m + i] = 0.0
+    fld.slide[i] = -1
+    fld.set_pattern(np.array([i]), np.array([fld.s]), np.array([fld.s]))
+    rho, _, _ = fld.sums(y)
+    fan = _Fan(fld, rho, y[2 * m + i])
+    move = fan.walk(fan.ray_index(arrival[0], -arrival[1])) if arrival is not None else fan.any_escape()
+    if move is None:
+        if not fld.dead[i]:
+            stats["n_dead"] += 1
+        fld.dead[i] = True
+    else:
+        fan.apply(fld, i, move)
+        if move[0] == "slide":
+            stats["n_sliding_entries"] += 1
+    return y
+
+
+def _revivable(fld: _Field, y):
+    """Dead neurons that can now leave the origin."""
+    dead = np.flatnonzero(fld.dead)
+    if not dead.size:
+        return dead
+    rho, _, _ = fld.sums(y)
+    m = fld.m
+    return np.array([i for i in dead if _Fan(fld, rho, y[2 * m + i]).any_escape() is not None], dtype=np.int64)
+
+
 def _initial_mode(fld: _Field, y, stats):
     """Pattern at t = 0 from the signs of gᵢⱼ; pairs exactly on a surface are decided."""
     A, B, _ = fld.geometry(y)
@@ -492,6 +626,8 @@ def _initial_mode(fld: _Field, y, stats):
         pairs_j = pairs_j[first_k]
         stats["n_on_surface_at_t0"] = int(pairs_i.size)
         y = _decide(fld, y, pairs_i, pairs_j, -np.ones(pairs_i.size), stats)
+    for i in np.flatnonzero(fld.dead):
+        y = _at_origin(fld, y, i, stats)
     return y
 
 
@@ -629,6 +765,19 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
                     event = (t_end, flagged[near])
                 else:
                     ev.rearm(v1)
+                if fld.dead.any():
+                    if dense is None:
+                        dense = solver.dense_output()
+                    if _revivable(fld, dense(t_end)).size:
+                        # The first time a neuron stuck at the origin can leave (bisection).
+                        lo, hi = t0, t_end
+                        for _ in range(60):
+                            if hi - lo <= 4 * np.finfo(float).eps * max(abs(hi), 1e-300):
+                                break
+                            mid = 0.5 * (lo + hi)
+                            lo, hi = (lo, mid) if _revivable(fld, dense(mid)).size else (mid, hi)
+                        t_end = hi
+                        event = (t_end, np.array([], dtype=np.int64))
                 while k_rec < n_rec and record_times[k_rec] <= t_end:
                     tr = record_times[k_rec]
                     if tr == t1:
@@ -657,6 +806,9 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
                                    "(a Zeno point); try a looser rtol or method='gd'")
             last_event_t = t_ev
             y = _handle_events(fld, ev, y, comps, stats)
+            for i in _revivable(fld, y):
+                stats["n_revived"] += 1
+                y = _at_origin(fld, y, i, stats)
             t = t_ev
             while k_rec < n_rec and record_times[k_rec] <= t:  # events exactly at a record time
                 states[k_rec] = y
@@ -682,14 +834,9 @@ def _handle_events(fld: _Field, ev: _Events, y, comps, stats):
         if kind == "boundary":
             bnd_i.append(i), bnd_j.append(j), bnd_s.append(side)
         elif kind == "origin":
-            m = fld.m
-            y = y.copy()
-            y[i] = 0.0
-            y[m + i] = 0.0
-            fld.dead[i] = True
-            fld.set_pattern(np.array([i]), np.array([0]), np.array([0]))
-            stats["n_dead"] += 1
             stats["n_sliding_exits"] += 1
+            stats["n_origin"] += 1
+            y = _at_origin(fld, y, i, stats, arrival=(j, int(fld.o[i])))
         else:
             _release(fld, np.array([i]), np.array([j]), kind == "exit_plus")
             stats["n_sliding_exits"] += 1
@@ -792,7 +939,7 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
     m, alpha = net.m, net.alpha
     start = time.perf_counter()
     stats = dict(method="piecewise-DOP853", n_events=0, n_crossings=0, n_sliding_entries=0,
-                 n_sliding_exits=0, n_grazing=0, n_dead=0, n_on_surface_at_t0=0, max_sliding=0,
+                 n_sliding_exits=0, n_grazing=0, n_dead=0, n_origin=0, n_revived=0, n_on_surface_at_t0=0, max_sliding=0,
                  sliding_at_end=0, n_steps=0, n_segments=0, n_rhs_evals=0)
 
     if canonical:

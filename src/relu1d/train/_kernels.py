@@ -262,7 +262,6 @@ def _forward_counts(p, q, w, xb, nb, f, count):
             acc += w[i] * r
             count[i] += k
         f[j] += acc
-        j += 1
 
 
 # The dense updates are written without branches in the per-neuron loop (a parameter that

@@ -110,17 +110,43 @@ def test_sticking_case_is_integrated_where_plain_dop853_stalls():
     assert on_data.sum() == st["sliding_at_end"] >= 1
 
 
-def test_knot_exactly_on_a_data_point_at_t0():
+@pytest.mark.parametrize("neurons", [(0,), (0, 1)])
+def test_knots_exactly_on_a_data_point_at_t0(neurons):
+    # One knot, or two knots of different neurons, exactly on sample 4 at t = 0.
     net, data = _stall_problem()
     a, b, c = net.a.copy(), net.b.copy(), net.c.copy()
-    a[0], b[0] = 0.8, 0.8 * data.x[4]
+    for i, slope in zip(neurons, (0.8, -0.6)):
+        a[i], b[i] = slope, slope * data.x[4]
     moved = r1.Network(a, b, c, net.alpha)
     T = 1.0
     res = integrate_flow(moved, data, [0.0, T])
-    assert res.stats["n_on_surface_at_t0"] == 1
+    assert res.stats["n_on_surface_at_t0"] == len(neurons)
     # GD uses the indicator-0 gradient at the kink, the side the flow takes too: O(lr).
     errs = [np.abs(_gd(moved, data, lr, T) - _state(res)).max() for lr in (4e-3, 2e-3, 1e-3)]
     assert 0.8 < _slope([4e-3, 2e-3, 1e-3], errs) < 1.3
+
+
+@pytest.mark.parametrize("k", [2, 7, 14, 21, 27, 30])
+def test_random_problems_keep_invariants_and_descend(k):
+    """Mixed schemes (he/xavier start with every knot at 0), a sample at x = 0 in some,
+    subsets and weight decay: no failure, δ(t) = δ(0)e^{−2λt} where a, b, c all train,
+    and the loss never increases."""
+    rng = np.random.default_rng(k)
+    scheme = ("uniform", "gaussian", "he", "lecun", "xavier")[k % 5]
+    m, s = int(rng.integers(1, 50)), int(rng.integers(1, 16))
+    data = r1.datasets.random(s, seed=k)
+    if k % 7 == 0:
+        x = data.x.copy()
+        x[0] = 0.0
+        data = r1.Dataset(x, data.y)
+    net = r1.init_network(m, scheme, alpha=("one", "sqrt", "m")[k % 3], seed=k, delta=(None, -1.0, 1.0)[k % 3])
+    lam, trainable = (0.0, 0.05)[k % 2], ("abc", "ab", "abc", "bc")[k % 4]
+    res = integrate_flow(net, data, np.linspace(0, 3, 61), weight_decay=lam, trainable=trainable)
+    assert np.all(np.diff(res.loss) <= 1e-10 * res.loss[0])
+    if trainable == "abc":
+        expected = np.outer(np.exp(-2 * lam * res.times), net.invariants())
+        drift = np.abs(res.c ** 2 - res.a ** 2 - res.b ** 2 - expected).max()
+        assert drift <= 1e-6 * max(np.abs(expected).max(), 1e-12)
 
 
 # ---------------------------------------------------------------------------- GD → flow
@@ -246,6 +272,27 @@ def test_canonical_flow_through_events_matches_canonical_gd():
     assert (err_t[1] / lrs[1]) / (err_t[0] / lrs[0]) < 2
 
 
+@pytest.mark.parametrize("trainable, lam", [("rt", 0.2), ("r", 0.2), ("t", 0.0)])
+def test_canonical_subsets_and_weight_decay_match_canonical_gd(trainable, lam):
+    # Weight decay acts on r only, as in the engine's canonical GD.
+    net, data = _stall_problem()
+    T = 3.0
+    res = integrate_flow(net, data, [0.0, T], parameterization="canonical", trainable=trainable,
+                         weight_decay=lam, rtol=1e-10, atol=1e-12)
+    assert res.stats["method"] == ("exact-linear" if trainable == "r" else "piecewise-DOP853")
+    errs = []
+    for lr in (2e-3, 5e-4):
+        r, theta = net.canonical()
+        for _ in range(int(round(T / lr))):
+            _, gr, gt = ref.canonical_loss_and_grad(r, theta, data.x, data.y)
+            if "r" in trainable:
+                r -= lr * (gr + lam * r)
+            if "t" in trainable:
+                theta -= lr * gt
+        errs.append(max(np.abs(r - res.r[-1]).max(), np.abs(np.angle(np.exp(1j * (theta - res.theta[-1])))).max()))
+    assert 2.8 < errs[0] / errs[1] < 5.5
+
+
 # ---------------------------------------------------------------------------- interface
 def test_records_and_result_shapes(capsys):
     net, data = _stall_problem()
@@ -297,3 +344,20 @@ def test_wide_network_many_samples():
     delta0 = net.invariants()
     assert np.abs(res.c ** 2 - res.a ** 2 - res.b ** 2 - delta0).max() < 1e-6 * np.abs(delta0).max()
     assert np.all(np.diff(res.loss) <= 1e-10 * res.loss[0])
+
+
+def test_sliding_into_the_origin_stays_there_like_gd():
+    # Xavier init (all knots at 0) with a sample at x = 0: neurons slide along b = 0 into
+    # (a, b) = (0, 0). The flow keeps them there (one Filippov solution); GD does too here.
+    data = r1.datasets.square_wave(14, seed=14)
+    x = data.x.copy()
+    x[0] = 0.0
+    data = r1.Dataset(x, data.y)
+    net = r1.init_network(46, "xavier", alpha="m", seed=14, delta=1.0)
+    T = 2.0
+    res = integrate_flow(net, data, [0.0, T], trainable="ab")
+    assert res.stats["n_dead"] > 0 and res.stats["n_on_surface_at_t0"] > 0
+    dead = (res.a[-1] == 0) & (res.b[-1] == 0)
+    assert dead.sum() == res.stats["n_dead"]
+    errs = [np.abs(_gd(net, data, lr, T, "ab") - _state(res)).max() for lr in (2e-3, 5e-4)]
+    assert errs[0] < 1e-3 and 2.8 < errs[0] / errs[1] < 5.5

@@ -138,6 +138,7 @@ def test_gibbs_stein_quick():
 def test_knots_quick():
     result, _ = _claims("shevchenko2022.knots")
     assert _by_start(result, "theorem's regime (β⁻¹ = 0, λ > 0)").holds
+    assert _by_start(result, "theorem's regime: intervals breaking").holds
     assert _by_start(result, "theorem's regime: f'' = 0").holds
     data = result.data
     powers = -np.log(data["step"].values) / np.log(3.0)      # s = 3^(-k): the step was divided by 3
@@ -171,8 +172,9 @@ def test_full_presets(name):
 
 @pytest.mark.slow
 def test_full_knot_census():
-    # Long: 108 runs of 5·10⁴ epochs (see the report for the time). Asserts the theorem's
-    # regime only; the pairs outside it are reported, not asserted.
+    # Long: 108 runs of 5·10⁴ epochs (hours on two cores). Asserts the theorem's regime
+    # (at most 3 knots, f'' = 0 elsewhere); the exact form of 3 and the pairs outside the
+    # regime are reported, not asserted (measured: both fail at some thresholds).
     exp = get("shevchenko2022.knots")
     result = exp.run(exp.full)
     assert _by_start(result, "theorem's regime (β⁻¹ = 0, λ > 0)").holds

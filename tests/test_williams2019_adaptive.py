@@ -69,6 +69,66 @@ def test_fig4_quick(quick):
     # δ = −∞ trains c only: its knots never move
     assert np.allclose(ds["concentration_history"].sel(delta=-np.inf).isel(time=0),
                        ds["concentration_init"].sel(delta=-np.inf))
+    # the end state: δ < 0 interpolates, δ ≥ 0 stalls with all its loss on unseparated samples
+    assert _claim(res, "the δ < 0 runs interpolate").holds
+    assert _claim(res, "the δ ≥ 0 runs do not interpolate").holds
+    assert _claim(res, "loss is all misfit of the best line").holds
+    loss_long = ds["loss_long"].mean("seed")
+    assert float(loss_long.sel(delta=[-np.inf, -1.0]).max()) < 1e-4
+    assert float(loss_long.sel(delta=[0.0, 1.0, np.inf]).min()) > 1e-3
+    bound = ds["affine_bound_long"] / ds["loss_long"]
+    np.testing.assert_allclose(bound.sel(delta=[1.0, np.inf]), 1.0, rtol=1e-3)
+    # the stated paper claims stay false at the end state, as the notes say
+    conc_long = ds["concentration_long"].mean("seed").values
+    assert spearmanr(np.arange(conc_long.size), conc_long).statistic < 0.5
+    d_lin_long = ds["d_linear_long"].mean("seed")
+    assert int(np.argmin(d_lin_long.values)) == 0          # δ = −∞ is nearest the linear interpolant
+    assert float(d_lin_long.sel(delta=np.inf)) > float(ds.attrs["linear_to_kernel"])
+
+
+def test_affine_misfit_bound_against_polyfit_and_as_a_lower_bound():
+    from relu1d.experiments.williams2019.adaptive_regime import _affine_misfit_bound
+
+    data = r1.datasets.sinusoid(10, seed=0)
+    x, y = data.x, data.y
+
+    def misfit(sl):
+        residual = y[sl] - np.polyval(np.polyfit(x[sl], y[sl], 1), x[sl])
+        return 0.5 * residual @ residual
+
+    # one neuron, knot between x₄ and x₅: runs x₀…x₄ and x₅…x₉
+    knot = 0.5 * (x[4] + x[5])
+    one = r1.Network([1.0], [knot], [1.0], 1.0)
+    assert _affine_misfit_bound(one, data) == pytest.approx(misfit(slice(0, 5)) + misfit(slice(5, 10)), rel=1e-12)
+    # no knot in the hull: a single line through all samples
+    none = r1.Network([1.0], [-2.0], [1.0], 1.0)
+    assert _affine_misfit_bound(none, data) == pytest.approx(misfit(slice(0, 10)), rel=1e-12)
+    # a lower bound on ½Σρ² for any network
+    for seed in range(20):
+        net = r1.init_network(int(3 + seed), seed=seed, c_scale=5.0)
+        rho = net(x) - y
+        assert _affine_misfit_bound(net, data, rel=0.0) <= 0.5 * rho @ rho + 1e-12
+
+
+def test_adaptive_stall_is_the_best_line_over_the_central_samples():
+    # independent of the experiment: full GD from δ = 1 stops at an exact critical point
+    # whose residual is the least-squares line's on x₃…x₆ and zero elsewhere
+    from relu1d.train import _reference
+
+    data = r1.datasets.sinusoid(10, seed=0)
+    net = r1.train(r1.init_network(100, seed=0, delta=1.0), data, lr=0.1, steps=200_000,
+                   record_every=200_000, progress=False).network
+    loss, ga, gb, gc = _reference.loss_and_grad(net.a, net.b, net.c, net.alpha, data.x, data.y)
+    assert max(np.abs(ga).max(), np.abs(gb).max(), np.abs(gc).max()) < 1e-4
+    rho = net(data.x) - data.y
+    central = slice(3, 7)
+    line = np.polyval(np.polyfit(data.x[central], data.y[central], 1), data.x[central])
+    np.testing.assert_allclose(rho[central], line - data.y[central], atol=1e-4)
+    assert np.max(np.abs(np.r_[rho[:3], rho[7:]])) < 1e-3
+    weight = np.abs(net.delta_slopes)
+    inside = (net.knots > data.x[3]) & (net.knots < data.x[6])
+    assert weight[inside].sum() < 1e-6 * weight.sum()
+    assert loss > 3.9e-3
 
 
 def test_lemma3_quick(quick):

@@ -527,13 +527,18 @@ def run_knots(spec: KnotSpec) -> ExperimentResult:
     claims = []
     if regime:
         claims += [
-            Claim.below("theorem's regime (β⁻¹ = 0, λ > 0): intervals breaking the bound (more than 3 knots, or "
-                        "3 not as two ends + one inside)", f"{_REF}, main theorem",
+            Claim.below("theorem's regime (β⁻¹ = 0, λ > 0): most effective knots in one interval",
+                        f"{_REF}, main theorem (at most 3)", float(max(r["max_total"] for r in regime)), 3.5,
+                        note=f"{sum(r['intervals'] for r in regime)} intervals in {len(regime)} runs; {thresholds}; "
+                             f"most for tol ∈ {spec.sensitivity_tol} (rows) × min_fraction ∈ {spec.sensitivity_min}: "
+                             f"{np.max([r['sens_max'] for r in regime], axis=0).tolist()}; steps that diverged "
+                             f"(then /3): {diverged or 'none'}"),
+            Claim.below("theorem's regime: intervals breaking the bound's form (more than 3, or 3 not as two ends "
+                        "+ one inside)", f"{_REF}, main theorem (3 only as two ends + one inside)",
                         float(sum(r["violations"] for r in regime)), 0.5,
-                        note=f"{sum(r['intervals'] for r in regime)} intervals in {len(regime)} runs; most knots in "
-                             f"one interval {max(r['max_total'] for r in regime)}; {thresholds}; violations for "
-                             f"tol ∈ {spec.sensitivity_tol} (rows) × min_fraction ∈ {spec.sensitivity_min}: "
-                             f"{sens_regime.tolist()}; steps that diverged (then /3): {diverged or 'none'}"),
+                        note=f"for tol ∈ {spec.sensitivity_tol} (rows) × min_fraction ∈ {spec.sensitivity_min}: "
+                             f"{sens_regime.tolist()}; a violation here is one knot at an end and two inside, or a "
+                             "knot 1-2% of the range from a sample (counted inside at small tol)"),
             Claim.below("theorem's regime: f'' = 0 away from the knots — largest fraction of f' variation outside "
                         "the effective knots", f"{_REF}, f'' vanishes except at the knots",
                         float(max(r["away"] for r in regime)), 0.05,

@@ -202,13 +202,15 @@ def _relu_act(pre):
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
 def _forward_counts(p, q, w, xb, nb, f, count):
-    """f[j] += Σᵢ wᵢ[pᵢxⱼ − qᵢ]₊ over a block, and countᵢ = #{j < nb : pᵢxⱼ − qᵢ > 0}.
+    """f[j] += Σᵢ wᵢ[pᵢxⱼ − qᵢ]₊ over a block, and countᵢ = kᵢ + (0 if pᵢ > 0 else nb + 1)
+    with kᵢ = #{j < nb : pᵢxⱼ − qᵢ > 0}: the neuron's row in ``_run_table``.
 
     Four samples per pass over the block (then two, then one), so that each (pᵢ, qᵢ, wᵢ)
     load serves several samples: loads, not arithmetic, bound the one-sample loop."""
     n = p.size
+    offset = float(nb + 1)
     for i in range(n):
-        count[i] = 0.0
+        count[i] = 0.0 if p[i] > 0.0 else offset
     j = 0
     while j + 4 <= nb:
         x0 = xb[j]
@@ -269,10 +271,22 @@ def _forward_counts(p, q, w, xb, nb, f, count):
 # the proximal step and the new cos/sin in loops of their own, so that every loop
 # vectorises; runtime flags inside one loop would keep it scalar.
 @njit(cache=True, nogil=True)
-def _dense_sums(p, count, nb, g0, g1, i):
-    k = int(count[i])
-    positive = p[i] > 0.0
-    return _run_sums(positive, nb - k if positive else k, nb, g0, g1)
+def _run_table(nb, g0, g1, t0, t1):
+    """(P⁰, P¹) for every run of a batch of nb samples: row k is the suffix of length k
+    (a neuron with p > 0 and k active samples), row nb + 1 + k the prefix of length k
+    (p <= 0); the values are those of ``_run_sums``. One lookup per neuron, no branch
+    on the (coin-flip) sign of p."""
+    for k in range(nb + 1):
+        t0[k], t1[k] = _run_sums(True, nb - k, nb, g0, g1)
+        t0[nb + 1 + k], t1[nb + 1 + k] = _run_sums(False, k, nb, g0, g1)
+
+
+@njit(cache=True, nogil=True)
+def _lookup_sums(count, t0, t1, s0, s1):
+    for i in range(count.size):
+        k = np.uint64(np.int64(count[i]))  # unsigned: no wraparound check, a plain load
+        s0[i] = t0[k]
+        s1[i] = t1[k]
 
 
 @njit(cache=True, nogil=True)
@@ -290,16 +304,20 @@ def _all_finite(z):
 
 
 @njit(cache=True, nogil=True)
-def _update_full_block(a, b, c, count, nb, g0, g1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise,
+def _update_full_block(a, b, c, count, t0, t1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise,
                        noisy, scratch):
-    lr_a = lr if ta else 0.0
-    lr_b = lr if tb else 0.0
-    lr_c = lr if tc else 0.0
+    # z ← (1 − lr·λ)·z − (lr/α)·(∂L/∂z)·α, with the factors hoisted out of the loop
+    # (rounding differs from the reference by an ulp per step)
+    step_a = lr * inv_alpha if ta else 0.0
+    step_b = lr * inv_alpha if tb else 0.0
+    step_c = lr * inv_alpha if tc else 0.0
+    keep_a = 1.0 - lr * weight_decay if ta else 1.0
+    keep_b = 1.0 - lr * weight_decay if tb else 1.0
+    keep_c = 1.0 - lr * weight_decay if tc else 1.0
     n = a.size
     s0 = scratch[0, :n]
     s1 = scratch[1, :n]
-    for i in range(n):  # the lookups (scalar), then the update (vectorised)
-        s0[i], s1[i] = _dense_sums(a, count, nb, g0, g1, i)
+    _lookup_sums(count, t0, t1, s0, s1)  # the lookups (scalar), then the update (vectorised)
     ok = 1
     for i in range(n):
         p0 = s0[i]
@@ -307,9 +325,9 @@ def _update_full_block(a, b, c, count, nb, g0, g1, ta, tb, tc, weight_decay, lr,
         ai = a[i]
         bi = b[i]
         ci = c[i]
-        na = ai - lr_a * (ci * p1 * inv_alpha + weight_decay * ai)
-        nbias = bi - lr_b * (-ci * p0 * inv_alpha + weight_decay * bi)
-        nc = ci - lr_c * ((ai * p1 - bi * p0) * inv_alpha + weight_decay * ci)
+        na = keep_a * ai - step_a * (ci * p1)
+        nbias = keep_b * bi + step_b * (ci * p0)
+        nc = keep_c * ci - step_c * (ai * p1 - bi * p0)
         a[i] = na
         b[i] = nbias
         c[i] = nc
@@ -325,15 +343,14 @@ def _update_full_block(a, b, c, count, nb, g0, g1, ta, tb, tc, weight_decay, lr,
 
 
 @njit(cache=True, nogil=True)
-def _update_canonical_block(r, theta, cos, nsin, count, nb, g0, g1, tr, tt, weight_decay, lr, inv_m,
+def _update_canonical_block(r, theta, cos, nsin, count, t0, t1, tr, tt, weight_decay, lr, inv_m,
                             noise_scale, threshold, noise, noisy, scratch):
     lr_r = lr if tr else 0.0
     lr_t = lr if tt else 0.0
     n = r.size
     s0 = scratch[0, :n]
     s1 = scratch[1, :n]
-    for i in range(n):
-        s0[i], s1[i] = _dense_sums(cos, count, nb, g0, g1, i)
+    _lookup_sums(count, t0, t1, s0, s1)
     for i in range(n):
         p0 = s0[i]
         p1 = s1[i]
@@ -377,6 +394,8 @@ def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, nois
     g0 = np.empty(size + 1)
     g1 = np.empty(size + 1)
     count = np.empty(m)
+    table0 = np.empty(2 * size + 2)
+    table1 = np.empty(2 * size + 2)
     scratch = np.empty((2, _BLOCK))
     edge = np.empty(m, dtype=np.int64)       # boundary on the full data (followed step to step)
     bedge = np.empty(m, dtype=np.int64)      # the same boundary on the current batch
@@ -427,6 +446,8 @@ def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, nois
         if not np.isfinite(loss):
             return t, last
         last = loss
+        if dense:
+            _run_table(nb, g0, g1, table0, table1)
         more = t + 1 < n_steps
         nn = 0
         if more:
@@ -439,11 +460,11 @@ def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, nois
                 hi = min(lo + _BLOCK, m)
                 block_noise = rows[:, lo:hi] if noisy else rows
                 if canonical:
-                    finite = _update_canonical_block(u[lo:hi], v[lo:hi], p[lo:hi], q[lo:hi], count[lo:hi], nb, g0,
-                                                     g1, t0, t1, weight_decay, lr, scale, noise_scale, threshold,
+                    finite = _update_canonical_block(u[lo:hi], v[lo:hi], p[lo:hi], q[lo:hi], count[lo:hi], table0,
+                                                     table1, t0, t1, weight_decay, lr, scale, noise_scale, threshold,
                                                      block_noise, noisy, scratch)
                 else:
-                    finite = _update_full_block(u[lo:hi], v[lo:hi], w[lo:hi], count[lo:hi], nb, g0, g1, t0, t1, t2,
+                    finite = _update_full_block(u[lo:hi], v[lo:hi], w[lo:hi], count[lo:hi], table0, table1, t0, t1, t2,
                                                 weight_decay, lr, scale, noise_scale, block_noise, noisy, scratch)
                 if not finite:
                     bad = np.nan

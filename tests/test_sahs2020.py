@@ -88,6 +88,17 @@ def test_implicit_regularisation_claims():
     assert small_loss > 1e-3
     assert claims[3].holds == (claims[3].measured < 1.0)
     assert "stall" in claims[3].note
+    # the stall is explained: its whole loss is the misfit of the best line over the samples
+    # that no knot separates (x₃…x₆ here), computed independently with polyfit
+    assert claims[4].holds, claims[4]
+    data = r1.datasets.sinusoid(10, seed=0)
+    central = slice(3, 7)
+    residual = data.y[central] - np.polyval(np.polyfit(data.x[central], data.y[central], 1), data.x[central])
+    bound = float(table.isel(m=-1, scale=0).sel(quantity="affine_misfit_bound"))
+    assert bound == pytest.approx(0.5 * residual @ residual, rel=1e-9)
+    assert bound <= small_loss <= 1.02 * bound
+    # an interpolating network leaves no samples unseparated
+    assert float(table.isel(m=-1, scale=-1).sel(quantity="affine_misfit_bound")) == 0.0
     # the large-init network interpolates and sits near the RF kernel interpolant
     assert float(table.isel(m=-1, scale=-1).sel(quantity="final_loss")) < 1e-4
 

@@ -545,6 +545,9 @@ def _loss(p, q, w, scale, x, y, mean):
 
 
 # ----------------------------------------------------------------------------- entry points
+_SEGMENTS_FOR = lambda size, batch, m, full: True
+
+
 def advance(engine, n, batch_idx, batch_len, noise):
     """Run ``n`` steps of ``engine`` (a ``_api._Engine``) in place; see
     ``_reference.advance_full`` for the return convention."""
@@ -559,9 +562,19 @@ def advance(engine, n, batch_idx, batch_len, noise):
     w = u if canonical else engine.state[2]
     flags = tuple(cfg.train) + (False,) * (3 - len(cfg.train))
     scale = 1.0 / engine.m if canonical else 1.0 / engine.alpha
-    bad, last = _advance(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay, cfg.lr_eff,
-                         engine.noise_scale, engine.threshold, cfg.mean, idx, lens, full,
-                         noise if noisy else _EMPTY_NOISE, noisy, n, largest <= _DENSE_MAX)
+    if not noisy and _SEGMENTS_FOR(engine.x.size, largest, u.size, full):
+        # the segment layout lives with the engine between calls (see _advance_segments)
+        layout = getattr(engine, "_segment_layout", None)
+        reuse = layout is not None
+        if not reuse:
+            layout = (np.empty(u.size, dtype=np.int64), np.zeros(2 * engine.x.size + 3, dtype=np.int64))
+            engine._segment_layout = layout
+        bad, last = _advance_segments(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay,
+                                      cfg.lr_eff, engine.threshold, cfg.mean, idx, lens, full, n, *layout, reuse)
+    else:
+        bad, last = _advance(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay, cfg.lr_eff,
+                             engine.noise_scale, engine.threshold, cfg.mean, idx, lens, full,
+                             noise if noisy else _EMPTY_NOISE, noisy, n, largest <= _DENSE_MAX)
     return int(bad), float(last)
 
 
@@ -573,3 +586,332 @@ def data_loss(engine) -> float:
         return float(_loss(a, b, c, 1.0 / engine.alpha, engine.x, engine.y, cfg.mean))
     r, theta = engine.state
     return float(_loss(np.cos(theta), -np.sin(theta), r, 1.0 / engine.m, engine.x, engine.y, cfg.mean))
+
+
+# ----------------------------------------------------------------------------- segment path
+# Without noise, the neurons are kept grouped by key (the boundary e on the full data,
+# plus size + 1 when p <= 0): within a segment of one key every neuron has the same run,
+# so (P⁰, P¹) is one value per segment (no lookup per neuron), and the next forward pass
+# needs only the segment's Σ wᵢpᵢ and Σ wᵢqᵢ (no scatter per neuron). Each step is then
+# one vectorised update per segment plus a check that each neuron's knot is still
+# between the segment's two boundary samples (the exact ``_outside`` test); the few
+# neurons whose knot crossed a sample are moved to their new segment by swaps along the
+# segment boundaries. O(m + s) per step, with no work per (neuron, sample) pair.
+_CHUNK = 512
+
+
+@njit(cache=True, nogil=True)
+def _key_sides(key, size, x):
+    """(positive, e, has_left, x[e − 1], has_right, x[e]) of a segment key."""
+    positive = key <= size
+    e = key if positive else key - size - 1
+    has_l = e > 0
+    has_r = e < size
+    xl = x[e - 1] if has_l else 0.0
+    xr = x[e] if has_r else 0.0
+    return positive, e, has_l, xl, has_r, xr
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _stays(p, q, positive, has_l, xl, has_r, xr):
+    """The boundary of (p, q) is still the segment's: ``_outside`` holds at x[e − 1]
+    and fails at x[e] (same expressions as ``_boundary``, so the same key)."""
+    return (((p > 0.0) == positive) & ((not has_l) | ((p * xl - q > 0.0) != positive))
+            & ((not has_r) | ((p * xr - q > 0.0) == positive)))
+
+
+@njit(cache=True, nogil=True)
+def _segment_update_full(a, b, c, p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c, positive, has_l, xl,
+                         has_r, xr):
+    """Update one chunk of a segment; returns (all finite, number of neurons leaving)."""
+    ok = 1
+    moved = 0
+    for i in range(a.size):
+        ai = a[i]
+        bi = b[i]
+        ci = c[i]
+        na = keep_a * ai - step_a * (ci * p1)
+        nbias = keep_b * bi + step_b * (ci * p0)
+        nc = keep_c * ci - step_c * (ai * p1 - bi * p0)
+        a[i] = na
+        b[i] = nbias
+        c[i] = nc
+        ok &= na * 0.0 + nbias * 0.0 + nc * 0.0 == 0.0  # False for inf and NaN
+        moved += 0 if _stays(na, nbias, positive, has_l, xl, has_r, xr) else 1
+    return ok == 1, moved
+
+
+@njit(cache=True, nogil=True)
+def _segment_update_canonical(r, theta, cos, nsin, p0, p1, tr, tt, weight_decay, lr, inv_m, threshold, positive,
+                              has_l, xl, has_r, xr):
+    ok = 1
+    moved = 0
+    for i in range(r.size):
+        nr, nt = _new_canonical(r[i], theta[i], cos[i], -nsin[i], p0, p1, tr, tt, weight_decay, lr, inv_m, 0.0,
+                                threshold, _EMPTY_NOISE[0], i, False)
+        r[i] = nr
+        if tt:
+            theta[i] = nt
+            cos[i] = np.cos(nt)
+            nsin[i] = -np.sin(nt)
+        ok &= nr * 0.0 + nt * 0.0 == 0.0
+        moved += 0 if _stays(cos[i], nsin[i], positive, has_l, xl, has_r, xr) else 1
+    return ok == 1, moved
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def _segment_sums(p, q, w):
+    """(Σ wᵢpᵢ, Σ wᵢqᵢ) over a chunk (reassociated: vectorised, deterministic)."""
+    s1 = 0.0
+    s0 = 0.0
+    for i in range(p.size):
+        s1 += w[i] * p[i]
+        s0 += w[i] * q[i]
+    return s1, s0
+
+
+@njit(cache=True, nogil=True)
+def _recompute_sums(p, q, w, start, key, sum1, sum0):
+    s1 = 0.0
+    s0 = 0.0
+    for lo in range(start[key], start[key + 1], _CHUNK):
+        hi = min(lo + _CHUNK, start[key + 1])
+        c1, c0 = _segment_sums(p[lo:hi], q[lo:hi], w[lo:hi])
+        s1 += c1
+        s0 += c0
+    sum1[key] = s1
+    sum0[key] = s0
+
+
+@njit(cache=True, nogil=True)
+def _scatter_segments(sum1, sum0, size, full, rank, f_slope, f_icpt):
+    """The forward pass's difference arrays on a batch from the segments' sums."""
+    base1 = 0.0
+    base0 = 0.0
+    for key in range(2 * size + 2):
+        positive = key <= size
+        e = key if positive else key - size - 1
+        be = e if full else rank[e]
+        if positive:  # run [be, nb)
+            f_slope[be] += sum1[key]
+            f_icpt[be] -= sum0[key]
+        else:  # run [0, be) = everything minus [be, nb)
+            base1 += sum1[key]
+            base0 -= sum0[key]
+            f_slope[be] -= sum1[key]
+            f_icpt[be] += sum0[key]
+    f_slope[0] += base1
+    f_icpt[0] += base0
+
+
+@njit(cache=True, nogil=True)
+def _swap(z1, z2, z3, z4, order, where, i, j):
+    z1[i], z1[j] = z1[j], z1[i]
+    z2[i], z2[j] = z2[j], z2[i]
+    z3[i], z3[j] = z3[j], z3[i]
+    z4[i], z4[j] = z4[j], z4[i]
+    order[i], order[j] = order[j], order[i]
+    where[order[i]] = i
+    where[order[j]] = j
+
+
+@njit(cache=True, nogil=True)
+def _valid_layout(pc, qc, x, order, start):
+    size = x.size
+    for k in range(2 * size + 2):
+        positive, e, has_l, xl, has_r, xr = _key_sides(k, size, x)
+        for pos in range(start[k], start[k + 1]):
+            i = order[pos]
+            if not _stays(pc[i], qc[i], positive, has_l, xl, has_r, xr):
+                return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, threshold, mean, batch_idx,
+                      batch_len, full, n_steps, order, start, reuse):
+    """``_advance`` without noise, on the segment layout (same arguments and result).
+
+    ``order`` (neuron at each position) and ``start`` (first position of each key) are
+    the layout, kept between calls (``reuse``) while it fits the state, so that a run
+    cut into several calls takes exactly the steps of one call: the segments' sums
+    are always the sums over the current layout, in chunks from the segment's start."""
+    m = u.size
+    size = x.size
+    nkeys = 2 * size + 2
+    keyof = np.empty(m, dtype=np.int64)
+    if canonical:
+        pc = np.cos(v)
+        qc = -np.sin(v)
+    else:
+        pc = u
+        qc = v
+    if not (reuse and _valid_layout(pc, qc, x, order, start)):
+        # neurons sorted by key (stable)
+        start[:] = 0
+        for i in range(m):
+            e = _boundary(pc[i], qc[i], x, size)
+            k = e if pc[i] > 0.0 else size + 1 + e
+            keyof[i] = k
+            start[k + 1] += 1
+        for k in range(nkeys):
+            start[k + 1] += start[k]
+        fill = start[:nkeys].copy()
+        for i in range(m):
+            k = keyof[i]
+            order[fill[k]] = i
+            fill[k] += 1
+    where = np.empty(m, dtype=np.int64)
+    for pos in range(m):
+        where[order[pos]] = pos
+    zu = u[order]
+    zv = v[order]
+    zw = w[order]
+    if canonical:
+        zp = pc[order]
+        zq = qc[order]
+        weight = zu
+        z3 = zp
+        z4 = zq
+    else:
+        zp = zu
+        zq = zv
+        weight = zw
+        z3 = zw
+        z4 = np.empty(m)  # nothing to carry: a placeholder for the swaps
+    sum1 = np.zeros(nkeys)
+    sum0 = np.zeros(nkeys)
+    tab0 = np.empty(nkeys)
+    tab1 = np.empty(nkeys)
+    for k in range(nkeys):
+        _recompute_sums(zp, zq, weight, start, k, sum1, sum0)
+    xb = np.empty(size)
+    yb = np.empty(size)
+    xn = np.empty(size)
+    yn = np.empty(size)
+    f_slope = np.zeros(size + 1)
+    f_icpt = np.zeros(size + 1)
+    g0 = np.empty(size + 1)
+    g1 = np.empty(size + 1)
+    mark = np.zeros(size, dtype=np.int64)
+    rank = np.empty(size + 1, dtype=np.int64)
+    rank_next = np.empty(size + 1, dtype=np.int64)
+    seg_moved = np.zeros(nkeys, dtype=np.int64)
+    dirty = np.zeros(nkeys, dtype=np.bool_)
+    leavers = np.empty(m, dtype=np.int64)
+    nb = _load_batch(x, y, batch_idx, batch_len, 0, full, xb, yb)
+    if not full:
+        _batch_ranks(batch_idx, batch_len, 0, mark, rank)
+    _scatter_segments(sum1, sum0, size, full, rank, f_slope, f_icpt)
+    xcur = x if full else xb
+    ycur = y if full else yb
+    step = lr * scale
+    keep = 1.0 - lr * weight_decay
+    last = np.nan
+    result = -1
+    for t in range(n_steps):
+        inv_count = 1.0 / nb if mean else 1.0
+        loss = _prefix_sums(xcur, ycur, nb, f_slope, f_icpt, False, scale, inv_count, g0, g1)
+        if not np.isfinite(loss):
+            result = t
+            break
+        last = loss
+        for k in range(nkeys):
+            positive = k <= size
+            e = k if positive else k - size - 1
+            tab0[k], tab1[k] = _run_sums(positive, e if full else rank[e], nb, g0, g1)
+        more = t + 1 < n_steps
+        nn = 0
+        if more:
+            nn = _load_batch(x, y, batch_idx, batch_len, t + 1, full, xn, yn)
+            if not full:
+                _batch_ranks(batch_idx, batch_len, t + 1, mark, rank_next)
+        finite = True
+        total_moved = 0
+        for k in range(nkeys):
+            positive, e, has_l, xl, has_r, xr = _key_sides(k, size, x)
+            moved = 0
+            s1 = 0.0
+            s0 = 0.0
+            for lo in range(start[k], start[k + 1], _CHUNK):
+                hi = min(lo + _CHUNK, start[k + 1])
+                if canonical:
+                    ok, mv = _segment_update_canonical(zu[lo:hi], zv[lo:hi], zp[lo:hi], zq[lo:hi], tab0[k], tab1[k],
+                                                       t0, t1, weight_decay, lr, scale, threshold, positive, has_l,
+                                                       xl, has_r, xr)
+                else:
+                    ok, mv = _segment_update_full(zu[lo:hi], zv[lo:hi], zw[lo:hi], tab0[k], tab1[k],
+                                                  step if t0 else 0.0, step if t1 else 0.0, step if t2 else 0.0,
+                                                  keep if t0 else 1.0, keep if t1 else 1.0, keep if t2 else 1.0,
+                                                  positive, has_l, xl, has_r, xr)
+                finite &= ok
+                moved += mv
+                c1, c0 = _segment_sums(zp[lo:hi], zq[lo:hi], weight[lo:hi])
+                s1 += c1
+                s0 += c0
+            sum1[k] = s1
+            sum0[k] = s0
+            seg_moved[k] = moved
+            total_moved += moved
+        if not finite:
+            result = t + 1
+            break
+        if total_moved > 0:
+            # collect the leavers (by neuron id: the swaps below move positions), then
+            # move each to its new key along the segment boundaries
+            count = 0
+            for k in range(nkeys):
+                if seg_moved[k] == 0:
+                    continue
+                positive, e, has_l, xl, has_r, xr = _key_sides(k, size, x)
+                for pos in range(start[k], start[k + 1]):
+                    if not _stays(zp[pos], zq[pos], positive, has_l, xl, has_r, xr):
+                        leavers[count] = order[pos]
+                        keyof[order[pos]] = k
+                        count += 1
+            for n_ in range(count):
+                idn = leavers[n_]
+                pos = where[idn]
+                old = keyof[idn]
+                e = _boundary_from(zp[pos], zq[pos], x, size, old if old <= size else old - size - 1)
+                new = e if zp[pos] > 0.0 else size + 1 + e
+                if new == old:
+                    continue
+                # every segment on the way is reordered: its sum is recomputed too
+                for k in range(min(old, new), max(old, new) + 1):
+                    dirty[k] = True
+                k = old
+                while k < new:  # to the end of segment k, which then ends before it
+                    last_pos = start[k + 1] - 1
+                    _swap(zu, zv, z3, z4, order, where, pos, last_pos)
+                    pos = last_pos
+                    start[k + 1] -= 1
+                    k += 1
+                while k > new:  # to the start of segment k, which then starts after it
+                    first = start[k]
+                    _swap(zu, zv, z3, z4, order, where, pos, first)
+                    pos = first
+                    start[k] += 1
+                    k -= 1
+                keyof[idn] = new
+            for k in range(nkeys):
+                if dirty[k]:
+                    _recompute_sums(zp, zq, weight, start, k, sum1, sum0)
+                    dirty[k] = False
+        if more:
+            nb = nn
+            if not full:
+                xb, xn = xn, xb
+                yb, yn = yn, yb
+                xcur = xb
+                ycur = yb
+                rank, rank_next = rank_next, rank
+            _scatter_segments(sum1, sum0, size, full, rank, f_slope, f_icpt)
+    # back to the caller's order
+    for pos in range(m):
+        i = order[pos]
+        u[i] = zu[pos]
+        v[i] = zv[pos]
+        if not canonical:
+            w[i] = zw[pos]
+    return result, last

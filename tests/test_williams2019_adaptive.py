@@ -87,7 +87,7 @@ def test_fig4_quick(quick):
 
 
 def test_affine_misfit_bound_against_polyfit_and_as_a_lower_bound():
-    from relu1d.experiments.williams2019.adaptive_regime import _affine_misfit_bound
+    from relu1d.knots import affine_misfit_bound as _affine_misfit_bound
 
     data = r1.datasets.sinusoid(10, seed=0)
     x, y = data.x, data.y

@@ -30,7 +30,7 @@ from ._validation import as_real
 from .data import Dataset
 from .network import Network
 
-__all__ = ["Clusters", "KnotCounts", "clusters", "concentration", "count_between_data"]
+__all__ = ["Clusters", "KnotCounts", "clusters", "concentration", "count_between_data", "affine_misfit_bound"]
 
 _DEFAULT_TOL_FRACTION = 0.01
 _DEFAULT_MIN_FRACTION = 0.01
@@ -195,3 +195,43 @@ def count_between_data(net: Network, data: Dataset, tol: float | None = None,
     at_samples = np.bincount(nearest[at], minlength=data.s).astype(np.int64)
     between = np.bincount(np.searchsorted(data.x, pos[~at]), minlength=data.s + 1).astype(np.int64)
     return KnotCounts(at_samples, between)
+def affine_misfit_bound(net: Network, data: Dataset, rel: float = 1e-9) -> float:
+    """Lower bound on the data loss ½Σρⱼ² from the samples that no knot separates.
+
+    The samples are split into maximal runs of consecutive xⱼ with no knot (|μᵢ| above
+    ``rel``·Σ|μᵢ|) strictly between the first and the last; f is affine on each run, so
+    the loss is at least Σ over runs of ½‖residual of the least-squares line‖². It equals
+    the loss exactly when f fits every other sample and is the best line on each run,
+    which is what the stalled adaptive runs of Williams et al.'s Fig. 4 reach.
+
+    Parameters
+    ----------
+    net : Network
+    data : Dataset
+    rel : float, >= 0
+        Knots whose |μᵢ| is at most ``rel``·Σ|μᵢ| are ignored.
+
+    Returns
+    -------
+    float
+    """
+    _check(net, data)
+    rel = as_real(rel, "rel", nonnegative=True)
+    mu = np.abs(net.delta_slopes)
+    has = np.isfinite(net.knots)
+    found = net.knots[has & (mu > rel * mu[has].sum())]
+    x, y = data.x, data.y
+    bound, start = 0.0, 0
+    while start < x.size:
+        end = start
+        while end + 1 < x.size and not np.any((found > x[start]) & (found < x[end + 1])):
+            end += 1
+        if end - start >= 2:       # two points always lie on a line
+            design = np.column_stack((x[start:end + 1], np.ones(end - start + 1)))
+            coef = np.linalg.lstsq(design, y[start:end + 1], rcond=None)[0]
+            residual = y[start:end + 1] - design @ coef
+            bound += 0.5 * float(residual @ residual)
+        start = end + 1
+    return bound
+
+

@@ -541,7 +541,6 @@ def run_implicit_regularisation(spec: ImplicitSpec) -> ExperimentResult:
     import xarray as xr
 
     from .. import kernel, knots, splines
-    from .williams2019.adaptive_regime import _affine_misfit_bound
 
     data = sinusoid(spec.data_samples, seed=spec.data_seed)
     hull = (float(data.x[0]), float(data.x[-1]))
@@ -566,7 +565,7 @@ def run_implicit_regularisation(spec: ImplicitSpec) -> ExperimentResult:
                                   splines.l2_distance(fin, lin, hull), splines.l2_distance(fin, rf, hull),
                                   splines.l2_distance(fin, ntk, hull), knots.concentration(fin, data, spec.eps),
                                   float(np.median(np.abs(fin.breakpoints[inside] - n0.breakpoints[inside]))), lr,
-                                  _affine_misfit_bound(fin, data)]
+                                  knots.affine_misfit_bound(fin, data)]
     references = {name: _sv.roughness(f, hull) for name, f in (("linear", lin), ("natural cubic",
                                                                                 splines.natural_cubic(data)))}
     ds = xr.Dataset({"table": (("mode", "m", "scale", "quantity"), table),

@@ -301,33 +301,6 @@ class Fig4Spec:
     tol: float = 0.02
 
 
-def _affine_misfit_bound(net: Network, data: Dataset, rel: float = 1e-9) -> float:
-    """Lower bound on the data loss ½Σρⱼ² from the samples that no knot separates.
-
-    The samples are split into maximal runs of consecutive xⱼ with no knot (|μᵢ| above
-    ``rel``·Σ|μᵢ|) strictly between the first and the last; f is affine on each run, so
-    the loss is at least Σ over runs of ½‖residual of the least-squares line‖². It equals
-    the loss exactly when f fits every other sample and is the best line on each run,
-    which is what the stalled adaptive runs of Fig. 4 reach.
-    """
-    mu = np.abs(net.delta_slopes)
-    has = np.isfinite(net.knots)
-    found = net.knots[has & (mu > rel * mu[has].sum())]
-    x, y = data.x, data.y
-    bound, start = 0.0, 0
-    while start < x.size:
-        end = start
-        while end + 1 < x.size and not np.any((found > x[start]) & (found < x[end + 1])):
-            end += 1
-        if end - start >= 2:       # two points always lie on a line
-            design = np.column_stack((x[start:end + 1], np.ones(end - start + 1)))
-            coef = np.linalg.lstsq(design, y[start:end + 1], rcond=None)[0]
-            residual = y[start:end + 1] - design @ coef
-            bound += 0.5 * float(residual @ residual)
-        start = end + 1
-    return bound
-
-
 @register("williams2019.fig4",
           "Fig. 4: sinusoid fitted at δ ∈ {−∞, −1, 0, 1, ∞}; knot concentration at the samples, effective "
           "knots, distances to the linear and to the kernel interpolant",
@@ -341,7 +314,7 @@ def fig4(spec: Fig4Spec) -> ExperimentResult:
     (:func:`relu1d.splines.linear`) and to the infinite-width kernel interpolant
     (:func:`relu1d.kernel.interpolant`, uniform init); the same at ``long_steps`` epochs
     (suffix ``_long``), with the affine-run lower bound on the loss
-    (:func:`_affine_misfit_bound`) that shows the δ ≥ 0 end states to be critical points
+    (:func:`relu1d.knots.affine_misfit_bound`) that shows the δ ≥ 0 end states to be critical points
     where f is a straight line over samples that no knot separates.
     """
     import xarray as xr
@@ -389,7 +362,7 @@ def fig4(spec: Fig4Spec) -> ExperimentResult:
             out["concentration_long"][i, j] = knots.concentration(end, data, spec.eps)
             out["d_linear_long"][i, j] = splines.l2_distance(end, lin, hull)
             out["d_kernel_long"][i, j] = splines.l2_distance(end, ker, hull)
-            out["affine_bound_long"][i, j] = _affine_misfit_bound(end, data)
+            out["affine_bound_long"][i, j] = knots.affine_misfit_bound(end, data)
             if j == 0:
                 finals[delta] = net
     ds = xr.Dataset({name: (("delta", "seed"), val) for name, val in out.items()}

@@ -57,6 +57,37 @@ def test_compiled_equals_reference_over_hundreds_of_steps(method, parameterizati
         assert ref.loss[-1] != ref.loss[0]  # the run moved
 
 
+@pytest.mark.parametrize("parameterization, subsets", [("full", FULL_SUBSETS), ("canonical", CANONICAL_SUBSETS)])
+def test_grouped_path_equals_reference_with_knots_crossing(parameterization, subsets, monkeypatch):
+    """The grouped-by-knot-interval path (full batch, no noise) against the reference,
+    forced on a small problem whose knots cross samples, every trainable subset."""
+    calls = []
+    monkeypatch.setattr(_kernels, "_use_segments", lambda m, size: calls.append(m) or True)
+    net, data = small_problem(m=80, s=10, seed=2)
+    for trainable in subsets:
+        kwargs = dict(method="gd", lr=3e-2, steps=400, record_every=40, trainable=trainable, progress=False,
+                      parameterization=parameterization, weight_decay=0.01)
+        ref = r1.train(net, data, backend="numpy", **kwargs)
+        fast = r1.train(net, data, backend="numba", **kwargs)
+        assert_same_run(ref, fast, 1e-10)
+        knots0, knots1 = ref.snapshots.network(0).knots, ref.network.knots
+        crossed = np.searchsorted(data.x, knots0) != np.searchsorted(data.x, knots1)
+        assert "a" not in trainable and "b" not in trainable or np.any(crossed)
+    assert calls
+
+
+def test_grouped_path_is_chosen_at_large_width_and_bits_do_not_depend_on_record_every():
+    assert _kernels._use_segments(10_000, 10)
+    net, data = small_problem(m=2000, s=10, seed=4)
+    kwargs = dict(method="gd", lr=1e-2, steps=600, progress=False, max_snapshots=None)
+    every_step = r1.train(net, data, record_every=1, **kwargs)
+    at_end = r1.train(net, data, record_every=600, **kwargs)
+    for name in "abc":
+        np.testing.assert_array_equal(getattr(every_step.network, name), getattr(at_end.network, name))
+    ref = r1.train(net, data, record_every=600, backend="numpy", **kwargs)
+    assert_same_run(ref, at_end, 1e-10)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(m=st.integers(1, 30), s=st.integers(1, 120), seed=st.integers(0, 10**6),
        method=st.sampled_from(["gd", "sgd", "langevin"]), parameterization=st.sampled_from(["full", "canonical"]),

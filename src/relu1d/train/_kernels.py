@@ -28,7 +28,13 @@ step's forward pass, so each step reads the parameters once.
 
 For small batches (B <= _DENSE_MAX) a dense form is faster: neurons are processed in
 blocks that stay in L1; each block is updated, then one vectorised loop per sample
-accumulates the block's share of the next forward pass and its active counts.
+accumulates the block's share of the next forward pass and its active counts, which
+index a table of (P⁰, P¹) per run (one load per neuron, no branch on the sign of p).
+
+Full-batch steps without noise, when m is large against s (``_use_segments``), take a
+third path with no per-neuron lookup or scatter at all: the neurons are kept grouped
+by run, so that a group's (P⁰, P¹) and its share of the forward pass are one value
+each (see the "segment path" section). This is the path of the speed targets.
 
 Every kernel has one compiled signature (float64 arrays, int64 indices, dummy arrays
 where a feature is off) and is cached on disk, so compilation is paid once.
@@ -306,8 +312,8 @@ def _all_finite(z):
 @njit(cache=True, nogil=True)
 def _update_full_block(a, b, c, count, t0, t1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise,
                        noisy, scratch):
-    # z ← (1 − lr·λ)·z − (lr/α)·(∂L/∂z)·α, with the factors hoisted out of the loop
-    # (rounding differs from the reference by an ulp per step)
+    # z ← (1 − lr·λ)·z − (lr/α)·(α·∂L/∂z): the factors are hoisted out of the loop
+    # (the rounding differs from the reference's by an ulp or so per step)
     step_a = lr * inv_alpha if ta else 0.0
     step_b = lr * inv_alpha if tb else 0.0
     step_c = lr * inv_alpha if tc else 0.0
@@ -544,59 +550,6 @@ def _loss(p, q, w, scale, x, y, mean):
     return _prefix_sums(x, y, size, f_slope, f_icpt, False, scale, 1.0 / size if mean else 1.0, g0, g1)
 
 
-# ----------------------------------------------------------------------------- entry points
-def _use_segments(m, size):
-    """Whether the segment path beats the dense (size <= _DENSE_MAX) or sorted one for
-    full-batch steps. Cost model in ns per neuron-step, fitted to timings on this
-    machine (lr 1e-5 and 1e-2, m ∈ {10, ..., 10⁴}, s ∈ {10, ..., 10⁴}): segments
-    1.2 + 33·(2s + 2)/m (a fixed cost per segment and step), dense 1.5 + 0.14·s,
-    sorted 14. E.g. s = 10: segments from m ≈ 500 (m = 10⁴: 1.2 vs 2.8); s = 100:
-    from m ≈ 600 (m = 10³: 6.4 vs 14.6); s = 1000, m = 10³: sorted (14.5 vs 24)."""
-    segments = 1.2 + 33.0 * (2 * size + 2) / m
-    other = 1.5 + 0.14 * size if size <= _DENSE_MAX else 14.0
-    return segments < other
-
-
-def advance(engine, n, batch_idx, batch_len, noise):
-    """Run ``n`` steps of ``engine`` (a ``_api._Engine``) in place; see
-    ``_reference.advance_full`` for the return convention."""
-    cfg = engine.cfg
-    full = batch_idx is None
-    idx = _EMPTY_IDX if full else batch_idx
-    lens = _EMPTY_IDX[0] if full else batch_len
-    noisy = noise is not None
-    largest = engine.x.size if full else batch_idx.shape[1]
-    canonical = cfg.parameterization == "canonical"
-    u, v = engine.state[0], engine.state[1]
-    w = u if canonical else engine.state[2]
-    flags = tuple(cfg.train) + (False,) * (3 - len(cfg.train))
-    scale = 1.0 / engine.m if canonical else 1.0 / engine.alpha
-    if full and not noisy and _use_segments(u.size, engine.x.size):
-        # the segment layout lives with the engine between calls (see _advance_segments)
-        layout = getattr(engine, "_segment_layout", None)
-        reuse = layout is not None
-        if not reuse:
-            layout = (np.empty(u.size, dtype=np.int64), np.zeros(2 * engine.x.size + 3, dtype=np.int64))
-            engine._segment_layout = layout
-        bad, last = _advance_segments(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay,
-                                      cfg.lr_eff, engine.threshold, cfg.mean, idx, lens, full, n, *layout, reuse)
-    else:
-        bad, last = _advance(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay, cfg.lr_eff,
-                             engine.noise_scale, engine.threshold, cfg.mean, idx, lens, full,
-                             noise if noisy else _EMPTY_NOISE, noisy, n, largest <= _DENSE_MAX)
-    return int(bad), float(last)
-
-
-def data_loss(engine) -> float:
-    """The data term on all samples for the engine's current state."""
-    cfg = engine.cfg
-    if cfg.parameterization == "full":
-        a, b, c = engine.state
-        return float(_loss(a, b, c, 1.0 / engine.alpha, engine.x, engine.y, cfg.mean))
-    r, theta = engine.state
-    return float(_loss(np.cos(theta), -np.sin(theta), r, 1.0 / engine.m, engine.x, engine.y, cfg.mean))
-
-
 # ----------------------------------------------------------------------------- segment path
 # Without noise, the neurons are kept grouped by key (the boundary e on the full data,
 # plus size + 1 when p <= 0): within a segment of one key every neuron has the same run,
@@ -631,8 +584,9 @@ def _stays(p, q, positive, has_l, xl, has_r, xr):
 
 @njit(cache=True, nogil=True)
 def _segment_update_full(a, b, c, p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c, positive, has_l, xl,
-                         has_r, xr):
-    """Update one chunk of a segment; returns (all finite, number of neurons leaving)."""
+                         has_r, xr, leaving):
+    """Update one chunk of a segment, flag the neurons that leave it; returns (all
+    finite, number leaving)."""
     ok = 1
     moved = 0
     for i in range(a.size):
@@ -646,13 +600,15 @@ def _segment_update_full(a, b, c, p0, p1, step_a, step_b, step_c, keep_a, keep_b
         b[i] = nbias
         c[i] = nc
         ok &= na * 0.0 + nbias * 0.0 + nc * 0.0 == 0.0  # False for inf and NaN
-        moved += 0 if _stays(na, nbias, positive, has_l, xl, has_r, xr) else 1
+        flag = 0 if _stays(na, nbias, positive, has_l, xl, has_r, xr) else 1
+        leaving[i] = flag
+        moved += flag
     return ok == 1, moved
 
 
 @njit(cache=True, nogil=True)
 def _segment_update_canonical(r, theta, cos, nsin, p0, p1, tr, tt, weight_decay, lr, inv_m, threshold, positive,
-                              has_l, xl, has_r, xr):
+                              has_l, xl, has_r, xr, leaving):
     ok = 1
     moved = 0
     for i in range(r.size):
@@ -664,7 +620,9 @@ def _segment_update_canonical(r, theta, cos, nsin, p0, p1, tr, tt, weight_decay,
             cos[i] = np.cos(nt)
             nsin[i] = -np.sin(nt)
         ok &= nr * 0.0 + nt * 0.0 == 0.0
-        moved += 0 if _stays(cos[i], nsin[i], positive, has_l, xl, has_r, xr) else 1
+        flag = 0 if _stays(cos[i], nsin[i], positive, has_l, xl, has_r, xr) else 1
+        leaving[i] = flag
+        moved += flag
     return ok == 1, moved
 
 
@@ -693,22 +651,21 @@ def _recompute_sums(p, q, w, start, key, sum1, sum0):
 
 
 @njit(cache=True, nogil=True)
-def _scatter_segments(sum1, sum0, size, full, rank, f_slope, f_icpt):
-    """The forward pass's difference arrays on a batch from the segments' sums."""
+def _scatter_segments(sum1, sum0, size, f_slope, f_icpt):
+    """The forward pass's difference arrays from the segments' sums."""
     base1 = 0.0
     base0 = 0.0
     for key in range(2 * size + 2):
         positive = key <= size
         e = key if positive else key - size - 1
-        be = e if full else rank[e]
-        if positive:  # run [be, nb)
-            f_slope[be] += sum1[key]
-            f_icpt[be] -= sum0[key]
-        else:  # run [0, be) = everything minus [be, nb)
+        if positive:  # run [e, size)
+            f_slope[e] += sum1[key]
+            f_icpt[e] -= sum0[key]
+        else:  # run [0, e) = everything minus [e, size)
             base1 += sum1[key]
             base0 -= sum0[key]
-            f_slope[be] -= sum1[key]
-            f_icpt[be] += sum0[key]
+            f_slope[e] -= sum1[key]
+            f_icpt[e] += sum0[key]
     f_slope[0] += base1
     f_icpt[0] += base0
 
@@ -737,17 +694,26 @@ def _valid_layout(pc, qc, x, order, start):
 
 
 @njit(cache=True, nogil=True)
-def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, threshold, mean, batch_idx,
-                      batch_len, full, n_steps, order, start, reuse):
-    """``_advance`` without noise, on the segment layout (same arguments and result).
+def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, threshold, mean, n_steps,
+                      order, start, zu, zv, zw, sum1, sum0, reuse):
+    """``_advance`` for full-batch steps without noise, on the segment layout (same
+    arguments and result).
 
-    ``order`` (neuron at each position) and ``start`` (first position of each key) are
-    the layout, kept between calls (``reuse``) while it fits the state, so that a run
-    cut into several calls takes exactly the steps of one call: the segments' sums
-    are always the sums over the current layout, in chunks from the segment's start."""
+    The layout — ``order`` (the neuron at each position), ``start`` (the first position
+    of each key), the state in that order (zu, zv, zw) and the segments' sums — is
+    kept between calls (``reuse``): when the caller's state is still the one left by
+    the last call, the run goes on exactly as if it had not been cut, so recording
+    (which cuts runs into calls) never changes the bits of a trajectory."""
     m = u.size
     size = x.size
     nkeys = 2 * size + 2
+    same = reuse
+    if same:
+        for pos in range(m):
+            i = order[pos]
+            if not (u[i] == zu[pos] and v[i] == zv[pos] and (canonical or w[i] == zw[pos])):
+                same = False
+                break
     keyof = np.empty(m, dtype=np.int64)
     if canonical:
         pc = np.cos(v)
@@ -755,7 +721,7 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
     else:
         pc = u
         qc = v
-    if not (reuse and _valid_layout(pc, qc, x, order, start)):
+    if not same and not (reuse and _valid_layout(pc, qc, x, order, start)):
         # neurons sorted by key (stable)
         start[:] = 0
         for i in range(m):
@@ -773,12 +739,15 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
     where = np.empty(m, dtype=np.int64)
     for pos in range(m):
         where[order[pos]] = pos
-    zu = u[order]
-    zv = v[order]
-    zw = w[order]
+    if not same:
+        for pos in range(m):
+            i = order[pos]
+            zu[pos] = u[i]
+            zv[pos] = v[i]
+            zw[pos] = w[i]
     if canonical:
-        zp = pc[order]
-        zq = qc[order]
+        zp = np.cos(zv)
+        zq = -np.sin(zv)
         weight = zu
         z3 = zp
         z4 = zq
@@ -788,53 +757,33 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
         weight = zw
         z3 = zw
         z4 = np.empty(m)  # nothing to carry: a placeholder for the swaps
-    sum1 = np.zeros(nkeys)
-    sum0 = np.zeros(nkeys)
+    if not same:
+        for k in range(nkeys):
+            _recompute_sums(zp, zq, weight, start, k, sum1, sum0)
     tab0 = np.empty(nkeys)
     tab1 = np.empty(nkeys)
-    for k in range(nkeys):
-        _recompute_sums(zp, zq, weight, start, k, sum1, sum0)
-    xb = np.empty(size)
-    yb = np.empty(size)
-    xn = np.empty(size)
-    yn = np.empty(size)
     f_slope = np.zeros(size + 1)
     f_icpt = np.zeros(size + 1)
     g0 = np.empty(size + 1)
     g1 = np.empty(size + 1)
-    mark = np.zeros(size, dtype=np.int64)
-    rank = np.empty(size + 1, dtype=np.int64)
-    rank_next = np.empty(size + 1, dtype=np.int64)
     seg_moved = np.zeros(nkeys, dtype=np.int64)
-    dirty = np.zeros(nkeys, dtype=np.bool_)
+    leaving = np.zeros(m, dtype=np.uint8)
     leavers = np.empty(m, dtype=np.int64)
-    nb = _load_batch(x, y, batch_idx, batch_len, 0, full, xb, yb)
-    if not full:
-        _batch_ranks(batch_idx, batch_len, 0, mark, rank)
-    _scatter_segments(sum1, sum0, size, full, rank, f_slope, f_icpt)
-    xcur = x if full else xb
-    ycur = y if full else yb
+    _scatter_segments(sum1, sum0, size, f_slope, f_icpt)
+    inv_count = 1.0 / size if mean else 1.0
     step = lr * scale
     keep = 1.0 - lr * weight_decay
     last = np.nan
     result = -1
     for t in range(n_steps):
-        inv_count = 1.0 / nb if mean else 1.0
-        loss = _prefix_sums(xcur, ycur, nb, f_slope, f_icpt, False, scale, inv_count, g0, g1)
+        loss = _prefix_sums(x, y, size, f_slope, f_icpt, False, scale, inv_count, g0, g1)
         if not np.isfinite(loss):
             result = t
             break
         last = loss
         for k in range(nkeys):
             positive = k <= size
-            e = k if positive else k - size - 1
-            tab0[k], tab1[k] = _run_sums(positive, e if full else rank[e], nb, g0, g1)
-        more = t + 1 < n_steps
-        nn = 0
-        if more:
-            nn = _load_batch(x, y, batch_idx, batch_len, t + 1, full, xn, yn)
-            if not full:
-                _batch_ranks(batch_idx, batch_len, t + 1, mark, rank_next)
+            tab0[k], tab1[k] = _run_sums(positive, k if positive else k - size - 1, size, g0, g1)
         finite = True
         total_moved = 0
         for k in range(nkeys):
@@ -847,12 +796,12 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
                 if canonical:
                     ok, mv = _segment_update_canonical(zu[lo:hi], zv[lo:hi], zp[lo:hi], zq[lo:hi], tab0[k], tab1[k],
                                                        t0, t1, weight_decay, lr, scale, threshold, positive, has_l,
-                                                       xl, has_r, xr)
+                                                       xl, has_r, xr, leaving[lo:hi])
                 else:
                     ok, mv = _segment_update_full(zu[lo:hi], zv[lo:hi], zw[lo:hi], tab0[k], tab1[k],
                                                   step if t0 else 0.0, step if t1 else 0.0, step if t2 else 0.0,
                                                   keep if t0 else 1.0, keep if t1 else 1.0, keep if t2 else 1.0,
-                                                  positive, has_l, xl, has_r, xr)
+                                                  positive, has_l, xl, has_r, xr, leaving[lo:hi])
                 finite &= ok
                 moved += mv
                 c1, c0 = _segment_sums(zp[lo:hi], zq[lo:hi], weight[lo:hi])
@@ -867,14 +816,14 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
             break
         if total_moved > 0:
             # collect the leavers (by neuron id: the swaps below move positions), then
-            # move each to its new key along the segment boundaries
+            # move each to its new key along the segment boundaries, moving its share
+            # of the sums with it
             count = 0
             for k in range(nkeys):
                 if seg_moved[k] == 0:
                     continue
-                positive, e, has_l, xl, has_r, xr = _key_sides(k, size, x)
                 for pos in range(start[k], start[k + 1]):
-                    if not _stays(zp[pos], zq[pos], positive, has_l, xl, has_r, xr):
+                    if leaving[pos]:
                         leavers[count] = order[pos]
                         keyof[order[pos]] = k
                         count += 1
@@ -886,9 +835,12 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
                 new = e if zp[pos] > 0.0 else size + 1 + e
                 if new == old:
                     continue
-                # every segment on the way is reordered: its sum is recomputed too
-                for k in range(min(old, new), max(old, new) + 1):
-                    dirty[k] = True
+                share1 = weight[pos] * zp[pos]
+                share0 = weight[pos] * zq[pos]
+                sum1[old] -= share1
+                sum0[old] -= share0
+                sum1[new] += share1
+                sum0[new] += share0
                 k = old
                 while k < new:  # to the end of segment k, which then ends before it
                     last_pos = start[k + 1] - 1
@@ -903,19 +855,8 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
                     start[k] += 1
                     k -= 1
                 keyof[idn] = new
-            for k in range(nkeys):
-                if dirty[k]:
-                    _recompute_sums(zp, zq, weight, start, k, sum1, sum0)
-                    dirty[k] = False
-        if more:
-            nb = nn
-            if not full:
-                xb, xn = xn, xb
-                yb, yn = yn, yb
-                xcur = xb
-                ycur = yb
-                rank, rank_next = rank_next, rank
-            _scatter_segments(sum1, sum0, size, full, rank, f_slope, f_icpt)
+        if t + 1 < n_steps:
+            _scatter_segments(sum1, sum0, size, f_slope, f_icpt)
     # back to the caller's order
     for pos in range(m):
         i = order[pos]
@@ -924,3 +865,59 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
         if not canonical:
             w[i] = zw[pos]
     return result, last
+
+
+# ----------------------------------------------------------------------------- entry points
+def _use_segments(m, size):
+    """Whether the segment path beats the dense (size <= _DENSE_MAX) or sorted one for
+    full-batch steps. Cost model in ns per neuron-step, fitted to timings on this
+    machine (lr 1e-5 and 1e-2, m ∈ {10, ..., 10⁴}, s ∈ {10, ..., 10⁴}): segments
+    1.2 + 33·(2s + 2)/m (a fixed cost per segment and step), dense 1.5 + 0.14·s,
+    sorted 14. Measured at lr 10⁻³ (segments vs the other): s = 10, m = 200: 4.5 vs
+    3.5, m = 10³: 3.2 vs 3.4, m = 10⁴: 1.2 vs 2.8; s = 100, m = 700: 6.5 vs 13.9;
+    s = 1000, m = 3000: 13.1 vs 13.8 (the model keeps the sorted path there)."""
+    segments = 1.2 + 33.0 * (2 * size + 2) / m
+    other = 1.5 + 0.14 * size if size <= _DENSE_MAX else 14.0
+    return segments < other
+
+
+def advance(engine, n, batch_idx, batch_len, noise):
+    """Run ``n`` steps of ``engine`` (a ``_api._Engine``) in place; see
+    ``_reference.advance_full`` for the return convention."""
+    cfg = engine.cfg
+    full = batch_idx is None
+    idx = _EMPTY_IDX if full else batch_idx
+    lens = _EMPTY_IDX[0] if full else batch_len
+    noisy = noise is not None
+    largest = engine.x.size if full else batch_idx.shape[1]
+    canonical = cfg.parameterization == "canonical"
+    u, v = engine.state[0], engine.state[1]
+    w = u if canonical else engine.state[2]
+    flags = tuple(cfg.train) + (False,) * (3 - len(cfg.train))
+    scale = 1.0 / engine.m if canonical else 1.0 / engine.alpha
+    if full and not noisy and _use_segments(u.size, engine.x.size):
+        # the segment layout lives with the engine between calls (see _advance_segments)
+        layout = getattr(engine, "_segment_layout", None)
+        reuse = layout is not None
+        if not reuse:
+            nkeys = 2 * engine.x.size + 2
+            layout = (np.empty(u.size, dtype=np.int64), np.zeros(nkeys + 1, dtype=np.int64),
+                      np.empty(u.size), np.empty(u.size), np.empty(u.size), np.empty(nkeys), np.empty(nkeys))
+            engine._segment_layout = layout
+        bad, last = _advance_segments(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay,
+                                      cfg.lr_eff, engine.threshold, cfg.mean, n, *layout, reuse)
+    else:
+        bad, last = _advance(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay, cfg.lr_eff,
+                             engine.noise_scale, engine.threshold, cfg.mean, idx, lens, full,
+                             noise if noisy else _EMPTY_NOISE, noisy, n, largest <= _DENSE_MAX)
+    return int(bad), float(last)
+
+
+def data_loss(engine) -> float:
+    """The data term on all samples for the engine's current state."""
+    cfg = engine.cfg
+    if cfg.parameterization == "full":
+        a, b, c = engine.state
+        return float(_loss(a, b, c, 1.0 / engine.alpha, engine.x, engine.y, cfg.mean))
+    r, theta = engine.state
+    return float(_loss(np.cos(theta), -np.sin(theta), r, 1.0 / engine.m, engine.x, engine.y, cfg.mean))

@@ -49,7 +49,36 @@ diag((m/α)²(ρᵢ² + cᵢ²), (m/α)² cᵢ²) (eq. 14): δ → −∞ moves 
 
 Shevchenko et al. 2022
 ----------------------
-(see below)
+Shevchenko, Kungurtsev & Mondelli (JMLR 23(130), 2022) train
+ŷ(x) = (1/N) Σᵢ σ*(x, θᵢ), σ*(x, θ) = a(wx + b)₊, θ = (a, w, b), by noisy SGD with
+batch size 1 on (1/M) Σⱼ (ŷ(xⱼ) − yⱼ)² + (λ/N) Σᵢ ‖θᵢ‖² (a mean over the M samples, the
+bias penalised): θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) + √(2s/β)gᵢ.
+In our notation θᵢ = (cᵢ, aᵢ, −bᵢ) and α = N (``alpha="m"``): σ*(x, θᵢ) = cᵢ[aᵢx − bᵢ]₊,
+their knot −bᵢ/wᵢ is our eᵢ = bᵢ/aᵢ, and ``theta_from_network`` / ``network_from_theta``
+convert. Implemented in ``relu1d._gibbs`` and re-exported here:
+
+* ``shevchenko_train_kwargs(s, inv_beta, lam, N)``: their update through
+  :func:`relu1d.train`: ``method="langevin", batch_size=1, lr=2s, lr_scale="width"``
+  (lr_eff = 2sN), ``weight_decay=λ/N``, ``temperature=1/(2Nβ)``; equal to their literal
+  update to rounding (tests/test_shevchenko2022.py). The printed noise √(2s/β) samples
+  exp(−2βΨ), not exp(−βΨ); ``noise="gibbs"`` uses √(4s/β) (T = 1/(Nβ)), whose
+  stationary law is the printed minimiser ρ*. ``shevchenko_init(N, scale)``: θᵢ ~
+  N(0, scale²·I₃), independent of N.
+* ``free_energy(net, data, lam, inv_beta)``: F(ρ_N) = ½R + (λ/2)∫‖θ‖² − β⁻¹Ĥ, R the mean
+  squared error, Ĥ = ``knn_entropy`` (Kozachenko–Leonenko, k-th neighbour in 3-D; its
+  bias is measured in its docstring).
+* ``gibbs_potential``, ``gibbs_potential_grad``: Ψ(θ; ρ_N) =
+  (1/M) Σⱼ (y_ρ(xⱼ) − yⱼ)σ*(xⱼ, θ) + (λ/2)‖θ‖² and its gradient (a.e.: Ψ is locally
+  Lipschitz, kinked where wxⱼ + b = 0); ρ* ∝ exp(−βΨ(·; ρ*)) minimises F, and
+  ∇Ψ(θᵢ) = N·∇_{θᵢ}(½R + (λ/2N) Σ‖θ‖²).
+* ``stein_discrepancy``: E_ρ[∇φ·∇Ψ − β⁻¹Δφ], zero when ρ ∝ exp(−βΨ), for linear,
+  half-square and Gaussian-bump φ, with Monte-Carlo standard errors (``SteinResult``).
+
+The experiments ``shevchenko2022.*`` (setting, free_energy, gibbs_stein, knots,
+two_point) use them. In the two-point example D = {(−10, 2), (10, 2)} the β = ∞
+minimiser with the bias penalised has knots at ±1/10 and F* = 4λ/√101 − 2λ²/101, a
+little below the printed 0.2|x| (knot at 0, F = 2λ/5): see
+``relu1d.experiments.shevchenko2022``.
 """
 
 from __future__ import annotations
@@ -61,10 +90,15 @@ import numpy as np
 from ._validation import as_float_array, as_int, as_real
 from .data import Dataset
 from .network import Network
+from ._gibbs import (FreeEnergy, SteinResult, free_energy, gibbs_potential, gibbs_potential_grad, knn_entropy,
+                     network_from_theta, shevchenko_init, shevchenko_train_kwargs, stein_discrepancy,
+                     theta_from_network)
 
 __all__ = [
     "velocity", "plane_velocity", "velocity_grid", "VelocityGrid", "boundary_angles", "region_labels",
     "region_covariances", "residual_rate", "attractors", "Boundaries", "preconditioner",
+    "theta_from_network", "network_from_theta", "shevchenko_init", "shevchenko_train_kwargs", "knn_entropy",
+    "FreeEnergy", "free_energy", "gibbs_potential", "gibbs_potential_grad", "SteinResult", "stein_discrepancy",
 ]
 
 

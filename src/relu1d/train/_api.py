@@ -709,8 +709,10 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     Speed (backend="numba"): one compiled call runs all the steps between two record
     points (chunked for the progress bar). With the samples sorted, a neuron's active
     samples are a prefix or a suffix, so its output and gradient come from prefix sums of
-    the residuals: O(m + s) per step for large batches; batches of at most 80 samples use
-    a dense, vectorised form instead (faster there). Langevin runs spend most of their
+    the residuals. Full-batch runs without noise keep the neurons grouped by the interval
+    between samples that holds their knot (one lookup per group, O(m + s) per step) where
+    a cost model says that is faster; otherwise batches of at most 80 samples use a dense,
+    vectorised form and larger ones the prefix sums per neuron. Langevin runs spend most of their
     time drawing the Gaussian noise (numpy), canonical runs with θ trained on cos/sin.
     Summation orders differ from the reference, so the backends agree to rounding
     (tested to 1e-10 over hundreds of steps), not bit for bit.
@@ -724,7 +726,9 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     weight_decay=λ/N, temperature=1/(2Nβ)`` on a network with alpha = N (loss "sum" or
     "mean" alike at batch size 1): lr_eff = 2sN, so lr_eff·λ/N = 2sλ, lr_eff·(1/N)·ρ =
     2sρ and 2·lr_eff·T = 2s/β. Their samples are drawn independently each step; ours
-    without replacement per epoch.
+    without replacement per epoch. That printed noise samples exp(−2βΨ), not the Gibbs
+    measure exp(−βΨ) of their theorem: temperature=1/(Nβ) samples the latter
+    (``relu1d.meanfield.shevchenko_train_kwargs(..., noise="gibbs")``).
     """
     cfg = _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
                      record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,

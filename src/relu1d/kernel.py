@@ -390,7 +390,9 @@ def _resolve_init(init):
     if isinstance(init, (Uniform, Gaussian, Density)):
         return init
     if isinstance(init, str):
-        as_choice(init, "init", ("uniform", "gaussian"))
+        if init not in ("uniform", "gaussian"):
+            raise ValueError(f"init must be 'uniform', 'gaussian', a kernel.Uniform(A, B), kernel.Gaussian(sigma) "
+                             f"or kernel.Density(p) instance, or a callable density p(a, b); got {init!r}")
         return Uniform() if init == "uniform" else Gaussian()
     if callable(init):
         return Density(init)

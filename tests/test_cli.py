@@ -58,6 +58,19 @@ def test_init_plot_demo_still_work(tmp_path):
     assert result.exit_code == 0 and (tmp_path / "demo" / "square_wave.csv").is_file()
 
 
+
+@pytest.mark.parametrize("command, words", [
+    (["demo", "--m", "0"], "m must be >= 1"),
+    (["demo", "--seed", "-1"], "seed must be a non-negative int"),
+    (["init", "NET.npz", "--alpha", "big"], "alpha must be 'one', 'sqrt', 'm' or a positive number"),
+])
+def test_init_and_demo_refuse_bad_options_without_a_traceback(tmp_path, command, words):
+    command = [str(tmp_path / w) if w == "NET.npz" else w for w in command]
+    result = runner.invoke(app, command + (["--out", str(tmp_path / "demo")] if command[0] == "demo" else []))
+    assert result.exit_code == 2 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert words in result.output
+    assert not (tmp_path / "demo").exists()
+
 def test_list(toy_registry):
     result = runner.invoke(app, ["list"])
     assert result.exit_code == 0
@@ -132,6 +145,11 @@ def test_train_on_a_csv_relative_to_the_config(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(_storage.read_netcdf(tmp_path / "o" / "data.nc")["data_y"].values,
                                   relu1d.datasets.random(5, seed=3).y)
+    # DataSpec accepts an upper-case ".CSV" too; it is taken from the config folder alike
+    (tmp_path / "cfg" / "PTS.CSV").write_bytes((tmp_path / "cfg" / "pts.csv").read_bytes())
+    config.write_text(config.read_text().replace("pts.csv", "PTS.CSV"))
+    result = runner.invoke(app, ["train", str(config), "--print-config"])
+    assert tomllib.loads(result.output)["data"]["name"] == str((tmp_path / "cfg" / "PTS.CSV").resolve())
 
 
 def test_train_print_config_round_trips(tmp_path):

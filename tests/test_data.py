@@ -64,6 +64,16 @@ def test_csv_round_trip_and_errors(tmp_path):
         Dataset.from_csv(tmp_path / "missing.csv")
 
 
+def test_csv_whose_first_row_is_not_finite_is_refused_not_taken_for_a_header(tmp_path):
+    # "nan,1" and "inf,2" are numbers: the row is data (and refused), never silently skipped
+    for first in ("nan,1", "inf,2"):
+        (tmp_path / "d.csv").write_text(f"{first}\n0.5,3\n")
+        with pytest.raises(ValueError, match="finite"):
+            Dataset.from_csv(tmp_path / "d.csv")
+    (tmp_path / "h.csv").write_text("position,value\n1e-3,2\n")  # a header with e's in it
+    np.testing.assert_array_equal(Dataset.from_csv(tmp_path / "h.csv").x, [1e-3])
+
+
 def test_builtin_targets():
     sq = r1.datasets.square_wave(10, seed=0)
     assert len(sq) == 10 and np.all(np.abs(sq.x) <= 1)

@@ -43,6 +43,15 @@ def test_plot_bad_input():
         plot_particles(r1.init_network(3), data=[1, 2])
     with pytest.raises(ValueError, match="interval"):
         plot_function(r1.init_network(3), interval=(1, 0))
+    with pytest.raises(ValueError, match="limit"):
+        plot_particles(r1.init_network(3), limit=-1.0)
+
+
+def test_plot_function_range_when_every_knot_is_at_one_point():
+    # he init: every b is 0, so every knot is at 0; the default x-range must not collapse
+    net = r1.init_network(20, scheme="he", seed=0)
+    lo, hi = plot_function(net).axes[0].get_xlim()
+    assert lo < -1.0 and hi > 1.0
 
 
 def test_cli_init_plot_demo(tmp_path):

@@ -53,6 +53,9 @@ def test_fig2_quick(quick):
     ds = res.data.sel
     assert ds(delta=-100.0)["to_radial"] < ds(delta=0.0)["to_radial"]
     assert ds(delta=100.0)["to_gradient"] < ds(delta=0.0)["to_gradient"]
+    # "in between" at δ = 0 means away from both the radial line and the gradient direction
+    middle = _claim(res, "δ = 0")
+    assert middle.measured == pytest.approx(min(float(ds(delta=0.0)["to_radial"]), float(ds(delta=0.0)["to_gradient"])))
 
 
 def test_fig4_quick(quick):

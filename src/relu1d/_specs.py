@@ -102,6 +102,13 @@ class DataSpec:
         _set(self, "s", as_int(self.s, "data.s", minimum=1))
         _set(self, "seed", as_int(self.seed, "data.seed", minimum=0))
 
+    def absolute(self, base_dir) -> "DataSpec":
+        """This spec with a relative CSV path taken from ``base_dir`` and made absolute,
+        so that a stored spec re-runs from anywhere (built-in targets are unchanged)."""
+        if self.name in _BUILTIN_DATA or Path(self.name).is_absolute():
+            return self
+        return dataclasses.replace(self, name=str((Path(base_dir) / self.name).resolve()))
+
     def dataset(self, base_dir=None):
         """The :class:`relu1d.Dataset`; a relative CSV path is taken from ``base_dir``."""
         from . import data

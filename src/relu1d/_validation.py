@@ -90,3 +90,19 @@ def as_rng(seed, name: str = "seed") -> np.random.Generator:
     if int(seed) < 0:
         raise ValueError(f"{name} must be a non-negative int, got {int(seed)}")
     return np.random.default_rng(int(seed))
+
+
+def check_network_and_data(net, data, *, data_optional: bool = False) -> None:
+    """Refuse anything but a relu1d.Network and a relu1d.Dataset (or None when
+    ``data_optional``), naming the argument and how to build the right thing."""
+    from .data import Dataset  # imported here: data.py and network.py import this module
+    from .network import Network
+
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}; "
+                        "build one with relu1d.Network(a, b, c, alpha) or relu1d.init_network(m)")
+    if data is None and data_optional:
+        return
+    if not isinstance(data, Dataset):
+        accepted = "a relu1d.Dataset or None" if data_optional else "a relu1d.Dataset"
+        raise TypeError(f"data must be {accepted}, got {type(data).__name__}; build one with relu1d.Dataset(x, y)")

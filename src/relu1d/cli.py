@@ -30,11 +30,7 @@ def init_cmd(
     from .init import init_network
 
     try:
-        alpha_arg = float(alpha) if alpha not in ("one", "sqrt", "m") else alpha
-    except ValueError:
-        _fail(f"--alpha must be one, sqrt, m or a positive number, got {alpha!r}")
-    try:
-        net = init_network(m, scheme=scheme, alpha=alpha_arg, ab_scale=ab_scale, c_scale=c_scale,
+        net = init_network(m, scheme=scheme, alpha=_parse_alpha(alpha), ab_scale=ab_scale, c_scale=c_scale,
                            seed=seed, delta=delta)
         net.save(out)
     except (ValueError, TypeError) as exc:
@@ -62,15 +58,11 @@ def plot_cmd(
 
 
 def _write_plots(net, data, out: Path, stem: str) -> list[Path]:
+    from ._storage import write_figure
     from .plot import plot_function, plot_particles
 
-    out.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for kind, fig in (("function", plot_function(net, data)), ("particles", plot_particles(net, data))):
-        path = out / f"{stem}_{kind}.png"
-        fig.savefig(path, dpi=120)
-        paths.append(path)
-    return paths
+    return [write_figure(fig, out / f"{stem}_{kind}.png", dpi=120)
+            for kind, fig in (("function", plot_function(net, data)), ("particles", plot_particles(net, data)))]
 
 
 @app.command("demo")
@@ -83,9 +75,11 @@ def demo_cmd(
     from .data import square_wave
     from .init import init_network
 
-    data = square_wave(10, seed=seed)
-    net = init_network(m, seed=seed)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        data = square_wave(10, seed=seed)
+        net = init_network(m, seed=seed)
+    except (ValueError, TypeError) as exc:
+        _fail(str(exc))
     net.save(out / "network.npz")
     data.to_csv(out / "square_wave.csv")
     for path in _write_plots(net, data, out, "init"):
@@ -218,12 +212,10 @@ def train_cmd(
         spec = spec_from_dict(TrainSpec, table)
     except (ValueError, TypeError) as exc:
         _fail(f"{config}: {exc}" if config is not None else str(exc))
-    if spec.data.name.endswith(".csv") and not Path(spec.data.name).is_absolute():
-        # stored absolute, so that OUT/spec.toml re-runs from anywhere; a path from the
-        # TOML file is relative to that file, one from --data to the working directory
-        from_toml = data is None and config is not None
-        csv = ((config.parent if from_toml else Path.cwd()) / spec.data.name).resolve()
-        spec = dataclasses.replace(spec, data=dataclasses.replace(spec.data, name=str(csv)))
+    # a CSV path from the TOML file is relative to that file, one from --data to the
+    # working directory; stored absolute, so that OUT/spec.toml re-runs from anywhere
+    from_toml = data is None and config is not None
+    spec = dataclasses.replace(spec, data=spec.data.absolute(config.parent if from_toml else Path.cwd()))
     if print_config:
         typer.echo(spec_to_toml(spec, header="relu1d train: resolved configuration"), nl=False)
         return

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._storage import atomic_write
 from ._validation import as_float_array, as_int, as_real, as_rng
 
 __all__ = ["Dataset", "square_wave", "sinusoid", "random"]
@@ -57,12 +58,8 @@ class Dataset:
 
     def to_csv(self, path) -> Path:
         """Write ``x,y`` with a header line."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        np.savetxt(tmp, np.column_stack((self.x, self.y)), delimiter=",", header="x,y",
-                   comments="", fmt="%.17g")
-        tmp.replace(path)
-        return path
+        return atomic_write(path, lambda tmp: np.savetxt(tmp, np.column_stack((self.x, self.y)), delimiter=",",
+                                                         header="x,y", comments="", fmt="%.17g"))
 
     @classmethod
     def from_csv(cls, path) -> "Dataset":
@@ -72,7 +69,11 @@ class Dataset:
             raise ValueError(f"path {str(path)!r} is not a file; expected a CSV with columns x,y")
         with open(path) as fh:
             first = fh.readline()
-        has_header = any(ch.isalpha() and ch not in "eE" for ch in first) or first.strip().lower() == "x,y"
+        try:  # a header is a first line that is not numbers ("nan,1" is data, and refused below)
+            [float(v) for v in first.split(",")]
+            has_header = False
+        except ValueError:
+            has_header = True
         try:
             table = np.loadtxt(path, delimiter=",", skiprows=1 if has_header else 0, ndmin=2)
         except ValueError as exc:

@@ -23,14 +23,15 @@ The structure behind :func:`eigvalsh`
 -------------------------------------
 Neuron i's Jacobian columns are combinations of the two vectors x∘1_{Aᵢ} and 1_{Aᵢ}
 (abc: J_a = cᵢ x∘1/α, J_b = −cᵢ 1/α, J_c = (aᵢ x∘1 − bᵢ 1)/α), and its block Dᵢ depends
-only on its activation set Aᵢ. On a line there are at most 2s + 2 distinct activation
-sets (prefixes and suffixes of the sorted samples). Group the neurons by activation set
-(and orientation): a group G of n neurons spans ℝⁿ ⊗ ℝ^d (d = 3, or 2 in spline
-coordinates), on which D = I ⊗ D_G, while J(u ⊗ t) depends on u only through its inner
+only on its activation set Aᵢ. On a line the activation sets are prefixes (aᵢ < 0) and
+suffixes (aᵢ > 0) of the sorted samples. Group the neurons by activation set and
+orientation sign(aᵢ): 2s − 2 proper prefixes and suffixes, plus the empty and the full set
+with each of the three orientations, at most 2s + 4 groups. A group G of n neurons
+spans ℝⁿ ⊗ ℝ^d (d = 3, or 2 in spline coordinates), on which D = I ⊗ D_G, while J(u ⊗ t) depends on u only through its inner
 products with the per-neuron coefficient vectors (c, a, b restricted to G). So with
 V_G = span(a_G, b_G, c_G) (dim ≤ 3), the space V_G^⊥ ⊗ ℝ^d is D-invariant and killed by
 J: there H acts as I ⊗ D_G, giving the eigenvalues of D_G, each n − dim V_G times,
-exactly. The rest, ⊕_G V_G ⊗ ℝ^d, has dimension ≤ 9·(2s + 2) whatever m is, and H on it
+exactly. The rest, ⊕_G V_G ⊗ ℝ^d, has dimension ≤ 9·(2s + 4) whatever m is, and H on it
 is a small dense matrix (I ⊗ D_G plus a Gram matrix of s-vectors). Cost: O(s·m) to
 group the neurons plus one dense eigenproblem of size O(s); the whole spectrum of
 m = 10⁵ neurons on 10 samples took 0.05 s on an idle 2-core machine (1–2 s under
@@ -52,7 +53,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_choice
+from ._validation import check_network_and_data, as_choice
 from .data import Dataset
 from .network import Network
 
@@ -64,10 +65,7 @@ _DENSE_LIMIT = 15_000
 
 
 def _check(net, data, coordinates: str) -> None:
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
+    check_network_and_data(net, data)
     as_choice(coordinates, "coordinates", COORDINATES)
     if coordinates == "spline" and np.any(net.a == 0):
         i = int(np.flatnonzero(net.a == 0)[0])
@@ -200,7 +198,7 @@ def eigvalsh(net: Network, data: Dataset, coordinates: str = "abc") -> np.ndarra
 
     Exact in exact arithmetic (module docstring): the eigenvalues of each group's
     residual block with their multiplicities, plus those of a dense matrix of size at
-    most 9·(number of activation groups) ≤ 9·(2s + 2)·2. Agrees with
+    most 9·(number of activation groups) ≤ 9·(2s + 4). Agrees with
     ``numpy.linalg.eigvalsh(hessian(net, data))`` to rounding (tested to 1e-8 relative
     to the spectral norm).
 

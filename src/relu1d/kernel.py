@@ -113,12 +113,15 @@ interpolant (:func:`interpolant`), the limit of the min-‖c‖ solution of eq. 
 ---------------------
 With a, b and c all training, Θ_m(x, x') = Σ_θ ∂_θ f(x) ∂_θ f(x') =
 (1/α²) Σᵢ [φᵢ(x)φᵢ(x') + cᵢ²(1 + xx') 1[aᵢx > bᵢ] 1[aᵢx' > bᵢ]]. For i.i.d. neurons with
-c independent of (a, b) and m·E[c²] = κ (κ = 1/3 for the uniform scheme,
-c ~ U(±1/√m); κ = 1 for the Gaussian scheme, c ~ N(0, 1/m)):
+c independent of (a, b) and E[c²] = κ:
 
     E Θ_m = (m/α²) [K(x, x') + κ (1 + xx') K₀(x, x')],   K₀ = P(ax > b, ax' > b),
 
-exactly for every m. With α = √m the bracket is the m → ∞ limit (the factor is 1). K₀ is
+exactly for every m. With α = √m the factor is 1 and the bracket is the m → ∞ limit.
+The defaults κ = 1/3 (uniform) and κ = 1 (Gaussian) are the NTK parameterisation,
+c = O(1): c ~ U(−1, 1) or N(0, 1), i.e. ``init_network(m, scheme, c_scale=√m)``.
+``init_network``'s own c ~ U(±1/√m) or N(0, 1/m) has κ = 1/(3m) or 1/m: the c-part is
+O(1/m) and Θ_m → K (only the output layer counts); pass ``c_variance`` for it. K₀ is
 the degree-0 arc-cosine kernel (π − φ)/(2π) for the Gaussian; for the uniform, with
 g(z) = ∫₀^A clip(az, −B, B) da, K₀ = (2AB + g(min(x,x')) + g(−max(x,x')))/(4AB).
 """
@@ -135,6 +138,7 @@ from scipy import linalg
 from ._validation import _short, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
 from .network import _resolve_alpha
+from .splines import _breakpoints_of, _check_data, _integrate, _second_derivative_fn, curvature_norm
 
 __all__ = ["Uniform", "Gaussian", "Density", "rf_kernel", "ntk", "curvature_weight",
            "interpolant", "flow", "rkhs_norm", "KernelInterpolant", "KernelFlow", "NormParts"]
@@ -147,8 +151,9 @@ _KERNELS = ("rf", "ntk")
 class Uniform:
     """a ~ U(−A, A), b ~ U(−B, B) independent (``init_network``'s "uniform" at A = B = 1).
 
-    ``c_variance`` is m·E[c²] of the output layer, used only by :func:`ntk`: 1/3 for
-    ``init_network``'s c ~ U(−1/√m, 1/√m).
+    ``c_variance`` is E[c²] of the output layer, used only by :func:`ntk`: 1/3 for
+    c ~ U(−1, 1), the NTK parameterisation (``init_network``'s default c ~ U(±1/√m) has
+    1/(3m); module docstring, §5).
     """
 
     A: float = 1.0
@@ -216,7 +221,8 @@ class Uniform:
 class Gaussian:
     """(a, b) ~ N(0, σ²I) (``init_network``'s "gaussian" at σ = 1).
 
-    ``c_variance`` = m·E[c²], used only by :func:`ntk`: 1 for c ~ N(0, 1/m).
+    ``c_variance`` = E[c²], used only by :func:`ntk`: 1 for c ~ N(0, 1), the NTK
+    parameterisation (``init_network``'s default c ~ N(0, 1/m) has 1/m; module docstring, §5).
     """
 
     sigma: float = 1.0
@@ -265,7 +271,7 @@ class Density:
         converges spectrally for smooth ones (1e-12 for a standard normal on the default
         box). ζ± use the same rule in a, split where a·u crosses the box's b-edges.
     c_variance : float, optional
-        m·E[c²] of the output layer; needed only by :func:`ntk`.
+        E[c²] of the output layer; needed only by :func:`ntk`.
     symmetric : bool
         Declare p(a, b) = p(−a, −b) (then ζ₊ = ζ₋ = ζ/2); otherwise ζ± are integrated
         separately.
@@ -276,7 +282,7 @@ class Density:
     nodes: int = 48
     c_variance: float | None = None
     symmetric: bool = False
-    _moments: dict = field(default_factory=dict, repr=False)
+    _moments: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
         if not callable(self.p):
@@ -445,7 +451,7 @@ def ntk(x, xp, init="uniform", alpha="sqrt", m=None, c_variance=None) -> np.ndar
     """Expected tangent kernel of a width-m network when a, b and c all train.
 
     E Θ_m(x, x') = (m/α²)·[K(x, x') + κ(1 + xx')K₀(x, x')], exactly for every m
-    (module docstring, §5), where κ = m·E[c²] and K₀(x, x') = P(ax > b, ax' > b). With
+    (module docstring, §5), where κ = E[c²] and K₀(x, x') = P(ax > b, ax' > b). With
     ``alpha="sqrt"`` the prefactor is 1 and this is the m → ∞ limit of Θ_m.
 
     Parameters
@@ -457,13 +463,14 @@ def ntk(x, xp, init="uniform", alpha="sqrt", m=None, c_variance=None) -> np.ndar
     m : int, optional
         Width, for the prefactor m/α².
     c_variance : float, optional
-        κ = m·E[c²]; default the init's (1/3 uniform, 1 Gaussian, the Density's own).
+        κ = E[c²]; default the init's (1/3 uniform, 1 Gaussian: c = O(1), the NTK
+        parameterisation; ``init_network``'s default output layer has 1/(3m), 1/m).
     """
     init = _resolve_init(init)
     if c_variance is None:
         c_variance = getattr(init, "c_variance", None)
         if c_variance is None:
-            raise ValueError("ntk needs c_variance = m·E[c²] for a Density without one; pass c_variance=")
+            raise ValueError("ntk needs c_variance = E[c²] for a Density without one; pass c_variance=")
     kappa = as_real(c_variance, "c_variance", nonnegative=True)
     if isinstance(alpha, str) and alpha == "sqrt":
         factor = 1.0
@@ -493,13 +500,6 @@ def _kernel_fn(init, kernel: str):
     if kernel == "rf":
         return lambda x, xp: rf_kernel(x, xp, init)
     return lambda x, xp: ntk(x, xp, init)
-
-
-def _check_data(data):
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}; "
-                        "build one with relu1d.Dataset(x, y)")
-    return data
 
 
 @dataclass(frozen=True, eq=False)
@@ -565,7 +565,8 @@ def interpolant(data, init="uniform", kernel="rf", ridge=0.0) -> KernelInterpola
     data : Dataset
     init : as in :func:`rf_kernel`
     kernel : {"rf", "ntk"}
-        "rf": c-only training (the paper's kernel regime); "ntk": all layers, α = √m.
+        "rf": c-only training (the paper's kernel regime); "ntk": all layers, α = √m,
+        the init's default ``c_variance`` (see :func:`ntk`).
     ridge : float >= 0
         α = (K + ridge·I)⁻¹ y: kernel ridge regression for noisy data.
 
@@ -627,8 +628,9 @@ def flow(data, times, init="uniform", kernel="rf") -> KernelFlow:
     times : float or 1-D array_like of τ >= 0 (inf allowed)
     init : as in :func:`rf_kernel`
     kernel : {"rf", "ntk"}
-        "ntk": the linearised (lazy) flow of all layers with α = √m, started from f = 0
-        (a network whose initial output is zero, e.g. a symmetrised one).
+        "ntk": the linearised (lazy) flow of all layers with α = √m and the init's default
+        ``c_variance`` (see :func:`ntk`), started from f = 0 (a network whose initial output
+        is zero, e.g. a symmetrised one).
     """
     data = _check_data(data)
     init = _resolve_init(init)
@@ -676,8 +678,6 @@ def rkhs_norm(f, init="uniform") -> NormParts:
         be integrable against |u| and f''²/ζ integrable on ℝ.
     init : as in :func:`rf_kernel`
     """
-    from .splines import _breakpoints_of, _integrate, _second_derivative_fn, curvature_norm
-
     init = _resolve_init(init)
     d2 = _second_derivative_fn(f)
     points = np.concatenate([_breakpoints_of(f), np.asarray(init.breakpoints, float)])
@@ -711,8 +711,6 @@ def _nu_moments(init) -> np.ndarray:
         def nu(u):
             zp, zm = (float(z[0]) for z in init.zeta_pm(np.array([u])))
             return zp * zm / (zp + zm) if zp + zm > 0 else 0.0
-        from .splines import _integrate
-
         mom = [_integrate(lambda u, k=k: u ** k * nu(u), -np.inf, np.inf, [-1.0, 0.0, 1.0], tol=1e-10)
                for k in range(3)]
         init._moments["nu"] = np.array([[mom[0], mom[1]], [mom[1], mom[2]]])

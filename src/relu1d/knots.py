@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_real
+from ._validation import check_network_and_data, as_real
 from .data import Dataset
 from .network import Network
 
@@ -34,13 +34,6 @@ __all__ = ["Clusters", "KnotCounts", "clusters", "concentration", "count_between
 
 _DEFAULT_TOL_FRACTION = 0.01
 _DEFAULT_MIN_FRACTION = 0.01
-
-
-def _check(net, data):
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
 
 
 def _tol(data: Dataset, tol) -> float:
@@ -126,7 +119,7 @@ def clusters(net: Network, data: Dataset, tol: float | None = None,
     -------
     Clusters
     """
-    _check(net, data)
+    check_network_and_data(net, data)
     tol = _tol(data, tol)
     min_fraction = as_real(min_fraction, "min_fraction", nonnegative=True)
     if min_fraction > 1:
@@ -165,7 +158,7 @@ def concentration(net: Network, data: Dataset, eps: float) -> float:
     about (2·eps·s)/(knot range) for knots spread evenly (a kernel solution). NaN if
     Σ|μᵢ| = 0 (f is affine and has no knots to place).
     """
-    _check(net, data)
+    check_network_and_data(net, data)
     eps = as_real(eps, "eps", nonnegative=True)
     knots = net.knots
     has = np.isfinite(knots)
@@ -195,6 +188,8 @@ def count_between_data(net: Network, data: Dataset, tol: float | None = None,
     at_samples = np.bincount(nearest[at], minlength=data.s).astype(np.int64)
     between = np.bincount(np.searchsorted(data.x, pos[~at]), minlength=data.s + 1).astype(np.int64)
     return KnotCounts(at_samples, between)
+
+
 def affine_misfit_bound(net: Network, data: Dataset, rel: float = 1e-9) -> float:
     """Lower bound on the data loss ½Σρⱼ² from the samples that no knot separates.
 
@@ -215,7 +210,7 @@ def affine_misfit_bound(net: Network, data: Dataset, rel: float = 1e-9) -> float
     -------
     float
     """
-    _check(net, data)
+    check_network_and_data(net, data)
     rel = as_real(rel, "rel", nonnegative=True)
     mu = np.abs(net.delta_slopes)
     has = np.isfinite(net.knots)

@@ -87,7 +87,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_float_array, as_int, as_real
+from ._validation import check_network_and_data, as_float_array, as_int, as_real
 from .data import Dataset
 from .network import Network
 from ._gibbs import (FreeEnergy, SteinResult, free_energy, gibbs_potential, gibbs_potential_grad, knn_entropy,
@@ -103,10 +103,15 @@ __all__ = [
 
 
 def _check(net, data=None):
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
-    if data is not None and not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
+    check_network_and_data(net, data, data_optional=True)
+
+
+def _check_sign(sign) -> int:
+    """The sign of r of a family of particles: +1 or -1 (a scalar; 1.0 is accepted)."""
+    if isinstance(sign, (bool, np.bool_)) or not isinstance(sign, (int, float, np.integer, np.floating)) \
+            or sign not in (1, -1):
+        raise ValueError(f"sign must be +1 or -1 (the sign of r of the particles), got {sign!r}")
+    return int(sign)
 
 
 def _residuals(net: Network, data: Dataset) -> np.ndarray:
@@ -166,8 +171,7 @@ def plane_velocity(net: Network, data: Dataset, u, v, sign: int = 1) -> tuple[np
     _check(net, data)
     u = as_float_array(u, "u", ndim=None)
     v = as_float_array(v, "v", ndim=None)
-    if sign not in (1, -1):
-        raise ValueError(f"sign must be +1 or -1 (the sign of r of the particles), got {sign!r}")
+    sign = _check_sign(sign)
     u, v = np.broadcast_arrays(u, v)
     radius = np.hypot(u, v)
     theta = np.mod(np.arctan2(v, u), 2 * np.pi)
@@ -311,8 +315,7 @@ class Boundaries:
 
     def labels(self, sign: int = 1) -> np.ndarray:
         """"attractor", "repulsor" or "neither" for particles with sign(r) = ``sign``."""
-        if sign not in (1, -1):
-            raise ValueError(f"sign must be +1 or -1 (the sign of r), got {sign!r}")
+        sign = _check_sign(sign)
         return np.where(self.attracts == 0, "neither", np.where(self.attracts == sign, "attractor", "repulsor"))
 
 

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ._storage import atomic_write
 from ._validation import _short, as_choice, as_float_array, as_real
 
 __all__ = ["Network", "PiecewiseLinear"]
@@ -328,11 +329,13 @@ class Network:
         if path.suffix != ".npz":
             raise ValueError(f"path must end in .npz, got {str(path)!r}")
         prov = {"relu1d_version": __version__, **self.provenance}
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez(tmp, a=self.a, b=self.b, c=self.c, alpha=self.alpha,
-                 provenance=np.array(json.dumps(prov, default=str)))
-        tmp.replace(path)
-        return path
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+                np.savez(fh, a=self.a, b=self.b, c=self.c, alpha=self.alpha,
+                         provenance=np.array(json.dumps(prov, default=str)))
+
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path) -> "Network":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import check_network_and_data
 from .data import Dataset
 from .network import Network
 
@@ -19,11 +20,15 @@ def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0,
     return fig, axes
 
 
+def _axes(ax):
+    if ax is None:
+        fig, axes = new_figure()
+        return fig, axes[0, 0]
+    return ax.figure, ax
+
+
 def _check(net, data):
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
-    if data is not None and not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset or None, got {type(data).__name__}")
+    check_network_and_data(net, data, data_optional=True)
 
 
 def _interval(net: Network, data: Dataset | None, interval) -> tuple[float, float]:
@@ -37,8 +42,10 @@ def _interval(net: Network, data: Dataset | None, interval) -> tuple[float, floa
     else:
         knots = net.knots[np.isfinite(net.knots)]
         lo, hi = (np.percentile(knots, [5, 95]) if knots.size else (-1.0, 1.0))
+        if not hi - lo > 0:  # one knot (e.g. all at 0 under he/xavier/lecun): a unit range about it
+            lo, hi = lo - 1.0, hi + 1.0
     pad = 0.15 * max(hi - lo, 1e-9)
-    return lo - pad, hi + pad
+    return float(lo - pad), float(hi + pad)
 
 
 def plot_function(net: Network, data: Dataset | None = None, interval=None, ax=None,
@@ -57,11 +64,7 @@ def plot_function(net: Network, data: Dataset | None = None, interval=None, ax=N
     """
     _check(net, data)
     lo, hi = _interval(net, data, interval)
-    if ax is None:
-        fig, axes = new_figure()
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    fig, ax = _axes(ax)
     xs = np.linspace(lo, hi, 1000)
     ax.plot(xs, net(xs), color="C0", lw=1.8, label=label)
     if show_knots:
@@ -82,16 +85,14 @@ def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: fl
     with each sample xⱼ drawn as the line u·xⱼ + v = 0 (Williams et al., eq. 6 and
     Fig. 1 right)."""
     _check(net, data)
-    if ax is None:
-        fig, axes = new_figure()
-        ax = axes[0, 0]
-    else:
-        fig = ax.figure
+    fig, ax = _axes(ax)
     r, theta = net.canonical()
     u, v = np.abs(r) * np.cos(theta), np.abs(r) * np.sin(theta)
     if limit is None:
-        limit = 1.1 * float(np.max(np.hypot(u, v))) if net.m else 1.0
+        limit = 1.1 * float(np.max(np.hypot(u, v)))
         limit = limit if limit > 0 else 1.0
+    elif not limit > 0:
+        raise ValueError(f"limit must be > 0, got {limit}")
     if data is not None:
         line = np.array([-limit, limit])
         for xj in data.x:
@@ -110,13 +111,6 @@ def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: fl
 
 # ---------------------------------------------------------------- mean-field plane (Williams §3.1)
 __all__ += ["plot_regions", "plot_velocity_field"]
-
-
-def _axes(ax):
-    if ax is None:
-        fig, axes = new_figure()
-        return fig, axes[0, 0]
-    return ax.figure, ax
 
 
 def plot_regions(data: Dataset, ax=None, limit: float = 1.0, alpha: float = 0.25):

@@ -85,14 +85,8 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
 
     claims = [_storage.to_jsonable(c) for c in result.claims]
     env = _storage.environment()
-    meta = {
-        "name": name, "description": description, "preset": preset, "status": "ok",
-        "spec_type": type(spec).__name__, "spec": _storage.to_jsonable(spec_to_dict(spec)),
-        "seeds": _storage.to_jsonable(spec_seeds(spec)), "wall_time_s": float(wall_time_s),
-        "started_utc": started_utc or _storage.utc_now(), "finished_utc": _storage.utc_now(),
-        "claims": claims, "n_claims": len(claims), "n_hold": sum(bool(c["holds"]) for c in claims),
-        "figures": figure_files, "data_file": None, **env,
-    }
+    meta = _meta("ok", name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
+                 started_utc=started_utc or _storage.utc_now(), claims=claims, figures=figure_files, env=env)
     if result.data is not None:
         ds = result.data.copy(deep=False)
         ds.attrs = dict(ds.attrs)
@@ -115,15 +109,22 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
     return meta
 
 
+def _meta(status: str, *, name, description, spec, preset, wall_time_s, started_utc, claims, figures, env,
+          **extra) -> dict:
+    """The contents of ``meta.json`` (``extra``: the traceback of a failed run)."""
+    return {"name": name, "description": description, "preset": preset, "status": status,
+            "spec_type": type(spec).__name__, "spec": _storage.to_jsonable(spec_to_dict(spec)),
+            "seeds": _storage.to_jsonable(spec_seeds(spec)), "wall_time_s": float(wall_time_s),
+            "started_utc": started_utc, "finished_utc": _storage.utc_now(), "claims": claims,
+            "n_claims": len(claims), "n_hold": sum(bool(c["holds"]) for c in claims), "figures": figures,
+            "data_file": None, **extra, **env}
+
+
 def _save_error(directory, *, name, description, spec, preset, wall_time_s, started_utc, error) -> dict:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    meta = {"name": name, "description": description, "preset": preset, "status": "error",
-            "spec_type": type(spec).__name__, "spec": _storage.to_jsonable(spec_to_dict(spec)),
-            "seeds": _storage.to_jsonable(spec_seeds(spec)), "wall_time_s": float(wall_time_s),
-            "started_utc": started_utc, "finished_utc": _storage.utc_now(), "claims": [],
-            "n_claims": 0, "n_hold": 0, "figures": [], "data_file": None, "error": error,
-            **_storage.environment()}
+    meta = _meta("error", name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
+                 started_utc=started_utc, claims=[], figures=[], env=_storage.environment(), error=error)
     for stale in ("data.nc", "claims.json"):
         (directory / stale).unlink(missing_ok=True)
     _storage.write_json(directory / "meta.json", meta)

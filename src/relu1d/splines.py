@@ -45,6 +45,11 @@ class Spline:
     outside: str = "linear"
     constant: float = 0.0
 
+    def __post_init__(self):
+        if self.ppoly is not None and not isinstance(self.ppoly, PPoly):
+            raise TypeError(f"ppoly must be a scipy.interpolate.PPoly or None, got {_short(self.ppoly)}")
+        as_choice(self.outside, "outside", ("linear", "constant"))
+
     @property
     def breakpoints(self) -> np.ndarray:
         return np.empty(0) if self.ppoly is None else np.asarray(self.ppoly.x)

@@ -109,11 +109,12 @@ import math
 import numpy as np
 from scipy import integrate, special
 
-from ._validation import as_choice, as_float_array, as_int, as_real
+from ._validation import check_network_and_data, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
 from .hessian import _moments
 from .init import SCHEMES
 from .network import Network, PiecewiseLinear, _resolve_alpha
+from .splines import Spline, _interval
 
 __all__ = ["breakpoint_pdf", "breakpoint_cdf", "delta_slope_pdf", "delta_slope_cdf",
            "weight_moments", "expected_roughness", "roughness",
@@ -217,13 +218,6 @@ def delta_slope_pdf(mu, scheme: str = "uniform", m: int = 1, alpha="sqrt", ab_sc
 
 
 # ---------------------------------------------------------------------- flatness
-def _interval(interval) -> tuple[float, float]:
-    lo, hi = (as_real(v, "interval", allow_inf=True) for v in interval)
-    if not lo < hi:
-        raise ValueError(f"interval must be (low, high) with low < high, got {interval}")
-    return lo, hi
-
-
 def expected_roughness(scheme: str = "uniform", m: int = 100, alpha="sqrt", ab_scale: float = 1.0,
                        c_scale: float = 1.0, interval=(-1.0, 1.0)) -> dict:
     """Closed-form expectations of the three roughness measures at initialisation.
@@ -246,7 +240,7 @@ def expected_roughness(scheme: str = "uniform", m: int = 100, alpha="sqrt", ab_s
     alpha = _resolve_alpha(alpha, m)
     ab_scale = as_real(ab_scale, "ab_scale", nonnegative=True)
     c_scale = as_real(c_scale, "c_scale", nonnegative=True)
-    lo, hi = _interval(interval)
+    lo, hi = _interval(interval, allow_inf=True)
     sa, sc = math.sqrt(mom["var_a"]) * ab_scale, math.sqrt(mom["var_c"]) * c_scale
     sum_mu2 = m * sa ** 2 * sc ** 2 / alpha ** 2
     if mom["zero_bias"]:
@@ -287,9 +281,7 @@ def roughness(f, interval=(-1.0, 1.0)) -> dict:
         all neurons of a Network (Sahs et al.'s parameter-level measure, independent of
         I), otherwise the Σ of squared jumps of f' inside I. Exact up to rounding.
     """
-    from .splines import Spline
-
-    lo, hi = _interval(interval)
+    lo, hi = _interval(interval, allow_inf=True)
     if not math.isfinite(hi - lo):
         raise ValueError(f"interval must be finite, got {interval}")
     if isinstance(f, (Network, PiecewiseLinear)):
@@ -324,19 +316,12 @@ def roughness(f, interval=(-1.0, 1.0)) -> dict:
 
 
 # ---------------------------------------------------------------------- dynamics
-def _check(net, data):
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
-
-
 def residual_moments(net: Network, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
     """Rᵢ = Σ_{j∈Aᵢ} ρⱼ and Eᵢ = Σ_{j∈Aᵢ} ρⱼxⱼ, Aᵢ = {j : aᵢxⱼ > bᵢ} (strict at kinks).
 
     ∇L in these terms: ∂L/∂aᵢ = cᵢEᵢ/α, ∂L/∂bᵢ = −cᵢRᵢ/α, ∂L/∂cᵢ = (aᵢEᵢ − bᵢRᵢ)/α.
     """
-    _check(net, data)
+    check_network_and_data(net, data)
     _, _, big_r, big_e = _moments(net, data)
     return big_r, big_e
 
@@ -356,7 +341,7 @@ def spline_velocity(net: Network, data: Dataset, trainable: str = "abc") -> tupl
     trainable : str
         Any non-empty subset of "abc".
     """
-    _check(net, data)
+    check_network_and_data(net, data)
     if not isinstance(trainable, str) or not trainable or set(trainable) - set("abc"):
         raise ValueError(f"trainable must be a non-empty subset of 'abc', got {trainable!r}")
     big_r, big_e = residual_moments(net, data)
@@ -388,7 +373,7 @@ def stationary_breakpoints(net: Network, data: Dataset) -> tuple[np.ndarray, np.
         The zeros of g₊ and g₋ strictly inside (x₁, x_s), sorted per orientation.
     orientation : (k,) array of ±1
     """
-    _check(net, data)
+    check_network_and_data(net, data)
     x = data.x
     rho = net(x) - data.y
     betas, signs = [], []

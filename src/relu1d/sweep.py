@@ -228,9 +228,7 @@ def load_sweep(path) -> Sweep:
         if "preset" in table:
             raise ValueError("preset applies only with experiment = \"NAME\"")
         base = spec_from_dict(TrainSpec, base_table)
-        if base.data.name.endswith(".csv") and not Path(base.data.name).is_absolute():
-            base = dataclasses.replace(base, data=dataclasses.replace(
-                base.data, name=str((path.parent / base.data.name).resolve())))
+        base = dataclasses.replace(base, data=base.data.absolute(path.parent))
     else:
         from .experiments import get
 
@@ -273,7 +271,7 @@ def train_point(spec: TrainSpec):
     data = spec.data.dataset()
     traj = train(net0, data, progress=False, **spec.training.kwargs())
     net = traj.network
-    if spec.data.name.endswith(".csv"):
+    if spec.data.name.lower().endswith(".csv"):
         span = data.x[-1] - data.x[0]
         x_eval = np.linspace(data.x[0] - 0.25 * span, data.x[-1] + 0.25 * span, 251)
     else:

@@ -433,29 +433,22 @@ def run_spline_flow(spec: SplineFlowSpec) -> ExperimentResult:
 
     data = sinusoid(spec.data_samples, seed=spec.data_seed)
     net = init_network(spec.m, seed=spec.seed)
-    errs = []
-    for lr in spec.check_lrs:
-        snaps = train(net, data, lr=lr, steps=spec.check_steps, record_every=1, progress=False,
-                      max_snapshots=None).snapshots
-        k = spec.check_steps // 2
-        fd_beta = (snaps.b[k + 1] / snaps.a[k + 1] - snaps.b[k - 1] / snaps.a[k - 1]) / (2 * lr)
-        mu = [snaps.c[j] * np.abs(snaps.a[j]) / net.alpha for j in (k - 1, k + 1)]
-        fd_mu = (mu[1] - mu[0]) / (2 * lr)
-        bd, md = _sv.spline_velocity(snaps.network(k), data)
-        errs.append([np.max(np.abs(fd_beta - bd)) / np.max(np.abs(bd)), np.max(np.abs(fd_mu - md)) / np.max(np.abs(md))])
-    errs = np.array(errs)
+    mid = spec.check_steps // 2
+
+    def fd_errors(snaps, dt):
+        """Relative errors of central differences of β and μ at the middle snapshot against spline_velocity."""
+        beta = [snaps.b[j] / snaps.a[j] for j in (mid - 1, mid + 1)]
+        mu = [snaps.c[j] * np.abs(snaps.a[j]) / net.alpha for j in (mid - 1, mid + 1)]
+        bd, md = _sv.spline_velocity(snaps.network(mid), data)
+        return [np.max(np.abs((beta[1] - beta[0]) / (2 * dt) - bd)) / np.max(np.abs(bd)),
+                np.max(np.abs((mu[1] - mu[0]) / (2 * dt) - md)) / np.max(np.abs(md))]
+
+    errs = np.array([fd_errors(train(net, data, lr=lr, steps=spec.check_steps, record_every=1, progress=False,
+                                     max_snapshots=None).snapshots, lr) for lr in spec.check_lrs])
     # the exact flow (method="flow", adaptive ODE integration): central differences err O(dt²)
-    flow_errs = []
-    for dt in spec.flow_dts:
-        snaps = train(net, data, method="flow", lr=dt, steps=spec.check_steps, record_every=1, progress=False,
-                      rtol=1e-12, atol=1e-14, max_snapshots=None).snapshots
-        k = spec.check_steps // 2
-        fd_beta = (snaps.b[k + 1] / snaps.a[k + 1] - snaps.b[k - 1] / snaps.a[k - 1]) / (2 * dt)
-        mu = [snaps.c[j] * np.abs(snaps.a[j]) / net.alpha for j in (k - 1, k + 1)]
-        bd, md = _sv.spline_velocity(snaps.network(k), data)
-        flow_errs.append([np.max(np.abs(fd_beta - bd)) / np.max(np.abs(bd)),
-                          np.max(np.abs((mu[1] - mu[0]) / (2 * dt) - md)) / np.max(np.abs(md))])
-    flow_errs = np.array(flow_errs)
+    flow_errs = np.array([fd_errors(train(net, data, method="flow", lr=dt, steps=spec.check_steps, record_every=1,
+                                          progress=False, rtol=1e-12, atol=1e-14, max_snapshots=None).snapshots, dt)
+                          for dt in spec.flow_dts])
     speed_beta, speed_mu, travel, fit_time = [], [], [], []
     for sigma in spec.scales:
         n0 = init_network(spec.travel_m, seed=spec.seed, ab_scale=sigma, c_scale=sigma)

@@ -7,6 +7,7 @@ same minibatches and the same Gaussian noise and agree to rounding.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import os
@@ -19,7 +20,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._validation import _short, as_choice, as_float_array, as_int, as_real, as_rng
+from .. import _storage
+from .._validation import check_network_and_data, _short, as_choice, as_float_array, as_int, as_real, as_rng
 from ..data import Dataset
 from ..network import Network
 from . import _reference
@@ -177,23 +179,16 @@ class Trajectory:
     def save(self, path) -> Path:
         """Write NetCDF-4 (h5netcdf) to a temporary name, then rename it to ``path``."""
         _need_h5py()
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        self.to_xarray().to_netcdf(tmp, engine="h5netcdf")
-        tmp.replace(path)
-        return path
+        return _storage.write_netcdf(self.to_xarray(), path)
 
     @classmethod
     def load(cls, path) -> "Trajectory":
         """Read a file written by :meth:`save`."""
-        import xarray as xr
-
         _need_h5py()
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"path {str(path)!r} is not a file; expected a NetCDF file written by Trajectory.save")
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            ds = ds.load()
+        ds = _storage.read_netcdf(path)
         missing = {"a", "b", "c", "loss", "data_loss"} - set(ds.data_vars)
         if missing:
             raise ValueError(f"{str(path)!r} lacks {sorted(missing)}; expected a file written by Trajectory.save")
@@ -288,10 +283,7 @@ def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.nd
 def _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
                record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,
                tv_penalty, max_snapshots, backend) -> _Config:
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {type(net).__name__}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}; build one with relu1d.Dataset(x, y)")
+    check_network_and_data(net, data)
     as_choice(method, "method", METHODS)
     lr = as_real(lr, "lr", positive=True)
     steps = as_int(steps, "steps", minimum=0)
@@ -471,7 +463,6 @@ class _Recorder:
         self.arrays = [np.empty((n_keep, m)) for _ in range(names)]
         self.count = 0          # record points done
         self.last = None        # the parameters at the last record point
-        self.extra = None       # the last record point when it is not a kept one
 
     def record(self, k: int, data_loss: float, penalty: float, params) -> None:
         self.data_loss[k] = data_loss
@@ -579,7 +570,7 @@ def _run_flow(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
     result = integrate_flow(net, data, times, trainable=cfg.names, weight_decay=cfg.weight_decay,
                             rtol=cfg.rtol, atol=cfg.atol, parameterization=cfg.parameterization,
                             progress=cfg.progress)
-    a, b, c = (np.asarray(getattr(result, name), dtype=np.float64) for name in "abc")
+    a, b, c = result.a, result.b, result.c
     canonical = cfg.parameterization == "canonical"
     rec = _Recorder(cfg, net.m, canonical)
     delta = net.invariants() if canonical else None
@@ -588,17 +579,13 @@ def _run_flow(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
         value = _reference.data_loss(a[k], b[k], c[k], net.alpha, data.x, data.y, False)
         params = (a[k], b[k], c[k])
         if canonical:
-            if getattr(result, "r", None) is not None:
-                r, theta = result.r[k], np.mod(result.theta[k], 2 * np.pi)
-            else:
-                r, theta = Network(a[k], b[k], c[k], net.alpha).canonical()
-            params = params + (r, theta)
+            r = result.r[k]
+            params = params + (r, result.theta[k])
             penalty = 0.5 * cfg.weight_decay * float(r @ r) if cfg.train[0] else 0.0
         else:
             penalty = 0.5 * cfg.weight_decay * sum(float(p @ p) for p, on in zip(params, cfg.train) if on)
         rec.record(k, value, penalty, params)
-    stats = dict(getattr(result, "stats", {}) or {})
-    return rec.trajectory(net, net.alpha, False, stats=stats, delta=delta)
+    return rec.trajectory(net, net.alpha, False, stats=dict(result.stats), delta=delta)
 
 
 # ----------------------------------------------------------------------------- public
@@ -780,7 +767,6 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
         return [f.result() for f in futures]
 
 
-_TRAIN_DEFAULTS = dict(method="gd", lr=1e-3, steps=10_000, trainable="abc", weight_decay=0.0, temperature=0.0,
-                       batch_size=None, record_every=100, record=None, seed=0, progress=True,
-                       parameterization="full", rtol=1e-8, atol=1e-10, loss="sum", lr_scale="none",
-                       tv_penalty=0.0, max_snapshots=100, backend="numba")
+# train's defaults, read from its signature so that the two cannot drift apart
+_TRAIN_DEFAULTS = {name: p.default for name, p in inspect.signature(train).parameters.items()
+                   if p.default is not inspect.Parameter.empty}

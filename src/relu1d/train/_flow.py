@@ -139,9 +139,9 @@ from numba import njit
 from scipy.integrate import DOP853
 from scipy.optimize import brentq
 
-from .._validation import _short, as_choice, as_float_array, as_real
-from ..data import Dataset
+from .._validation import check_network_and_data, _short, as_choice, as_float_array, as_real
 from ..network import Network
+from ._api import _as_trainable
 
 __all__ = ["integrate_flow", "FlowResult"]
 
@@ -819,28 +819,18 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
     -------
     FlowResult
     """
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a relu1d.Network, got {_short(net)}")
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {_short(data)}")
+    check_network_and_data(net, data)
     times = as_float_array(record_times, "record_times", min_size=1)
     if np.any(times < 0) or np.any(np.diff(times) < 0):
         raise ValueError(f"record_times must be non-decreasing and >= 0; got {_short(times.tolist())}")
     as_choice(parameterization, "parameterization", ("full", "canonical"))
     canonical = parameterization == "canonical"
-    if not isinstance(trainable, str):
-        raise TypeError(f"trainable must be a string such as 'abc' or 'c', got {_short(trainable)}")
-    allowed = "rt" if canonical else "abc"
-    names = "rt" if canonical and trainable == "abc" else trainable
-    if not names or len(set(names)) != len(names) or any(ch not in allowed for ch in names):
-        raise ValueError(f"trainable must be a non-empty subset of {allowed!r} without repeats"
-                         f"{' (or abc, meaning rt)' if canonical else ''}; got {trainable!r}")
+    train, _ = _as_trainable(trainable, parameterization)
     lam = as_real(weight_decay, "weight_decay", nonnegative=True)
     rtol = as_real(rtol, "rtol", positive=True)
     atol = as_real(atol, "atol", positive=True)
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {_short(progress)}")
-    train = tuple(ch in names for ch in allowed)
     x, yd = data.x, data.y
     m, alpha = net.m, net.alpha
     start = time.perf_counter()

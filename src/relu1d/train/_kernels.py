@@ -95,6 +95,15 @@ def _new_full(ai, bi, ci, p0, p1, ta, tb, tc, weight_decay, lr, inv_alpha, noise
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _hoisted_full(ai, bi, ci, p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c):
+    """One neuron's full-parameter update with the factors hoisted out of the loop:
+    z ← keep·z − step·(α·∂L/∂z), keep = 1 − lr·λ and step = lr/α (1 and 0 when z is
+    not trained). Branch-free, so the loops that call it vectorise."""
+    return (keep_a * ai - step_a * (ci * p1), keep_b * bi + step_b * (ci * p0),
+            keep_c * ci - step_c * (ai * p1 - bi * p0))
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _new_canonical(ri, ti, ci, si, p0, p1, tr, tt, weight_decay, lr, inv_m, noise_scale, threshold, noise, i,
                    noisy):
     """One update of neuron i in canonical parameters (see _reference.advance_canonical)."""
@@ -328,12 +337,7 @@ def _update_full_block(a, b, c, count, t0, t1, ta, tb, tc, weight_decay, lr, inv
     for i in range(n):
         p0 = s0[i]
         p1 = s1[i]
-        ai = a[i]
-        bi = b[i]
-        ci = c[i]
-        na = keep_a * ai - step_a * (ci * p1)
-        nbias = keep_b * bi + step_b * (ci * p0)
-        nc = keep_c * ci - step_c * (ai * p1 - bi * p0)
+        na, nbias, nc = _hoisted_full(a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c)
         a[i] = na
         b[i] = nbias
         c[i] = nc
@@ -590,12 +594,7 @@ def _segment_update_full(a, b, c, p0, p1, step_a, step_b, step_c, keep_a, keep_b
     ok = 1
     moved = 0
     for i in range(a.size):
-        ai = a[i]
-        bi = b[i]
-        ci = c[i]
-        na = keep_a * ai - step_a * (ci * p1)
-        nbias = keep_b * bi + step_b * (ci * p0)
-        nc = keep_c * ci - step_c * (ai * p1 - bi * p0)
+        na, nbias, nc = _hoisted_full(a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c)
         a[i] = na
         b[i] = nbias
         c[i] = nc

@@ -72,11 +72,11 @@ def _fit_rate(widths, distances) -> np.ndarray:
     return (logd - logd.mean(axis=-1, keepdims=True)) @ centred / (centred @ centred)
 
 
-def _poly_fit_residual(f, lo: float, hi: float, degree: int, n: int = 41, transform=None):
-    """Fit a polynomial of ``degree`` to f (or transform(u, f)) on [lo, hi]; return
+def _poly_fit_residual(f, lo: float, hi: float, degree: int, n: int = 41):
+    """Fit a polynomial of ``degree`` to f on [lo, hi]; return
     (max residual, coefficients in the variable (u − lo)/(hi − lo))."""
     u = np.linspace(lo, hi, n)
-    values = f(u) if transform is None else transform(u)
+    values = f(u)
     t = (u - lo) / (hi - lo)
     coef = np.polynomial.polynomial.polyfit(t, values, degree)
     return float(np.max(np.abs(np.polynomial.polynomial.polyval(t, coef) - values))), coef
@@ -207,6 +207,15 @@ class Theorem5Spec:
     high: float = 0.9
 
 
+def _interpolant_and_natural(spec, seed: int, init):
+    """Data set ``seed`` of a :class:`Theorem5Spec` or :class:`AppendixA3Spec`, its m = ∞
+    interpolant for ``init``, the natural cubic spline through it, the data hull and the
+    data range (the scale of the reported distances)."""
+    data = _random_points(spec.s, seed, spec.low, spec.high)
+    return (data, kernel.interpolant(data, init), splines.natural_cubic(data),
+            (float(data.x[0]), float(data.x[-1])), float(np.ptp(data.y)) or 1.0)
+
+
 def _interval_edges(data: Dataset, lo: float, hi: float) -> list[tuple[float, float]]:
     edges = np.concatenate([[lo], data.x, [hi]])
     return [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
@@ -257,11 +266,7 @@ def theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
     xs = np.linspace(-1.2, 1.2, 481)
     curves, natural_curves, second = (np.empty((len(seeds), xs.size)) for _ in range(3))
     for k, seed in enumerate(seeds):
-        data = _random_points(spec.s, seed, spec.low, spec.high)
-        f = kernel.interpolant(data, init)
-        natural = splines.natural_cubic(data)
-        hull = (float(data.x[0]), float(data.x[-1]))
-        scale = float(np.ptp(data.y)) or 1.0
+        data, f, natural, hull, scale = _interpolant_and_natural(spec, seed, init)
         residual, d2_jump, d3_jump, inner = _cubic_pieces(f, data, -1.0, 1.0)
         d2_hull = f.second_derivative(np.linspace(*hull, 2001))
         max_f2 = float(np.max(np.abs(d2_hull)))
@@ -384,11 +389,7 @@ def appendix_a3_gaussian(spec: AppendixA3Spec) -> ExperimentResult:
     xs = np.linspace(-1.2, 1.2, 481)
     curves, natural_curves = np.empty((len(seeds), xs.size)), np.empty((len(seeds), xs.size))
     for k, seed in enumerate(seeds):
-        data = _random_points(spec.s, seed, spec.low, spec.high)
-        f = kernel.interpolant(data, init)
-        natural = splines.natural_cubic(data)
-        hull = (float(data.x[0]), float(data.x[-1]))
-        scale = float(np.ptp(data.y)) or 1.0
+        data, f, natural, hull, scale = _interpolant_and_natural(spec, seed, init)
         corrected = printed = cubic = 0.0
         for a, b in _interval_edges(data, *hull):
             corrected = max(corrected, _basis_fit_residual(f, a, b, _ZETA_BASIS) / _rounding_unit(f))

@@ -59,13 +59,15 @@ def run_wave(spec: WaveSpec) -> ExperimentResult:
         figures[f"mode {j}"] = fig
     energy = float(np.trapezoid(np.sin(2 * np.pi * x) ** 2, x))
     return ExperimentResult(xr.Dataset({"x": x}), figures,
-                            [Claim.close("∫ sin² over a period is 1/2", "calculus", energy, 0.5, 1e-4),
-                             Claim.above("a failing claim stays visible", "test", energy, 1.0)])
+                            [Claim.close("sin2_mean", "∫ sin² over a period is 1/2", "calculus", energy, 0.5, 1e-4),
+                             Claim.above("failing_visible", "a failing claim stays visible", "test", energy, 1.0)])
 
 
 def test_report_renders_with_every_image_loaded(tmp_path, monkeypatch):
     chromium = _chromium()
     if chromium is None:
+        if os.environ.get("RELU1D_REQUIRE_BROWSER"):  # set by .ci/run, which installs Chromium
+            pytest.fail("RELU1D_REQUIRE_BROWSER is set but no Chromium was found; apt-get install chromium")
         pytest.skip("no Chromium found (looked for " + ", ".join(_CHROMIUM_NAMES)
                     + "); install Debian's package: apt-get install chromium")
     monkeypatch.setattr(_registry, "REGISTRY", {})

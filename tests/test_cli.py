@@ -34,7 +34,7 @@ def run_square(spec: SquareSpec) -> ExperimentResult:
     total = float(np.sum(k ** 2))
     closed_form = (spec.n - 1) * spec.n * (2 * spec.n - 1) / 6
     return ExperimentResult(xr.Dataset({"sq": ("k", k ** 2)}, coords={"k": k}), {"squares": fig},
-                            [Claim.close("Σk² = (n−1)n(2n−1)/6", "closed form", total, closed_form, 1e-9)])
+                            [Claim.close("sum_of_squares", "Σk² = (n−1)n(2n−1)/6", "closed form", total, closed_form, 1e-9)])
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_reproduce_names_and_all(tmp_path, toy_registry):
 
     result = runner.invoke(app, ["reproduce", "--all", "--out", str(tmp_path / "all"), "--no-progress"])
     assert result.exit_code == 0, result.output
-    assert "2 experiment(s), 2/2 claims hold" in result.output
+    assert "2 experiment(s), 2 claims: 2 hold · 0 contradicted · 0 setting-dependent · 0 inconclusive" in result.output
     meta = json.loads((tmp_path / "all" / "toy.again" / "meta.json").read_text())
     assert meta["preset"] == "full" and meta["spec"] == {"n": 30, "seed": 1}
     ds = _storage.read_netcdf(tmp_path / "all" / "toy.again" / "data.nc")
@@ -223,3 +223,144 @@ def test_sweep_refusals(tmp_path):
     path.write_text('[grid]\n"init.m" = [0]\n')
     result = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "init.m must be >= 1, got 0" in result.output
+
+
+# --------------------------------------------------------------------------- issue 14: output folders, resume
+def _train_args(out, steps=20, *extra):
+    return ["train", "--m", "6", "--s", "5", "--steps", str(steps), "--record-every", "10", "--out", str(out),
+            "--no-progress", *extra]
+
+
+def test_train_refuses_a_foreign_folder_and_never_deletes_files_it_did_not_write(tmp_path):
+    out = tmp_path / "mine"
+    (out / "figures").mkdir(parents=True)
+    (out / "notes.txt").write_text("my notes")
+    (out / "figures" / "photo.png").write_bytes(b"not written by relu1d")
+    result = runner.invoke(app, _train_args(out))
+    assert result.exit_code == 2 and "holds no relu1d record" in result.output and "--overwrite" in result.output
+    assert sorted(p.name for p in out.rglob("*")) == ["figures", "notes.txt", "photo.png"]
+    result = runner.invoke(app, _train_args(out, 20, "--overwrite"))
+    assert result.exit_code == 0, result.output
+    assert (out / "notes.txt").read_text() == "my notes"
+    assert (out / "figures" / "photo.png").read_bytes() == b"not written by relu1d"
+    # now OUT holds a relu1d record: a rerun replaces it without --overwrite, and still
+    # removes only what relu1d wrote
+    (out / "figures" / "added.png").write_bytes(b"also mine")
+    result = runner.invoke(app, _train_args(out, 30))
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "meta.json").read_text())["steps_planned"] == 30
+    assert (out / "figures" / "added.png").read_bytes() == b"also mine"
+    assert (out / "figures" / "photo.png").is_file() and (out / "figures" / "loss.png").is_file()
+
+
+def test_init_refuses_to_overwrite_an_existing_file_unless_asked(tmp_path):
+    path = tmp_path / "net.npz"
+    assert runner.invoke(app, ["init", str(path), "--m", "4"]).exit_code == 0
+    before = path.read_bytes()
+    result = runner.invoke(app, ["init", str(path), "--m", "5"])
+    assert result.exit_code == 2 and "already exists" in result.output and "--overwrite" in result.output
+    assert path.read_bytes() == before
+    result = runner.invoke(app, ["init", str(path), "--m", "5", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert relu1d.Network.load(path).m == 5
+
+
+@pytest.mark.parametrize("kind", ["existing file", "under a file", "impossible", "read-only filesystem",
+                                  "read-only folder"])
+@pytest.mark.parametrize("command", ["train", "reproduce", "init"])
+def test_an_unwritable_out_fails_in_one_line_before_computing(tmp_path, toy_registry, monkeypatch, kind, command):
+    import errno
+    import os
+    import sys
+    from pathlib import Path
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    if kind == "existing file":
+        out = blocker
+    elif kind == "under a file":
+        out = blocker / "sub"
+    elif kind == "impossible":
+        out = Path("/proc/self/relu1d-no-such-folder")
+    elif kind == "read-only filesystem":
+        out = tmp_path / "ro"
+
+        def refuse(*args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        monkeypatch.setattr(_storage.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(Path, "mkdir", lambda self, *a, **k: refuse())
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root may write in a read-only folder")
+        (tmp_path / "ro").mkdir()
+        (tmp_path / "ro").chmod(0o555)
+        out = tmp_path / "ro" / "sub"
+    computed = []
+    monkeypatch.setattr(sys.modules["relu1d.train._api"], "_train", lambda *a, **k: computed.append(a))
+    register("toy.count", "Counts its runs.", quick=SquareSpec(), full=SquareSpec())(
+        lambda spec: computed.append(spec) or run_square(spec))
+    monkeypatch.setattr(sys.modules["relu1d.init"], "init_network",
+                        lambda *a, **k: computed.append(a) or relu1d.Network([1.0], [0.0], [1.0]))
+    args = {"train": _train_args(out), "reproduce": ["reproduce", "toy.count", "--quick", "--out", str(out)],
+            "init": ["init", str(out / "net.npz" if kind != "existing file" else out)]}[command]
+    if command == "init" and kind == "existing file":
+        args = ["init", str(tmp_path)]  # a folder where a file is wanted
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in result.output, result.output
+    assert computed == []
+
+
+def test_reproduce_resumes_skipping_complete_records_unless_forced(tmp_path, toy_registry):
+    out = tmp_path / "r"
+    args = ["reproduce", "--all", "--quick", "--out", str(out), "--no-progress"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "skipped" not in result.output, result.output
+
+    def stamps():
+        return {n: (out / n / "meta.json").stat().st_mtime_ns for n in ("toy.squares", "toy.again")}
+
+    first = stamps()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "skipped 2 complete" in result.output and stamps() == first
+    assert "2 experiment(s), 2 claims: 2 hold" in result.output  # the skipped records still count
+    # another preset is another spec: computed
+    result = runner.invoke(app, ["reproduce", "toy.again", "--out", str(out), "--no-progress"])
+    assert "skipped" not in result.output and json.loads((out / "toy.again" / "meta.json").read_text())[
+        "preset"] == "full"
+    # --force recomputes; so does a record that is not complete
+    before = stamps()
+    result = runner.invoke(app, args[:1] + ["toy.squares"] + args[2:] + ["--force"])
+    assert result.exit_code == 0 and "skipped" not in result.output and stamps()["toy.squares"] != before["toy.squares"]
+    meta = json.loads((out / "toy.squares" / "meta.json").read_text())
+    (out / "toy.squares" / "meta.json").write_text(json.dumps({**meta, "status": "interrupted"}))
+    (out / "toy.again" / "figures" / "squares.png").unlink()
+    before = stamps()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "skipped" not in result.output
+    assert all(stamps()[n] != before[n] for n in before)
+
+
+def test_a_diverging_train_writes_a_partial_record_and_says_so_in_one_line(tmp_path):
+    out = tmp_path / "div"
+    result = runner.invoke(app, ["train", "--m", "10", "--s", "10", "--lr", "5", "--trainable", "c", "--steps",
+                                 "2000", "--record-every", "10", "--out", str(out), "--no-progress"])
+    # the same run in process: where it diverges
+    with pytest.raises(relu1d.TrainingDiverged) as info:
+        relu1d.train(relu1d.init_network(10), relu1d.datasets.square_wave(10), lr=5.0, trainable="c", steps=2000,
+                     record_every=10, progress=False)
+    exc = info.value
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert f"diverged at step {exc.step}" in lines[0] and "--lr 2.5" in lines[0] and f"{exc.last_loss:.6g}" in lines[0]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["status"] == "diverged" and meta["steps_done"] == int(exc.trajectory.steps[-1]) < 2000
+    assert meta["diverged_at_step"] == exc.step and meta["steps_planned"] == 2000
+    ds = _storage.read_netcdf(out / "data.nc")
+    np.testing.assert_array_equal(ds["loss"].values, exc.trajectory.loss)
+    assert ds.attrs["status"] == "diverged" and np.all(np.isfinite(ds["c"].values))
+    assert {p.name for p in (out / "figures").iterdir()} == {"function.png", "particles.png", "loss.png"}

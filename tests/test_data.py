@@ -90,3 +90,42 @@ def test_builtin_targets():
         r1.datasets.square_wave(0)
     with pytest.raises(TypeError, match="seed"):
         r1.datasets.sinusoid(5, seed="x")
+
+
+# ----------------------------------------------------------------------------- issue 14
+@pytest.mark.parametrize("content, message", [
+    (b"", r"holds no samples \(it is empty\)"),
+    (b"\n\n", r"holds no samples"),
+    (b"x,y\n", r"holds no samples \(only the header line 'x,y'\)"),
+    (b"x,y\n1,2\n\xff\xfe,3\n", r"is not UTF-8 text \(byte 8 is 0xff\)"),
+    (b"1,2\n3,4,5\n", r"has 3 columns in line 2"),
+    (b"x,y\n1,2\n\n3,abc\n", r"is not a CSV of two numeric columns x,y: line 4 is '3,abc'"),
+])
+def test_bad_csv_files_are_one_clear_error_naming_the_file(tmp_path, content, message):
+    import warnings
+
+    path = tmp_path / "d.csv"
+    path.write_bytes(content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy warning on the way
+        with pytest.raises(ValueError, match=rf"'{path}' {message}"):
+            Dataset.from_csv(path)
+
+
+def test_csv_with_comments_blank_lines_and_a_bom_reads(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes("\ufeffx,y\n# a comment\n0.5, 1\n\n-1,2\n".encode())
+    d = Dataset.from_csv(path)
+    np.testing.assert_array_equal(d.x, [-1.0, 0.5])
+    np.testing.assert_array_equal(d.y, [2.0, 1.0])
+
+
+def test_dataset_pickles_and_stays_read_only():
+    import copy
+    import pickle
+
+    d = r1.datasets.random(7, seed=4)
+    for back in (pickle.loads(pickle.dumps(d)), copy.deepcopy(d)):
+        np.testing.assert_array_equal(back.x, d.x)
+        np.testing.assert_array_equal(back.y, d.y)
+        assert not back.x.flags.writeable

@@ -222,3 +222,24 @@ def test_stein_validation():
     same = network_from_theta(np.ones((4, 3)))
     with pytest.raises(ValueError, match="coincide"):
         stein_discrepancy(same, data, 0.1, 0.1)
+
+
+# ---------------------------------------------------------------- the noise factor, end to end
+@pytest.mark.parametrize("noise, factor", [("printed", 0.5), ("gibbs", 1.0)])
+def test_stationary_variance_without_data_term(noise, factor):
+    # One sample with y = 0 and N = 20000 particles: ŷ ~ N^(-1/2)·small, so the data drift
+    # is negligible and each coordinate is the AR(1) chain θ ← (1 − 2λs)θ + σg of the
+    # mapped update, with stationary variance σ²/(1 − (1 − 2λs)²). Printed σ² = 2s/β:
+    # β⁻¹/(2λ(1 − λs)), half the Gibbs variance 1/(βλ) of exp(−βλ‖θ‖²/2) (up to 1 − λs);
+    # σ² = 4s/β: the Gibbs variance. Run through relu1d.train with the mapped kwargs, so
+    # it checks the engine's temperature mapping without reference to how it draws noise.
+    s, inv_beta, lam, n = 0.05, 0.1, 0.5, 20_000
+    net = shevchenko_init(n, scale=0.1, seed=1)
+    data = r1.Dataset([0.5], [0.0])
+    traj = r1.train(net, data, steps=400, record_every=20, seed=2, progress=False, max_snapshots=None,
+                    **shevchenko_train_kwargs(s, inv_beta, lam, n, noise=noise))
+    snaps = traj.snapshots
+    var = np.mean([np.var(theta_from_network(snaps.network(k)), axis=0) for k in range(len(snaps) - 5, len(snaps))],
+                  axis=0)
+    expected = factor * inv_beta / (lam * (1 - lam * s))
+    np.testing.assert_allclose(var, expected, rtol=0.03)

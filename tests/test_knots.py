@@ -130,3 +130,86 @@ def test_bad_inputs():
     no_knots = r1.Network([0.0], [1.0], [1.0])
     assert len(knots.clusters(no_knots, DATA)) == 0
     assert knots.count_between_data(no_knots, DATA).total == 0
+
+
+# ----------------------------------------------------------------------------- affine_misfit_bound
+def _line_misfit(x, y):
+    """½ × the residual sum of squares of the least-squares line, in closed form (0 for < 3 points)."""
+    if x.size < 3:
+        return 0.0
+    dx, dy = x - x.mean(), y - y.mean()
+    return 0.5 * float(dy @ dy - (dx @ dy) ** 2 / (dx @ dx))
+
+
+def _brute_misfit_bound(net, data, rel):
+    """Independent: label each sample by how many kept knots lie left of it; samples with the
+    same label see no knot between them (knots never sit on samples here), so each label is one
+    maximal affine run. Sum the runs' least-squares misfits."""
+    mu = np.abs(net.delta_slopes)
+    e = net.knots
+    finite = np.isfinite(e)
+    total = mu[finite].sum()
+    kept = [ei for ei, mi, fi in zip(e, mu, finite) if fi and mi > rel * total]
+    labels = np.array([sum(k < xj for k in kept) for xj in data.x])
+    return sum(_line_misfit(data.x[labels == lab], data.y[labels == lab]) for lab in np.unique(labels))
+
+
+def test_affine_misfit_bound_counts_runs_of_three():
+    # 7 samples, one knot between x₂ and x₃: runs {x₀, x₁, x₂} and {x₃, …, x₆}
+    x = np.array([-1.0, -0.7, -0.5, -0.1, 0.2, 0.6, 0.9])
+    y = np.array([0.3, -0.4, 0.5, 0.1, -0.6, 0.8, -0.2])
+    data = r1.Dataset(x, y)
+    net = _net_with([-0.3], [1.0])
+    expected = _line_misfit(x[:3], y[:3]) + _line_misfit(x[3:], y[3:])
+    assert _line_misfit(x[:3], y[:3]) > 0.05          # the run of three contributes
+    assert knots.affine_misfit_bound(net, data) == pytest.approx(expected, rel=1e-12)
+    # two knots leaving runs of 3, 2 and 2 samples: only the first run can miss a line
+    two = _net_with([-0.3, 0.4], [1.0, -2.0])
+    assert knots.affine_misfit_bound(two, data) == pytest.approx(_line_misfit(x[:3], y[:3]), rel=1e-12)
+    # a knot between every pair of samples: every run has one sample, the bound is 0
+    every = _net_with((x[:-1] + x[1:]) / 2, np.ones(6))
+    assert knots.affine_misfit_bound(every, data) == 0.0
+    # no knot inside the hull: one run of all seven
+    outside = _net_with([-2.0, 3.0], [1.0, 1.0])
+    assert knots.affine_misfit_bound(outside, data) == pytest.approx(_line_misfit(x, y), rel=1e-12)
+
+
+def test_affine_misfit_bound_knots_on_samples():
+    # a knot exactly at x₃ is not strictly between x₀ and x₃: the first run is {x₀, …, x₃}
+    x = np.array([-1.0, -0.6, -0.2, 0.0, 0.3, 0.5, 0.8, 1.0])
+    y = np.array([0.2, -0.5, 0.4, -0.3, 0.6, -0.1, 0.7, 0.0])
+    data = r1.Dataset(x, y)
+    net = _net_with([0.0], [1.0])
+    expected = _line_misfit(x[:4], y[:4]) + _line_misfit(x[4:], y[4:])
+    assert knots.affine_misfit_bound(net, data) == pytest.approx(expected, rel=1e-12)
+    # knots exactly at the first and the last sample separate nothing: one run of all eight
+    ends = _net_with([x[0], x[-1]], [1.0, 1.0])
+    assert knots.affine_misfit_bound(ends, data) == pytest.approx(_line_misfit(x, y), rel=1e-12)
+
+
+def test_affine_misfit_bound_ignores_negligible_knots():
+    x = np.linspace(-1, 1, 8)
+    y = np.sin(3 * x)
+    data = r1.Dataset(x, y)
+    net = _net_with([0.05, 0.5], [1.0, 1e-12])   # the second knot is negligible at rel = 1e-9
+    halves = _line_misfit(x[:4], y[:4]) + _line_misfit(x[4:], y[4:])
+    assert knots.affine_misfit_bound(net, data) == pytest.approx(halves, rel=1e-12)
+    cut = _line_misfit(x[:4], y[:4]) + _line_misfit(x[4:6], y[4:6]) + _line_misfit(x[6:], y[6:])
+    assert knots.affine_misfit_bound(net, data, rel=0.0) == pytest.approx(cut, rel=1e-12, abs=1e-15)
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(st.integers(0, 10_000), st.integers(1, 7), st.integers(3, 14), st.sampled_from([0.0, 1e-9, 0.05]))
+def test_affine_misfit_bound_against_brute_force(seed, m, s, rel):
+    rng = np.random.default_rng(seed)
+    data = r1.Dataset(np.sort(rng.uniform(-1, 1, s)), rng.normal(size=s))
+    a = rng.choice([-1.0, 1.0], m) * rng.uniform(0.2, 2.0, m)
+    a[rng.random(m) < 0.15] = 0.0                   # some neurons without a knot
+    b = a * rng.uniform(-1.2, 1.2, m) + (a == 0) * rng.normal(size=m)
+    c = rng.normal(size=m) * np.where(rng.random(m) < 0.3, 1e-12, 1.0)   # some negligible knots
+    net = r1.Network(a, b, c, 1.0)
+    bound = knots.affine_misfit_bound(net, data, rel=rel)
+    assert bound == pytest.approx(_brute_misfit_bound(net, data, rel), rel=1e-9, abs=1e-12)
+    if rel == 0.0:  # with every knot kept it is a lower bound on the network's own loss
+        rho = net(data.x) - data.y
+        assert bound <= 0.5 * rho @ rho + 1e-12

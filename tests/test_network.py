@@ -219,3 +219,146 @@ def test_bad_canonical_input():
     net = r1.init_network(3, seed=0)
     with pytest.raises(ValueError, match="finite"):
         net([0.0, np.nan])
+
+
+# ----------------------------------------------------------------------------- issue 14
+def test_large_evaluations_take_the_spline_path_and_agree_with_the_direct_sum(monkeypatch):
+    import relu1d.network as network_module
+
+    rng = np.random.default_rng(5)
+    m, n = 3000, 3000
+    net = Network(rng.normal(size=m), rng.normal(size=m), rng.normal(size=m), alpha="sqrt")
+    x = rng.uniform(-4, 4, size=(60, 50))
+    calls = []
+    real = Network.to_spline
+    monkeypatch.setattr(Network, "to_spline", lambda self: calls.append(1) or real(self))
+    monkeypatch.setattr(network_module, "_SPLINE_PAIRS", m * n)  # take the spline path here
+    fast = net(x)
+    assert calls and fast.shape == x.shape
+    monkeypatch.setattr(network_module, "_SPLINE_PAIRS", 10 * m * n)  # and the direct sum
+    slow = net(x)
+    assert len(calls) == 1
+    # independent reference: the formula summed in extended precision, neuron by neuron
+    a, b, c = (np.asarray(v, dtype=np.longdouble) for v in (net.a, net.b, net.c))
+    xs = x.ravel()[:200].astype(np.longdouble)
+    exact = (np.maximum(np.multiply.outer(xs, a) - b, 0) @ c) / np.longdouble(net.alpha)
+    scale = float(np.max(np.abs(exact)))
+    np.testing.assert_allclose(fast.ravel()[:200], exact.astype(float), rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12 * np.max(np.abs(slow)))
+    # a knot far outside the evaluated range keeps the direct sum (the spline's prefix
+    # sums would lose precision there)
+    far = Network(np.append(net.a, 1e-12), np.append(net.b, 1.0), np.append(net.c, 1.0), alpha=net.alpha)
+    monkeypatch.setattr(network_module, "_SPLINE_PAIRS", 1)
+    far(x)
+    assert len(calls) == 1
+
+
+def test_a_million_neurons_on_a_million_points_in_seconds():
+    import time
+
+    net = r1.init_network(10 ** 6, seed=1)
+    x = np.linspace(-2, 2, 10 ** 6)
+    t0 = time.perf_counter()
+    y = net(x)
+    assert time.perf_counter() - t0 < 20  # the direct sum took about an hour
+    probe = x[::99_991]
+    np.testing.assert_allclose(y[::99_991], net._direct(probe), rtol=0, atol=1e-12 * np.max(np.abs(y)))
+
+
+def test_network_and_spline_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    net = r1.init_network(6, seed=2, delta=-0.5)
+    for back in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        np.testing.assert_array_equal(back.c, net.c)
+        assert dict(back.provenance) == dict(net.provenance) and not back.b.flags.writeable
+    spline = net.to_spline()
+    back = pickle.loads(pickle.dumps(spline))
+    np.testing.assert_array_equal(back.slopes, spline.slopes)
+    assert not back.slopes.flags.writeable
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"a,b\n1,2\n", r"is not a \.npz \(zip\) archive"),
+    (b"PK\x03\x04" + b"\x00" * 40, "is damaged or truncated"),
+])
+def test_loading_a_bad_npz_says_which_file_and_what_is_wrong(tmp_path, content, message):
+    path = tmp_path / "net.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"'{path}' {message}"):
+        Network.load(path)
+
+
+def test_loading_a_truncated_npz_is_a_clear_error(tmp_path):
+    path = r1.init_network(50, seed=0).save(tmp_path / "net.npz")
+    whole = path.read_bytes()
+    for cut in (len(whole) // 3, len(whole) - 30):
+        path.write_bytes(whole[:cut])
+        with pytest.raises(ValueError, match=rf"'{path}' is damaged"):
+            Network.load(path)
+    path.write_bytes(whole)
+    np.testing.assert_array_equal(Network.load(path).a, r1.init_network(50, seed=0).a)
+
+
+def test_plot_of_a_bad_npz_is_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from relu1d.cli import app
+
+    runner = CliRunner()
+    for name, content in (("empty.npz", b""), ("text.npz", b"hello\n"),
+                          ("cut.npz", r1.init_network(9).save(tmp_path / "ok.npz").read_bytes()[:100])):
+        (tmp_path / name).write_bytes(content)
+        res = runner.invoke(app, ["plot", str(tmp_path / name), "--out", str(tmp_path / "figs")])
+        assert res.exit_code == 2 and isinstance(res.exception, SystemExit)
+        lines = [line for line in res.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and name in lines[0] and "pickled" not in lines[0], res.output
+
+
+def test_init_refuses_a_network_larger_than_memory_and_keeps_its_peak_low(monkeypatch):
+    import tracemalloc
+
+    import relu1d.init as init_module
+    import relu1d.network as network_module
+
+    # a pretend small machine (so that a broken check costs megabytes, not an OOM kill)
+    monkeypatch.setattr(network_module, "physical_memory", lambda: 10 ** 6)
+    monkeypatch.setattr(network_module, "available_memory", lambda: 10 ** 6)
+    with pytest.raises(ValueError, match=r"m = 1,000,000 neurons needs about 25 MB of memory; "
+                                         r"this machine has 1 MB in all"):
+        r1.init_network(10 ** 6)
+    monkeypatch.setattr(network_module, "physical_memory", lambda: 10 ** 12)
+    with pytest.raises(ValueError, match=r"needs about 25 MB of memory; this machine has 1 MB available now"):
+        r1.init_network(10 ** 6)
+    with pytest.raises(ValueError, match=r"m = 400,000 neurons needs about 54.8 MB"):  # 25 B/neuron + 112 B per slice neuron
+        r1.init_network(400_000, delta=1.0)
+    monkeypatch.undo()
+    m = 1 << 21
+    for kwargs, bound in (({}, 1.2), ({"delta": 1.0}, 1.2 + 14 * 8 * (1 << 20) / (24 * m))):
+        tracemalloc.start()
+        net = r1.init_network(m, seed=0, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak <= bound * 24 * m, (kwargs, peak / (24 * m))  # was 3.0 and 6.7 times the result
+        assert peak <= init_module.init_bytes(m, kwargs.get("delta")) * 1.05
+        del net
+    # the sliced move to δ gives the same bits as the whole-array formula
+    monkeypatch.setattr(init_module, "_DELTA_BLOCK", 1000)
+    sliced = r1.init_network(4500, seed=3, delta=np.linspace(-2, 2, 4500))
+    monkeypatch.undo()
+    whole = r1.init_network(4500, seed=3, delta=np.linspace(-2, 2, 4500))
+    for name in "abc":
+        np.testing.assert_array_equal(getattr(sliced, name), getattr(whole, name))
+    ref = r1.init_network(4500, seed=3)
+    r, theta = ref.canonical()
+    expected = Network.from_canonical(r, theta, np.linspace(-2, 2, 4500), ref.alpha)
+    np.testing.assert_array_equal(whole.c, expected.c)
+    np.testing.assert_allclose(whole.invariants(), np.linspace(-2, 2, 4500), atol=1e-12)
+
+
+def test_training_that_cannot_fit_in_memory_is_refused_up_front():
+    net, data = r1.init_network(5), r1.datasets.square_wave(5)
+    with pytest.raises(ValueError, match=r"1,000,000,000,002 record points.*needs about 48 TB.*record_every"):
+        r1.train(net, data, steps=10 ** 12, record_every=1)

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from relu1d._specs import (DataSpec, InitSpec, OptimSpec, TrainSpec, load_spec, spec_from_dict,
                            spec_keys, spec_replace, spec_seeds, spec_to_dict, spec_to_toml)
-from relu1d.experiments import Claim, ExperimentResult, _registry, get, names, register
+from relu1d.experiments import (VERDICTS, Claim, ExperimentResult, Reading, _registry, format_counts, get, names,
+                                register, verdict_counts)
 
 
 # --------------------------------------------------------------------------- registry
@@ -34,7 +35,7 @@ def empty_registry(monkeypatch):
 
 
 def _run(spec):
-    return ExperimentResult(data=None, claims=[Claim.close("n is n", "nowhere", spec.n, spec.n, 0.0)])
+    return ExperimentResult(data=None, claims=[Claim.close("n_is_n", "n is n", "nowhere", spec.n, spec.n, 0.0)])
 
 
 def test_register_get_names_and_presets(empty_registry):
@@ -73,12 +74,65 @@ def test_register_refusals(empty_registry):
 
 
 def test_claim_constructors_decide_holds():
-    assert Claim.close("s", "r", 1.05, 1.0, 0.1).holds
-    assert not Claim.close("s", "r", 1.2, 1.0, 0.1).holds
-    assert Claim.close("s", "r", 10.5, 10.0, 0.1, relative=True).holds  # bound 1.0
-    assert not Claim.close("s", "r", float("nan"), 1.0, 1e9).holds
-    assert Claim.below("s", "r", 0.5, 1.0).holds and not Claim.below("s", "r", 1.0, 1.0).holds
-    assert Claim.above("s", "r", 2.0, 1.0).holds and not Claim.above("s", "r", 1.0, 1.0).holds
+    assert Claim.close("c", "s", "r", 1.05, 1.0, 0.1).holds
+    assert not Claim.close("c", "s", "r", 1.2, 1.0, 0.1).holds
+    assert Claim.close("c", "s", "r", 10.5, 10.0, 0.1, relative=True).holds  # bound 1.0
+    assert not Claim.close("c", "s", "r", float("nan"), 1.0, 1e9).holds
+    assert Claim.below("c", "s", "r", 0.5, 1.0).holds and not Claim.below("c", "s", "r", 1.0, 1.0).holds
+    assert Claim.above("c", "s", "r", 2.0, 1.0).holds and not Claim.above("c", "s", "r", 1.0, 1.0).holds
+
+
+_EVIDENCE = dict(seeds=3, interval=(1.1, 1.3), readings=[Reading("lr = 0.1", 1.2, False), ("lr = 0.01", 1.25)],
+                 certificate="exact computation", mechanism="a known effect (Author 2020)")
+
+
+def test_a_failure_is_contradicted_only_with_complete_evidence():
+    full = Claim.close("c", "s", "r", 1.2, 1.0, 0.1, **_EVIDENCE)
+    assert full.verdict == "contradicted" and not full.holds
+    assert full.readings == (Reading("lr = 0.1", 1.2, False), Reading("lr = 0.01", 1.25, None))
+    assert full.interval == (1.1, 1.3)
+    # each missing piece of evidence turns the failure into "inconclusive", and the note says which
+    for key, empty, words in [("seeds", 2, "seeds ≥ 3 (has 2)"), ("readings", (), "readings"),
+                              ("certificate", "", "certificate"), ("mechanism", "", "mechanism")]:
+        claim = Claim.close("c", "s", "r", 1.2, 1.0, 0.1, **{**_EVIDENCE, key: empty})
+        assert claim.verdict == "inconclusive" and words in claim.note, (key, claim)
+    # a check that passes holds whatever the evidence
+    assert Claim.below("c", "s", "r", 0.5, 1.0, **_EVIDENCE).verdict == "holds"
+    # the verdict on failure is the caller's choice, and must say why
+    sd = Claim.above("c", "s", "r", 0.5, 1.0, on_fail="setting-dependent", note="lr changes it")
+    assert sd.verdict == "setting-dependent" and sd.note == "lr changes it"
+    assert Claim.above("c", "s", "r", 0.5, 1.0, on_fail="inconclusive").note  # a default reason
+    with pytest.raises(ValueError, match="on_fail must be one of"):
+        Claim.above("c", "s", "r", 0.5, 1.0, on_fail="holds")
+
+
+def test_claim_construction_refusals():
+    args = ("s", "r", 1.0, "1", "±0")
+    with pytest.raises(ValueError, match="marked contradicted without its evidence: seeds"):
+        Claim("c", *args, verdict="contradicted")
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        Claim("c", *args, verdict="false")
+    with pytest.raises(ValueError, match="say why"):
+        Claim("c", *args, verdict="inconclusive")
+    for bad in ("", "Has Caps", "with space", "-lead", 3):
+        with pytest.raises(ValueError, match="claim id must be"):
+            Claim(bad, *args, verdict="holds")
+    assert Claim("c", *args, verdict="contradicted", **_EVIDENCE).verdict == "contradicted"
+
+
+def test_results_look_claims_up_by_unique_id():
+    a = Claim.close("a", "s", "r", 1.0, 1.0, 0.1)
+    b = Claim.close("b.two", "s", "r", 2.0, 1.0, 0.1, on_fail="inconclusive")
+    result = ExperimentResult(data=None, claims=[a, b])
+    assert result.claim("b.two") is b and result.verdicts() == {"a": "holds", "b.two": "inconclusive"}
+    with pytest.raises(KeyError, match="no claim 'c'; ids: a, b.two"):
+        result.claim("c")
+    with pytest.raises(ValueError, match="claim id 'a' appears twice"):
+        ExperimentResult(data=None, claims=[a, a])
+    assert verdict_counts(["holds", "holds", "inconclusive"]) == {
+        "holds": 2, "contradicted": 0, "setting-dependent": 0, "inconclusive": 1}
+    assert format_counts(verdict_counts(["holds"] * 97 + ["contradicted"] * 2)) == (
+        "97 hold · 2 contradicted · 0 setting-dependent · 0 inconclusive")
 
 
 def test_paper_experiments_follow_the_contract():

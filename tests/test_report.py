@@ -15,7 +15,7 @@ import xarray as xr
 import relu1d
 from relu1d import _storage
 from relu1d._specs import DataSpec, InitSpec, OptimSpec, TrainSpec, spec_from_dict, spec_json
-from relu1d.experiments import Claim, ExperimentResult, _registry, register
+from relu1d.experiments import VERDICTS, Claim, ExperimentResult, Reading, _registry, register
 from relu1d.plot import new_figure
 from relu1d.report import (load_record, render_html, reproduce, run_experiment, train_to_directory,
                            write_report)
@@ -44,10 +44,15 @@ def run_line(spec: LineSpec) -> ExperimentResult:
     axes[0, 0].plot(x, slope * x)
     fig2, axes2 = new_figure(1, 1)
     axes2[0, 0].hist(y - slope * x)
-    claims = [Claim.close("least-squares slope equals the true slope", "toy §1", slope, spec.slope,
+    claims = [Claim.close("slope", "least-squares slope equals the true slope", "toy §1", slope, spec.slope,
                           4 * stderr),
-              Claim.below("the slope is negative", "toy §2 (false on purpose)", slope, 0.0,
-                          note="shown to check that failing claims are visible")]
+              Claim.below("slope_negative", "the slope is negative", "toy §2 (false on purpose)", slope, 0.0,
+                          note="shown to check that failing claims are visible", seeds=3,
+                          interval=(slope - 2 * stderr, slope + 2 * stderr),
+                          readings=[Reading("noise = 0.1", slope, False)], certificate="exact least squares",
+                          mechanism="the samples rise"),
+              Claim.below("slope_small", "the slope is below 1", "toy §3 (unsupported)", slope, 1.0,
+                          on_fail="setting-dependent", note="depends on the slope the toy draws")]
     data = xr.Dataset({"y": ("x", y), "fit": ((), slope)}, coords={"x": x},
                       attrs={"flag": True, "nested": {"a": 1}, "none": None})
     return ExperimentResult(data=data, figures={"fit & data": fig, "residuals": fig2}, claims=claims)
@@ -115,9 +120,14 @@ def test_result_directory_holds_data_figures_claims_spec_and_metadata(tmp_path, 
     assert json.loads(ds.attrs["claims_json"]) == json.loads((d / "claims.json").read_text())
     # claims
     claims = json.loads((d / "claims.json").read_text())
-    assert [c["holds"] for c in claims] == [True, False]
+    assert [c["id"] for c in claims] == ["slope", "slope_negative", "slope_small"]
+    assert [c["verdict"] for c in claims] == ["holds", "contradicted", "setting-dependent"]
+    assert [c["holds"] for c in claims] == [True, False, False]
+    assert claims[1]["seeds"] == 3 and claims[1]["readings"][0] == {"setting": "noise = 0.1",
+                                                                     "value": claims[1]["measured"], "holds": False}
     assert claims[0]["measured"] == pytest.approx(expected.claims[0].measured, rel=0, abs=0)
-    assert record["n_claims"] == 2 and record["n_hold"] == 1 and record["save_time_s"] >= 0
+    assert record["n_claims"] == 3 and record["n_hold"] == 1 and record["save_time_s"] >= 0
+    assert record["verdicts"] == {"holds": 1, "contradicted": 1, "setting-dependent": 1, "inconclusive": 0}
     # spec, re-readable
     assert spec_from_dict(LineSpec, tomllib.loads((d / "spec.toml").read_text())) == LineSpec()
     assert record["spec"] == {"s": 40, "slope": 2.0, "noise": 0.1, "seed": 0}
@@ -130,11 +140,19 @@ def test_result_directory_holds_data_figures_claims_spec_and_metadata(tmp_path, 
 
 def test_rerun_replaces_the_record_and_removes_stale_figures(tmp_path, toy_registry):
     run_experiment("toy.line", tmp_path)
-    stale = tmp_path / "toy.line" / "figures" / "old.png"
+    d = tmp_path / "toy.line"
+    # a figure the previous record lists but the new one does not write is removed ...
+    previous = json.loads((d / "meta.json").read_text())
+    previous["figures"].append({"name": "old", "file": "figures/old.png"})
+    (d / "meta.json").write_text(json.dumps(previous))
+    stale = d / "figures" / "old.png"
     stale.write_bytes(PNG_SIGNATURE)
+    # ... one relu1d did not write is kept (issue 14, item 4)
+    foreign = d / "figures" / "mine.png"
+    foreign.write_bytes(PNG_SIGNATURE)
     meta = run_experiment("toy.line", tmp_path, spec=LineSpec(seed=5))
     assert meta["preset"] == "custom" and meta["seeds"] == {"seed": 5}
-    assert not stale.exists()
+    assert not stale.exists() and foreign.read_bytes() == PNG_SIGNATURE
     with pytest.raises(TypeError, match="spec must be a LineSpec"):
         run_experiment("toy.line", tmp_path, spec=TrainSpec())
 
@@ -144,7 +162,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, toy
     records = reproduce(["toy.broken", "toy.line"], tmp_path, progress=False, echo=lines.append)
     assert [r["status"] for r in records] == ["error", "ok"]
     assert "toy failure: the experiment raised on purpose" in records[0]["error"]
-    assert "ERROR" in lines[0] and "1/2 claims hold  (1 do NOT hold)" in lines[1]
+    assert "ERROR" in lines[0] and "1/3 claims hold  (1 contradicted, 1 setting-dependent)" in lines[1]
     page = (tmp_path / "report.html").read_text()
     assert "toy failure: the experiment raised on purpose" in page
     with pytest.raises(ValueError, match="unknown experiment 'toy.nope'"):
@@ -166,10 +184,19 @@ def test_report_is_self_contained_with_every_figure_and_visible_failures(tmp_pat
     for (encoded, _), fig in zip(images, record["figures"]):
         assert base64.b64decode(encoded) == (tmp_path / "toy.line" / fig["file"]).read_bytes()
     # the summary counts, and the failing claim is marked in the summary and in the table
-    assert "claims holding <b>1/2</b>" in page and "1 claim(s) do not hold" in page
+    counts = re.search(r"<b class='counts'>(.*?)</b>", page).group(1)
+    assert re.sub("<[^>]+>", "", counts) == "1 hold · 1 contradicted · 1 setting-dependent · 0 inconclusive"
     assert "1 experiment(s) failed" in page
-    assert page.count("<tr class='fail'><td>the slope is negative</td>") == 1
-    assert "does not hold" in page and "shown to check that failing claims are visible" in page
+    # each verdict has its own colour class, in the table and in the legend
+    assert page.count("<tr class='v-contradicted'><td><code>slope_negative</code></td>") == 1
+    assert page.count("<tr class='v-setting-dependent'><td><code>slope_small</code></td>") == 1
+    assert page.count("<tr class='v-holds'><td><code>slope</code></td>") == 1
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    colours = {v: re.search(rf"\.v-{v}{{color:(#[0-9a-f]+)", css).group(1) for v in VERDICTS}
+    assert len(set(colours.values())) == 4, colours
+    assert all(f"<b class='v-{v}'>{v}</b>:" in page for v in VERDICTS)  # the legend
+    assert "shown to check that failing claims are visible" in page
+    assert "seeds: 3" in page and "reading noise = 0.1" in page and "mechanism: the samples rise" in page
     assert "quick budget 300 s" in page
     # the spec and the wall time are shown
     assert "slope = 2.0" in page and f"{record['wall_time_s']:.1f} s" in page
@@ -178,8 +205,8 @@ def test_report_is_self_contained_with_every_figure_and_visible_failures(tmp_pat
 def test_report_escapes_text():
     meta = {"name": "x<y", "description": "<b>bold</b>", "preset": "quick", "status": "ok",
             "wall_time_s": 1.0, "finished_utc": "now", "seeds": {}, "spec": {}, "spec_type": "S",
-            "claims": [{"statement": "a < b & c", "reference": "r", "measured": 1.0, "predicted": "<2",
-                        "tolerance": "strict", "holds": True, "note": ""}],
+            "claims": [{"id": "c", "statement": "a < b & c", "reference": "r", "measured": 1.0, "predicted": "<2",
+                        "tolerance": "strict", "verdict": "holds", "holds": True, "note": ""}],
             "n_claims": 1, "n_hold": 1, "figures": [], "data_file": None, "path": "/nonexistent"}
     page = render_html([meta])
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
@@ -209,3 +236,54 @@ def test_train_directory_matches_a_direct_training_run(tmp_path):
     assert spec_from_dict(TrainSpec, tomllib.loads((tmp_path / "spec.toml").read_text())) == spec
     assert meta["seeds"] == {"init.seed": 3, "data.seed": 1, "training.seed": 0}
     assert "<img src='data:image/png;base64," in (tmp_path / "report.html").read_text()
+
+
+# --------------------------------------------------------------------------- issue 14: records
+def test_complete_record_matches_spec_and_preset_and_needs_every_file(tmp_path, toy_registry):
+    from relu1d.report import complete_record
+
+    run_experiment("toy.line", tmp_path, preset="quick")
+    d = tmp_path / "toy.line"
+    assert complete_record(d, LineSpec(), "quick")["name"] == "toy.line"
+    assert complete_record(d, LineSpec(seed=1), "quick") is None  # another spec
+    assert complete_record(d, LineSpec(), "full") is None  # another preset
+    assert complete_record(tmp_path / "nothing", LineSpec(), "quick") is None
+    meta = json.loads((d / "meta.json").read_text())
+    (d / "meta.json").write_text(json.dumps({**meta, "relu1d_source_sha256": "0" * 64}))
+    assert complete_record(d, LineSpec(), "quick") is None  # computed by other code
+    (d / "meta.json").write_text(json.dumps(meta))
+    assert complete_record(d, LineSpec(), "quick") is not None
+    (d / "data.nc").unlink()
+    assert complete_record(d, LineSpec(), "quick") is None  # a file it lists is missing
+
+
+def test_reproduce_skips_a_complete_record_of_the_same_spec(tmp_path, toy_registry):
+    first = reproduce(["toy.line"], tmp_path, progress=False)
+    lines = []
+    again = reproduce(["toy.line"], tmp_path, progress=False, echo=lines.append)
+    assert again[0]["skipped"] and again[0]["finished_utc"] == first[0]["finished_utc"]
+    assert "skipped" in lines[0] and "--force" in lines[0]
+    forced = reproduce(["toy.line"], tmp_path, progress=False, force=True)
+    assert not forced[0].get("skipped") and forced[0]["status"] == "ok"
+
+
+def test_save_result_marks_a_partial_record_and_refuses_unknown_statuses(tmp_path):
+    result = ExperimentResult(data=None, figures={}, claims=())
+    meta = relu1d.report.save_result(tmp_path, result, name="x", description="d", spec=LineSpec(), preset="custom",
+                                     wall_time_s=1.0, status="interrupted", steps_done=10)
+    assert meta["status"] == "interrupted" and meta["steps_done"] == 10
+    assert json.loads((tmp_path / "meta.json").read_text())["status"] == "interrupted"
+    with pytest.raises(ValueError, match="status must be one of"):
+        relu1d.report.save_result(tmp_path, result, name="x", description="d", spec=LineSpec(), preset="custom",
+                                  wall_time_s=1.0, status="fine")
+
+
+def test_partial_records_are_shown_as_partial_not_as_errors():
+    base = {"name": "run", "description": "d", "preset": "custom", "wall_time_s": 1.0, "finished_utc": "now",
+            "seeds": {}, "spec": {}, "spec_type": "S", "claims": [], "n_claims": 0, "n_hold": 0, "figures": [],
+            "data_file": "data.nc", "path": "/nonexistent"}
+    page = render_html([{**base, "status": "interrupted"}])
+    assert "Partial record (status interrupted)" in page and "1 partial record(s)" in page
+    assert "raised an error" not in page and "failed" not in page
+    page = render_html([{**base, "status": "error", "error": "Traceback: boom"}])
+    assert "raised an error" in page and "Traceback: boom" in page and "1 experiment(s) failed" in page

@@ -1,5 +1,6 @@
-"""relu1d.experiments.shevchenko2022: the mapping of their noisy SGD onto relu1d.train,
-the two-point derivation, and every claim on the quick presets (full presets: slow)."""
+"""relu1d.experiments.shevchenko2022: their noisy SGD against relu1d.train, the two-point
+derivation, the resolution-aware knot census, and every claim of the quick presets (by
+id, with its measured value bracketed); full presets and the reduced census: slow."""
 
 import math
 
@@ -8,11 +9,12 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 import relu1d as r1
-from relu1d._gibbs import network_from_theta, shevchenko_train_kwargs, theta_from_network
+import relu1d.experiments.shevchenko2022 as shev
+from relu1d._gibbs import free_energy, network_from_theta, shevchenko_train_kwargs, theta_from_network
 from relu1d._validation import as_rng
 from relu1d.experiments import get
-from relu1d.experiments.shevchenko2022 import _interval_counts, _violates, two_point_bounds
-from relu1d.knots import KnotCounts
+from relu1d.experiments.shevchenko2022 import (KNOTS_CI, _merge_close, _resolved_census, _sample_groups,
+                                               _violates, two_point_bounds)
 from relu1d.train import train
 
 
@@ -51,6 +53,26 @@ def test_engine_with_mapped_kwargs_is_their_literal_update(s, inv_beta, lam):
     ours = theta_from_network(traj.network)
     theirs = _their_noisy_sgd(theta0, data, s, inv_beta, lam, steps, seed=11)
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+    # the experiment's own literal implementation agrees with this one
+    np.testing.assert_allclose(shev.literal_noisy_sgd(theta0, data, s, inv_beta, lam, steps, 11), theirs,
+                               rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("field, factor", [("temperature", 2.0), ("weight_decay", 1.5), ("lr", 0.5)])
+def test_literal_update_claim_catches_a_wrong_mapping(monkeypatch, field, factor):
+    # The claim compares relu1d.train with the literal update: a wrong mapping must show.
+    assert shev._literal_check("random", 1)[0] <= 1e-10
+    real = shev.shevchenko_train_kwargs
+
+    def wrong(*args, **kwargs):
+        kw = real(*args, **kwargs)
+        kw[field] *= factor
+        return kw
+
+    monkeypatch.setattr(shev, "shevchenko_train_kwargs", wrong)
+    err, readings = shev._literal_check("random", 1)
+    assert err > 1e-4
+    assert any(not r.holds for r in readings)
 
 
 # ---------------------------------------------------------------- two-point derivation
@@ -74,111 +96,212 @@ def test_two_point_bounds_against_brute_force():
     lin = minimize_scalar(lambda q: 0.5 * (2 - q) ** 2 + lam * abs(q), bounds=(0, 2), method="bounded",
                           options={"xatol": 1e-12})
     assert bounds["linear"] == pytest.approx(lin.fun, abs=1e-9)
-    assert bounds["exact"] < bounds["abs_family"] < bounds["paper"] < bounds["linear"]
-    # The printed f* = 0.2|x|: half the mass at (√0.4, ±√0.4, 0) interpolates with ∫‖θ‖² = 0.8.
-    theta = np.array([[math.sqrt(0.4), math.sqrt(0.4), 0.0], [math.sqrt(0.4), -math.sqrt(0.4), 0.0]])
-    net = network_from_theta(theta)
+    assert bounds["printed"] < bounds["exact"] < bounds["abs_family"] < bounds["paper"] < bounds["linear"]
+    # The printed f* = 0.2|x|: half the mass at (√0.4, ±√0.4, 0) interpolates with ∫‖θ‖² = 0.8,
+    # twice the M(ρ*) = 2/5 of eq. (6.4).
+    net = network_from_theta(shev._PRINTED_PAIR)
     np.testing.assert_allclose(net(np.array([-10.0, 0.0, 10.0])), [2.0, 0.0, 2.0], atol=1e-12)
-    assert np.mean(np.sum(theta ** 2, axis=1)) * lam / 2 == pytest.approx(bounds["paper"])
+    fe = free_energy(net, r1.Dataset([-10.0, 10.0], [2.0, 2.0]), lam, 0.0)
+    assert fe.penalty == pytest.approx(0.8) and fe.value == pytest.approx(bounds["paper"])
 
 
-# ---------------------------------------------------------------- knot-count bookkeeping
-def test_interval_counts_and_violations():
-    counts = KnotCounts(at_samples=np.array([1, 0, 1]), between=np.array([0, 1, 2, 0]))
-    total, interior, ends = _interval_counts(counts)
-    np.testing.assert_array_equal(total, [1, 2, 3, 1])
-    np.testing.assert_array_equal(interior, [0, 1, 2, 0])
+def test_two_point_minimum_by_independent_optimisation():
+    # Minimise F∞ over networks of a few neurons directly (scipy, from many starts): the
+    # optimum is 4λ/√101 − 2λ²/101 with knots at ±1/10, below λ/5 nowhere, and not at 0.
+    from scipy.optimize import minimize
+
+    lam, x, y = 1.0, np.array([-10.0, 10.0]), np.array([2.0, 2.0])
+
+    def F(p):
+        th = p.reshape(4, 3)
+        f = np.mean(th[:, 0:1] * np.maximum(np.outer(th[:, 1], x) + th[:, 2:3], 0), axis=0)
+        return 0.5 * np.mean((f - y) ** 2) + 0.5 * lam * np.mean(np.sum(th ** 2, axis=1))
+
+    rng = np.random.default_rng(0)
+    best = min((minimize(F, rng.standard_normal(12), method="BFGS", options={"gtol": 1e-10}) for _ in range(20)),
+               key=lambda r: r.fun)
+    assert best.fun == pytest.approx(two_point_bounds(lam)["exact"], abs=1e-6)
+    th = best.x.reshape(4, 3)
+    live = np.abs(th[:, 0]) > 1e-3
+    knots = -th[live, 2] / th[live, 1]
+    np.testing.assert_allclose(np.sort(np.abs(knots)), 0.1, atol=1e-4)
+
+
+# ---------------------------------------------------------------- resolution-aware census
+def _net_with_knots(positions, jumps):
+    """f = Σ jumpᵢ (x − eᵢ)₊ (a = 1, b = e, c = jump, α = 1): knots eᵢ, delta-slopes jumpᵢ."""
+    positions = np.asarray(positions, float)
+    return r1.Network(np.ones_like(positions), positions, np.asarray(jumps, float), alpha=1.0)
+
+
+def test_sample_groups_and_merge():
+    np.testing.assert_array_equal(_sample_groups(np.array([0.0, 0.5, 0.503, 1.0]), 0.01), [0, 1, 1, 2])
+    np.testing.assert_array_equal(_sample_groups(np.array([0.0, 0.5, 1.0]), 0.01), [0, 1, 2])
+    pos, jump = _merge_close(np.array([0.1, 0.105, 0.109, 0.3]), np.array([1.0, 1.0, -1.0, 2.0]), 0.01)
+    np.testing.assert_allclose(pos, [(0.1 + 0.105 + 0.109) / 3, 0.3])
+    np.testing.assert_allclose(jump, [1.0, 2.0])
+    # no chaining: 0.1, 0.109, 0.118 are each within tol of the next but span more than tol
+    pos, _ = _merge_close(np.array([0.1, 0.109, 0.118]), np.ones(3), 0.01)
+    assert pos.size == 2
+
+
+def test_resolved_census_counts_by_hand():
+    data = r1.Dataset([-1.0, -0.5, 0.0, 0.5, 1.0], np.zeros(5))        # tol = 0.01·2 = 0.02
+    # interval (−0.5, 0): one knot inside; sample 0: one knot at it; (0, 0.5): three inside
+    net = _net_with_knots([-0.25, 0.005, 0.1, 0.2, 0.3], [1.0, -1.0, 1.0, -1.0, 1.0])
+    c = _resolved_census(net, data, 0.02, 0.01)
+    assert c.unresolved == 0
+    np.testing.assert_array_equal(c.interior, [0, 0, 1, 3, 0, 0])
+    np.testing.assert_array_equal(c.total, [0, 0, 2, 4, 0, 0])
+    np.testing.assert_array_equal(c.bad, [False, False, False, True, False, False])
+    assert c.away == 0.0
+    # a tiny jump (below min_fraction of the variation) is not a knot, and counts as off-knot mass
+    tiny = _net_with_knots([-0.25, 0.7], [1.0, 1e-4])
+    c = _resolved_census(tiny, data, 0.02, 0.01)
+    assert c.total.sum() == 1 and 0 < c.away < 1e-3
+
+
+def test_resolved_census_merges_knots_at_two_close_samples():
+    # Samples 0.004 apart, below the resolution tol = 0.012, and three knots around them,
+    # each more than tol from the next: counted per sample (relu1d.knots.count_between_data)
+    # the sample at 0.5 holds two and the one at 0.504 one, so the intervals on both sides
+    # break the theorem's form. At this resolution they are one kink at one group of samples.
+    data = r1.Dataset([0.0, 0.5, 0.504, 1.0], np.zeros(4))
+    net = _net_with_knots([0.25, 0.4885, 0.501, 0.5135, 0.75], np.ones(5))
+    old = r1.knots.count_between_data(net, data, 0.012, 0.01)
+    np.testing.assert_array_equal(old.at_samples, [0, 2, 1, 0])
+    assert _violates(np.array([3]), np.array([1]), np.array([0]), np.array([2]))[0]   # old (0, 0.5): 1 + 2
+    c = _resolved_census(net, data, 0.012, 0.01)
+    assert c.unresolved == 1
+    assert c.total.size == 4                                  # (−∞, 0), (0, 0.5), (0.504, 1), (1, ∞)
+    np.testing.assert_array_equal(c.total, [0, 2, 2, 0])      # one knot inside + the group's one knot
+    np.testing.assert_array_equal(c.interior, [0, 1, 1, 0])
+    assert not c.bad.any()
+    # a second knot inside (0, 0.5) is still counted: 3 = two inside + one end breaks the form
+    net2 = _net_with_knots([0.2, 0.3, 0.4885, 0.501, 0.5135], np.ones(5))
+    c2 = _resolved_census(net2, data, 0.012, 0.01)
+    np.testing.assert_array_equal(c2.total, [0, 3, 1, 0])
+    assert c2.bad.tolist() == [False, True, False, False]
+
+
+def test_violations_form():
+    total = np.array([1, 2, 3, 1])
+    interior = np.array([0, 1, 2, 0])
     left = np.array([0, 1, 0, 1])
     right = np.array([1, 0, 1, 0])
     # interval 2 has 3 knots as two inside + one end: not the theorem's form
     np.testing.assert_array_equal(_violates(total, interior, left, right), [False, False, True, False])
-    ok = _violates(np.array([3]), np.array([1]), np.array([1]), np.array([1]))
-    assert not ok[0]
+    assert not _violates(np.array([3]), np.array([1]), np.array([1]), np.array([1]))[0]
     assert _violates(np.array([4]), np.array([2]), np.array([1]), np.array([1]))[0]
 
 
 # ---------------------------------------------------------------- claims, quick presets
-def _claims(name, spec=None):
-    exp = get(name)
-    result = exp.run(spec or exp.quick)
-    return result, {c.statement.split(":")[0].split(" (")[0]: c for c in result.claims}
-
-
-def _by_start(result, start):
-    found = [c for c in result.claims if c.statement.startswith(start)]
-    assert len(found) == 1, [c.statement for c in result.claims]
-    return found[0]
+def _run(name, spec=None):
+    exp = get(f"shevchenko2022.{name}")
+    return exp.run(spec or exp.quick)
 
 
 def test_setting_quick():
-    result, _ = _claims("shevchenko2022.setting")
-    assert _by_start(result, "mapping").holds
-    assert _by_start(result, "mean-field limit").holds
-    assert result.data["temperature"].values[0] == pytest.approx(result.data.attrs["inv_beta"] / (2 * 100))
+    res = _run("setting")
+    lit = res.claim("literal_update")
+    assert lit.holds and 0.0 <= lit.measured <= 1e-10 and len(lit.readings) == 3
+    mf = res.claim("mean_field_limit")
+    # independent draws: N^(-1/2), ratio √((1/100 + 1/1600)/(1/400 + 1/1600)) = 1.84 expected
+    assert mf.holds and 1.2 < mf.measured < 5.0
+    assert res.data["temperature"].values[0] == pytest.approx(res.data.attrs["inv_beta"] / (2 * 100))
 
 
 def test_free_energy_quick():
-    result, _ = _claims("shevchenko2022.free_energy")
-    assert result.all_hold, [(c.statement, c.measured) for c in result.claims if not c.holds]
-    F = result.data["F"].values
-    assert F[-1] < F[0]
+    res = _run("free_energy")
+    assert res.verdicts() == dict.fromkeys(["free_energy_falls", "free_energy_plateau", "kl_entropy_error"], "holds")
+    assert res.claim("free_energy_falls").measured > 0.01
+    assert abs(res.claim("free_energy_plateau").measured) < 0.05
+    # Kozachenko–Leonenko: a small negative bias at n = 4000 (−0.012 ± 0.03 measured in _gibbs)
+    assert -0.05 < res.claim("kl_entropy_error").measured < 0.03
 
 
 def test_gibbs_stein_quick():
-    result, _ = _claims("shevchenko2022.gibbs_stein")
-    assert _by_start(result, "Stein discrepancy at the end").holds
-    assert _by_start(result, "Stein discrepancy end / initialisation").holds
-    assert _by_start(result, "printed noise √(2s/β), read at 2β").holds
-    assert _by_start(result, "E[θ·∇Ψ] / (3β⁻¹) with the noise √(4s/β)").holds
-    printed = _by_start(result, "E[θ·∇Ψ] / (3β⁻¹) with the printed noise")
-    assert not printed.holds and 0.3 < printed.measured < 0.6      # the factor 2, reported as found
-    assert _by_start(result, "ratio of the two").holds
+    res = _run("gibbs_stein")
+    for cid in ("stein_end", "stein_end_vs_init", "stein_printed_at_2beta", "quadratic_gibbs_noise",
+                "printed_noise_ratio"):
+        assert res.claim(cid).holds, res.claim(cid)
+    assert 0.75 < res.claim("quadratic_gibbs_noise").measured < 1.25          # exp(−βΨ): 1
+    printed = res.claim("printed_noise_samples_gibbs")
+    assert printed.verdict == "contradicted" and printed.seeds >= 3
+    assert 0.3 < printed.measured < 0.65                                      # exp(−2βΨ): 1/2
+    lo, hi = printed.interval
+    assert hi < 0.8                                                           # 1 is excluded
+    ou = [r for r in printed.readings if r.setting.startswith("no data")][0]
+    assert ou.value == pytest.approx(0.5, abs=0.01) and not ou.holds
+    assert 0.4 < res.claim("printed_noise_ratio").measured < 0.6
 
 
 def test_knots_quick():
-    result, _ = _claims("shevchenko2022.knots")
-    assert _by_start(result, "theorem's regime (β⁻¹ = 0, λ > 0)").holds
-    assert _by_start(result, "theorem's regime: intervals breaking").holds
-    assert _by_start(result, "theorem's regime: f'' = 0").holds
-    data = result.data
-    powers = -np.log(data["step"].values) / np.log(3.0)      # s = 3^(-k): the step was divided by 3
-    np.testing.assert_allclose(powers, np.round(powers), atol=1e-9)
+    res = _run("knots")
+    assert res.claim("regime_max_knots").holds and 1 <= res.claim("regime_max_knots").measured <= 3
+    assert res.claim("regime_form").verdict == "holds" and res.claim("regime_form").measured == 0
+    assert res.claim("regime_no_curvature_off_knots").holds
+    assert res.claim("regime_no_curvature_off_knots").measured < 0.01
+    lam0 = res.claim("outside_lam0_noise")
+    assert lam0.verdict == "inconclusive" and "no stationary state" in lam0.note
+    for cid in ("smoother_with_noise_lam0", "smoother_with_noise_lam003"):
+        c = res.claim(cid)
+        assert c.holds and c.interval[0] > 0, c
+    data = res.data
+    assert not data["diverged"].values.any()
+    # the same continuous time for every run
+    assert data.attrs["time"] == pytest.approx(data.attrs["step"] * data.attrs["epochs"] * 6)
     assert data["sensitivity_violations"].shape[1:] == (3, 3)
 
 
 def test_two_point_quick():
-    result, _ = _claims("shevchenko2022.two_point")
-    assert _by_start(result, "the effective knots are strictly inside").holds
-    assert not _by_start(result, "knot location as printed").holds
-    assert _by_start(result, "knot location derived here").holds
-    assert _by_start(result, "F (β = ∞ part").holds
-    assert _by_start(result, "F against the exact").holds
-    assert _by_start(result, "F below the paper's value").holds
+    res = _run("two_point")
+    exact = two_point_bounds(1.0)["exact"]
+    assert res.claim("knots_inside").holds and res.claim("knots_inside").measured > 9
+    zero = res.claim("knot_at_zero")
+    assert zero.verdict == "contradicted" and zero.seeds >= 3 and zero.certificate and zero.mechanism
+    assert -0.11 < zero.measured < -0.09                          # derived: −1/10
+    assert all(not r.holds for r in zero.readings)                # no reading puts the knot at 0
+    printed = res.claim("f_star_printed")
+    assert printed.verdict == "contradicted" and exact <= printed.measured < exact + 0.002
+    for cid in ("beats_linear", "knots_at_tenth", "f_exact_minimum", "beats_abs_family"):
+        assert res.claim(cid).holds, res.claim(cid)
+    assert abs(res.claim("f_exact_minimum").measured - exact) < 0.002
 
 
 # ---------------------------------------------------------------- full presets
+_EXPECTED_FULL = {"printed_noise_samples_gibbs": "contradicted", "knot_at_zero": "contradicted",
+                  "f_star_printed": "contradicted"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["setting", "free_energy", "gibbs_stein", "two_point"])
 def test_full_presets(name):
     exp = get(f"shevchenko2022.{name}")
-    result = exp.run(exp.full)
-    expected_false = {"knot location as printed", "E[θ·∇Ψ] / (3β⁻¹) with the printed noise"}
-    for claim in result.claims:
-        if any(claim.statement.startswith(s) for s in expected_false):
-            assert not claim.holds, claim
-        else:
-            assert claim.holds, claim
+    res = exp.run(exp.full)
+    for claim in res.claims:
+        assert claim.verdict == _EXPECTED_FULL.get(claim.id, "holds"), claim
+    if name == "two_point":
+        assert -0.105 < res.claim("knot_at_zero").measured < -0.095
+    if name == "gibbs_stein":
+        assert 0.35 < res.claim("printed_noise_samples_gibbs").measured < 0.65
 
 
 @pytest.mark.slow
-def test_full_knot_census():
-    # Long: 216 runs of 5·10⁴ epochs (about 45 minutes on two cores). Asserts what the
-    # census measured in the theorem's regime: f'' = 0 away from the knots; at most 4 knots
-    # in an interval and the exact form (two ends + one inside) broken in at most 5% of the
-    # intervals. The printed "at most 3" fails in one run of 252 intervals (a pair of
-    # samples 0.004 apart), which the claim records as not holding.
-    exp = get("shevchenko2022.knots")
-    result = exp.run(exp.full)
-    assert _by_start(result, "theorem's regime: f'' = 0").holds
-    assert _by_start(result, "theorem's regime (β⁻¹ = 0, λ > 0)").measured <= 4
-    assert _by_start(result, "theorem's regime: intervals breaking").measured <= 0.05 * 252
+def test_reduced_knot_census():
+    # KNOTS_CI: the full census at N = 500 only (72 runs: 3 data sets × 2 data seeds × 2
+    # seeds × the 6 pairs; 94 s wall and 64 CPU-s measured on a shared two-core machine).
+    # Asserts what it measured (the full census, 216 runs, measured the same): in the
+    # theorem's regime at most 2 knots in every resolved interval, no interval breaking the
+    # form, f'' = 0 off the knots; λ = 0 with noise reported, not judged; noise visibly
+    # smooths the predictor (off-knot fraction +0.21 at λ = 0, +0.13 at λ = 0.003).
+    res = get("shevchenko2022.knots").run(KNOTS_CI)
+    assert not res.data["diverged"].values.any()
+    assert res.claim("regime_max_knots").holds and res.claim("regime_max_knots").measured <= 2
+    assert res.claim("regime_form").verdict == "holds" and res.claim("regime_form").measured == 0
+    assert res.claim("regime_no_curvature_off_knots").measured < 0.01
+    assert res.claim("outside_lam0_noise").verdict == "inconclusive"
+    assert res.claim("outside_plain_sgd").verdict in ("holds", "setting-dependent")
+    assert 0.15 < res.claim("smoother_with_noise_lam0").measured < 0.3
+    assert res.claim("smoother_with_noise_lam0").holds
+    assert res.claim("smoother_with_noise_lam003").holds and res.claim("smoother_with_noise_lam003").measured > 0.05

@@ -3,6 +3,7 @@ checkpoints, and resuming after a killed worker."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,7 +268,7 @@ def run_mean(spec: MeanSpec) -> ExperimentResult:
     sample = np.random.default_rng(spec.seed).standard_normal(spec.s)
     mean = float(sample.mean())
     return ExperimentResult(data=xr.Dataset({"sample": ("i", sample)}),
-                            claims=[Claim.close("the sample mean is near 0", "toy", mean, 0.0, 4 / np.sqrt(spec.s))])
+                            claims=[Claim.close("mean_near_zero", "the sample mean is near 0", "toy", mean, 0.0, 4 / np.sqrt(spec.s))])
 
 
 def test_sweep_over_a_registered_experiment(tmp_path, monkeypatch):
@@ -286,6 +287,8 @@ def test_sweep_over_a_registered_experiment(tmp_path, monkeypatch):
         np.testing.assert_array_equal(ds["sample"].sel(seed=seed).values, expected)
         assert ds["claim_measured"].sel(seed=seed).item() == pytest.approx(expected.mean(), abs=1e-15)
     assert ds["claim_holds"].dims == ("seed", "claim")
+    assert list(ds["claim"].values) == ["mean_near_zero"]
+    assert set(ds["claim_verdict"].values.ravel()) <= {"holds", "inconclusive"}
     path.write_text('experiment = "toy.mean"\n[base]\nsize = 20\n[grid]\nseed = [0]\n')
     with pytest.raises(ValueError, match="unknown key 'size'"):
         load_sweep(path)
@@ -319,3 +322,170 @@ def test_missing_dask_gives_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match=r"needs Dask: pip install 'relu1d\[dask\]'"):
         run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, scheduler="tcp://127.0.0.1:1", progress=False,
                   point_fn=toy_point)
+
+
+# --------------------------------------------------------------------------- issue 14: sweeps
+def test_every_registered_experiment_survives_the_sweep_file_round_trip(tmp_path):
+    # spec -> sweep.toml -> spec, for every experiment's quick and full presets: tuple
+    # fields (widths, deltas, seeds, nested pairs) come back from TOML as lists
+    from relu1d.experiments import get, names
+
+    registered = names()
+    assert len(registered) >= 20
+    for name in registered:
+        exp = get(name)
+        for preset in ("quick", "full"):
+            spec = exp.preset(preset)
+            key = next((k for k in ("seed", "data_seed", "s", "m") if hasattr(spec, k)),
+                       dataclasses.fields(spec)[0].name)
+            path = tmp_path / f"{name}.{preset}.toml"
+            path.write_text(Sweep(spec, {key: [getattr(spec, key)]}, name).to_toml())
+            back = load_sweep(path)
+            assert back.base == spec, (name, preset)
+            assert back.points()[0][1] == spec and point_id(back.points()[0][1]) == point_id(spec)
+
+
+def test_a_sweep_over_williams_fig3_runs_end_to_end(tmp_path):
+    # the README's example: a tuple field in [base] and tuple values in [grid]
+    path = tmp_path / "fig3.toml"
+    path.write_text('experiment = "williams2019.fig3"\npreset = "quick"\n[base]\nwidths = [100, 300]\n'
+                    'seeds = [0, 1]\n[grid]\nnatural_data_seeds = [[0, 1], [2, 3]]\n')
+    sweep = load_sweep(path)
+    assert sweep.base.widths == (100, 300) and sweep.grid[0][1] == ([0, 1], [2, 3])
+    with LocalClusterOrSkip() as scheduler:
+        ds = run_sweep(sweep, tmp_path / "out", scheduler=scheduler, progress=False)
+    assert list(ds["natural_data_seeds"].values) == ["[0, 1]", "[2, 3]"]  # list values: strings
+    assert set(ds["claim_verdict"].values.ravel()) <= {"holds", "contradicted", "setting-dependent",
+                                                      "inconclusive"}
+    assert list(ds["status"].values) == ["ok", "ok"]
+
+
+def diverging_point(spec: ToySpec) -> xr.Dataset:
+    """Diverges for x == 2 (a real training with too large a step), else a toy point."""
+    if spec.x == CRASH_X:
+        net, data = relu1d.init_network(20, seed=0), relu1d.datasets.square_wave(10, seed=0)
+        relu1d.train(net, data, lr=5.0, steps=1000, trainable="c", record_every=7, progress=False)
+    return toy_point(spec)
+
+
+def test_a_diverging_point_is_recorded_and_the_sweep_merges(tmp_path):
+    sweep = Sweep(ToySpec(), {"x": [1.0, CRASH_X, 3.0]})
+    ds = run_sweep(sweep, tmp_path, workers=2, progress=False, point_fn=diverging_point)
+    assert list(ds["status"].values) == ["ok", "diverged", "ok"]
+    assert ds["diverged_at_step"].sel(x=CRASH_X).item() == 205  # as in test_train's divergence test
+    assert np.isnan(ds["diverged_at_step"].sel(x=1.0).item())
+    assert np.all(np.isnan(ds["y"].sel(x=CRASH_X).values)) and ds["total"].sel(x=3.0).item() == 30.0
+    assert (tmp_path / "sweep.nc").is_file()
+
+
+def test_train_point_records_divergence_with_its_finite_part_and_refuses_interrupted_runs(monkeypatch):
+    spec = TrainSpec(InitSpec(m=20), DataSpec(s=10), OptimSpec(lr=5.0, steps=1000, trainable="c", record_every=7))
+    ds = train_point(spec)
+    assert str(ds["status"].values) == "diverged" and ds["diverged_at_step"].item() == 205
+    assert ds["step"].values[-1] == 203 and np.all(np.isfinite(ds["loss"].values))  # the finite part
+    assert np.isnan(ds["final_loss"].item()) and np.all(np.isnan(ds["f_final"].values))
+    ok = train_point(TrainSpec(InitSpec(m=5), DataSpec(s=4), OptimSpec(steps=10, record_every=5)))
+    assert str(ok["status"].values) == "ok" and np.isnan(ok["diverged_at_step"].item())
+
+    import sys
+
+    train_module = sys.modules["relu1d.train"]  # the package (relu1d.train is also the function)
+    real_train = train_module.train
+
+    def interrupted_train(*args, **kwargs):  # what train returns after Ctrl-C under "return"
+        traj = real_train(*args, **{**kwargs, "steps": 5})
+        traj.interrupted = True
+        return traj
+
+    monkeypatch.setattr(train_module, "train", interrupted_train)
+    with pytest.raises(RuntimeError, match="interrupted after step 5 of 10; a truncated run is not a result"):
+        train_point(TrainSpec(InitSpec(m=5), DataSpec(s=4), OptimSpec(steps=10, record_every=5)))
+
+
+def test_grid_values_equal_as_settings_or_keys_given_twice_are_refused(tmp_path):
+    for grid, message in [({"training.lr": [1, 1.0]}, r"1 and 1.0 are one setting"),
+                          ({"init.delta": [0.0, -0.0]}, r"0.0 and -0.0 are one setting"),
+                          ({"init.delta": [0.1, 1e-1]}, "repeats a value")]:
+        with pytest.raises(ValueError, match=message):
+            Sweep(TrainSpec(), grid)
+    Sweep(TrainSpec(), {"init.alpha": ["sqrt", 2.0], "init.delta": [0.0, 1e-300]})  # distinct: accepted
+    path = tmp_path / "twice.toml"
+    path.write_text('[grid]\n"init.m" = [5]\n[grid.init]\nm = [6]\n')
+    with pytest.raises(ValueError, match="gives the key 'init.m' twice"):
+        load_sweep(path)
+
+
+def alpha_point(spec: TrainSpec) -> xr.Dataset:
+    return xr.Dataset({"alpha_value": ((), spec.init.network().alpha)})
+
+
+def test_mixed_grid_values_merge_as_strings(tmp_path):
+    # "sqrt" and 2.0 for init.alpha: once every point was computed, the merge failed
+    # ("unable to infer dtype"); the coordinate is now strings
+    sweep = Sweep(TrainSpec(InitSpec(m=100)), {"init.alpha": ["sqrt", 2.0]})
+    ds = run_sweep(sweep, tmp_path, workers=1, progress=False, point_fn=alpha_point)
+    assert list(ds["alpha"].values) == ["sqrt", "2.0"]
+    np.testing.assert_array_equal(ds["alpha_value"].values, [10.0, 2.0])  # √100 and 2
+    assert _storage.read_netcdf(tmp_path / "sweep.nc")["alpha"].values.tolist() == ["sqrt", "2.0"]
+    ds = run_sweep(Sweep(ToySpec(), {"x": [1, 2.5]}), tmp_path / "num", workers=1, progress=False,
+                   point_fn=toy_point)
+    assert ds["x"].dtype.kind == "f" and list(ds["x"].values) == [1.0, 2.5]  # numbers stay numbers
+
+
+def test_grid_csv_paths_are_taken_from_the_sweep_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "cfg"
+    folder.mkdir()
+    relu1d.datasets.random(5, seed=1).to_csv(folder / "a.csv")
+    relu1d.datasets.random(6, seed=2).to_csv(folder / "b.csv")
+    (folder / "s.toml").write_text('[base.data]\nname = "a.csv"\n[grid]\n"data.name" = ["a.csv", "b.csv"]\n')
+    monkeypatch.chdir(tmp_path)  # not the file's folder
+    sweep = load_sweep(folder / "s.toml")
+    assert sweep.base.data.name == str((folder / "a.csv").resolve())
+    assert [spec.data.name for _, spec in sweep.points()] == [str((folder / n).resolve()) for n in ("a.csv", "b.csv")]
+    assert [spec.data.dataset().s for _, spec in sweep.points()] == [5, 6]
+
+
+def test_a_damaged_checkpoint_is_named(tmp_path):
+    sweep = Sweep(ToySpec(), {"x": [1.0, 3.0]})
+    run_sweep(sweep, tmp_path, workers=1, progress=False, point_fn=toy_point)
+    victim = tmp_path / "points" / f"{point_id(sweep.points()[1][1])}.nc"
+    victim.write_bytes(victim.read_bytes()[:200])  # truncated
+    with pytest.raises(ValueError, match=rf"checkpoint '{victim}' is damaged .*remove it"):
+        run_sweep(sweep, tmp_path, workers=1, progress=False, point_fn=toy_point)
+
+
+def test_an_unreachable_dask_scheduler_is_one_clear_error(tmp_path, monkeypatch):
+    pytest.importorskip("dask.distributed")
+    from relu1d import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "DASK_CONNECT_TIMEOUT_S", 1)
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s"):
+        run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, scheduler="tcp://127.0.0.1:9", progress=False,
+                  point_fn=toy_point)
+    assert time.monotonic() - t0 < 8
+
+
+def test_a_truncated_training_checkpoint_from_an_older_version_is_recomputed(tmp_path):
+    # before interrupted runs were refused, a Ctrl-C'd training was stored as a finished
+    # point (no status variable, fewer steps than its spec): it is set aside and recomputed
+    spec = TrainSpec(InitSpec(m=5), DataSpec(s=4), OptimSpec(steps=20, record_every=5))
+    sweep = Sweep(spec, {"init.seed": [0]})
+    (index, point), = sweep.points()
+    short = train_point(dataclasses.replace(point, training=dataclasses.replace(point.training, steps=10)))
+    short = short.drop_vars(["status", "diverged_at_step"]).assign_attrs(spec_json=relu1d.sweep.spec_json(point))
+    path = tmp_path / "points" / f"{point_id(point)}.nc"
+    _storage.write_netcdf(short, path)
+    ds = run_sweep(sweep, tmp_path, workers=1, progress=False)
+    assert int(ds["step"].values[-1]) == 20 and list(ds["status"].values) == ["ok"]
+    assert (path.parent / (path.name + ".truncated")).is_file()  # kept, not deleted
+
+
+def test_an_impossible_output_folder_is_refused_before_computing(tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "below"):
+        with pytest.raises(ValueError, match="it or a folder above it is a file"):
+            run_sweep(Sweep(ToySpec(), {"x": [1.0]}), out, workers=1, progress=False, point_fn=toy_point)
+    assert (tmp_path / "afile").read_text() == "mine"

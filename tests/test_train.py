@@ -496,3 +496,20 @@ def test_bad_network_or_data_type():
         r1.train((net.a, net.b, net.c), data)
     with pytest.raises(TypeError, match="data must be a relu1d.Dataset"):
         r1.train(net, (data.x, data.y))
+
+
+def test_segment_path_applies_the_tv_soft_threshold(monkeypatch):
+    """The grouped-by-knot-interval path, forced, with ``tv_penalty``: against the numpy reference
+    (every canonical subset), and a run long enough that the threshold zeroes some r exactly."""
+    calls = []
+    monkeypatch.setattr(_kernels, "_use_segments", lambda m, size: calls.append(m) or True)
+    net, data = small_problem(m=60, s=10, seed=3)
+    for trainable in CANONICAL_SUBSETS:
+        kwargs = dict(method="gd", lr=1e-2, steps=300, record_every=30, trainable=trainable, progress=False,
+                      parameterization="canonical", tv_penalty=20.0)
+        ref = r1.train(net, data, backend="numpy", **kwargs)
+        fast = r1.train(net, data, backend="numba", **kwargs)
+        assert_same_run(ref, fast, 1e-10)
+        zeros = int(np.sum(fast.snapshots.r[-1] == 0.0))
+        assert ("r" in trainable) == (zeros > 0), (trainable, zeros)
+    assert calls

@@ -3,18 +3,38 @@
 f(x) = (1/α(m)) Σᵢ cᵢ [aᵢ x − bᵢ]₊. The public API is what this module exports; the
 submodules ``kernel``, ``splines``, ``knots``, ``hessian``, ``meanfield``,
 ``splineview``, ``plot``, ``experiments``, ``report`` and ``sweep`` are namespaces of
-their own (the first six are imported here; the others on first use).
+their own, imported on first use (``relu1d.kernel`` or ``from relu1d import kernel``
+both work), so that ``import relu1d`` loads numpy but not scipy, numba, xarray or
+matplotlib.
 """
 
 __version__ = "0.1.0"
+
+import importlib as _importlib
 
 from . import data as datasets
 from .data import Dataset
 from .init import SCHEMES, init_network
 from .network import Network, PiecewiseLinear
-from .train import Trajectory, TrainingDiverged, train, train_many
-from . import hessian, kernel, knots, meanfield, splines, splineview
+# eager: the function ``train`` shadows the subpackage ``relu1d.train`` only if that
+# subpackage is imported before this line (importing a submodule later would rebind it)
+from .train import Trajectory, TrainingDiverged, TrainingInterrupted, train, train_many
+
+# namespaces loaded on first attribute access (PEP 562); the first six are public API
+_LAZY_PUBLIC = ("kernel", "splines", "knots", "meanfield", "hessian", "splineview")
+_LAZY_OTHER = ("plot", "experiments", "report", "sweep")
 
 __all__ = ["__version__", "Network", "PiecewiseLinear", "Dataset", "datasets", "init_network", "SCHEMES",
-           "train", "train_many", "Trajectory", "TrainingDiverged",
-           "kernel", "splines", "knots", "meanfield", "hessian", "splineview"]
+           "train", "train_many", "Trajectory", "TrainingDiverged", "TrainingInterrupted",
+           *_LAZY_PUBLIC]
+
+
+def __getattr__(name: str):
+    if name in _LAZY_PUBLIC or name in _LAZY_OTHER:
+        # import_module also binds the submodule as an attribute of this package
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__) | set(_LAZY_OTHER))

@@ -35,8 +35,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
-from scipy.special import digamma, gammaln
 
 from ._validation import as_choice, as_float_array, as_int, as_real, as_rng
 from .data import Dataset
@@ -171,6 +169,9 @@ def knn_entropy(samples, k: int = 1) -> float:
     n, d = x.shape
     if n <= k:
         raise ValueError(f"samples must hold more than k = {k} points; got {n}")
+    from scipy.spatial import cKDTree
+    from scipy.special import digamma, gammaln
+
     dist, _ = cKDTree(x).query(x, k=k + 1)
     eps = dist[:, k]
     log_vd = 0.5 * d * np.log(np.pi) - gammaln(0.5 * d + 1)

@@ -221,12 +221,15 @@ def _convert(value, tp, key: str):
         if value in typing.get_args(tp):
             return value
         raise _Mismatch
-    if origin in (tuple, list):
+    if origin in (tuple, list) or tp in (tuple, list):
+        # TOML has only arrays: a list read back into a tuple field (bare ``tuple``,
+        # ``tuple[int, ...]``), nested lists into nested tuples, so that
+        # spec_from_dict(spec_to_dict(s)) == s
         if not isinstance(value, (list, tuple)):
             raise _Mismatch
         args = [a for a in typing.get_args(tp) if a is not Ellipsis]
-        items = [_convert(v, args[0], key) if args else v for v in value]
-        return tuple(items) if origin is tuple else items
+        items = [_convert(v, args[0], key) if args else _frozen(v) for v in value]
+        return tuple(items) if (origin or tp) is tuple else items
     if dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -254,6 +257,13 @@ def _convert(value, tp, key: str):
             return value
         raise _Mismatch
     return value  # an annotation this module does not interpret: the spec's own checks decide
+
+
+def _frozen(value):
+    """Nested lists as nested tuples (the items of an unparameterised tuple field)."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 def _hints(cls) -> dict:

@@ -19,7 +19,15 @@ A result directory ``DIR/NAME/`` holds::
     spec.toml      the resolved spec (re-runnable with ``relu1d train`` for TrainSpec)
     figures/*.png  the figures
     meta.json      name, description, preset, spec, seeds, versions, wall time, status;
-                   written last, so its presence marks a complete record
+                   written first with status "incomplete" and last with the final
+                   status, so only ``status: "ok"`` marks a complete record ("error",
+                   "interrupted" and "diverged" records say what is missing)
+
+Files are only ever removed from a result directory when a previous ``meta.json``
+written by relu1d lists them (:func:`read_record_meta`); a non-empty folder without one
+is refused as an output folder unless the user asks otherwise
+(:func:`check_output_folder`), and every output path is checked before any computation
+(:func:`check_writable_dir`).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import json
 import math
 import os
@@ -57,7 +66,8 @@ def atomic_write(path, write: Callable[[Path], None]) -> Path:
     it onto ``path``. On any error (or interrupt) the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    # the writer's pid in the name: only temporaries of dead processes are ever cleared
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -107,17 +117,102 @@ def read_netcdf(path):
         return ds.load()
 
 
+def _writer_alive(tmp: Path) -> bool:
+    """Whether the process named in a temporary's name (``.NAME.PID.XXXX.tmp``) runs."""
+    parts = tmp.name[:-len(_TMP_SUFFIX)].split(".")
+    if len(parts) < 4 or not parts[-2].isdigit():
+        return False  # an older name without a pid: left by a dead writer or by nobody
+    pid = int(parts[-2])
+    if pid == os.getpid():
+        return True  # ours: being written right now (never our own leftovers: they are removed on error)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def remove_stale_temporaries(directory) -> int:
-    """Remove ``.*.tmp`` files an interrupted writer left in ``directory``; return how many."""
+    """Remove ``.*.tmp`` files that interrupted writers left in ``directory`` (those whose
+    writer process no longer runs; a live process's temporaries are never touched);
+    return how many."""
     directory = Path(directory)
     if not directory.is_dir():
         return 0
     count = 0
     for tmp in directory.glob(f".*{_TMP_SUFFIX}"):
+        if _writer_alive(tmp):
+            continue
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
             count += 1
     return count
+
+
+def check_writable_dir(path, what: str = "--out") -> Path:
+    """Make sure ``path`` is, or can be made, a folder we can write in, before any
+    computation: create it (with its parents) and a temporary file in it.
+
+    Raises
+    ------
+    ValueError
+        One line naming the path and what is wrong (an existing file, a read-only or
+        missing parent, no permission, ...).
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is an existing file, not a folder; choose a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r}: cannot create the folder ({exc.strerror or exc})") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".relu1d-write-test.", suffix=_TMP_SUFFIX, dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(f"{what} {str(path)!r}: cannot write in this folder ({exc.strerror or exc})") from None
+    return path
+
+
+def check_writable_file(path, what: str = "output", overwrite: bool = False) -> Path:
+    """Make sure a single output file ``path`` can be written: not a folder, not an
+    existing file unless ``overwrite``, its folder creatable and writable."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{what} {str(path)!r} already exists; pass --overwrite to replace it")
+    check_writable_dir(path.parent if str(path.parent) else Path("."), what=f"the folder of {what}")
+    return path
+
+
+def read_record_meta(directory) -> dict | None:
+    """The ``meta.json`` relu1d wrote in ``directory`` (any status), or None when there is
+    none or it is not one of ours (not a JSON object with ``status`` and
+    ``relu1d_version``)."""
+    path = Path(directory) / "meta.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or "status" not in meta or "relu1d_version" not in meta:
+        return None
+    return meta
+
+
+def check_output_folder(directory, overwrite: bool = False, what: str = "--out") -> dict | None:
+    """Refuse to write a result record into a non-empty folder that does not already
+    hold one (unless ``overwrite``); return the previous record's metadata, if any."""
+    directory = Path(directory)
+    previous = read_record_meta(directory)
+    if previous is None and not overwrite and directory.is_dir() and any(directory.iterdir()):
+        raise ValueError(f"{what} {str(directory)!r} is not empty and holds no relu1d record (no meta.json "
+                         f"written by relu1d); choose an empty or new folder, or pass --overwrite to write into it "
+                         f"(files relu1d did not write are kept)")
+    return previous
 
 
 def to_jsonable(obj) -> Any:
@@ -178,9 +273,27 @@ def environment() -> dict:
 
     from . import __version__
 
-    return {"relu1d_version": __version__, "python": platform.python_version(),
+    return {"relu1d_version": __version__, "relu1d_source_sha256": source_fingerprint(),
+            "python": platform.python_version(),
             "numpy": numpy.__version__, "scipy": scipy.__version__, "xarray": xarray.__version__,
             "platform": platform.platform(), "cpu_count": os.cpu_count()}
+
+
+@functools.lru_cache(maxsize=None)
+def source_fingerprint() -> str:
+    """SHA-256 over the relu1d package's ``.py`` files (relative path and contents, in
+    sorted order): two results with the same fingerprint were computed by the same code,
+    which the version number alone does not tell during development. ``relu1d
+    reproduce`` resumes only over records with the current fingerprint. Computed once
+    per process (the code a process runs is the code it imported)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def utc_now() -> str:

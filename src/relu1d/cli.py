@@ -25,11 +25,14 @@ def init_cmd(
     c_scale: float = typer.Option(1.0, help="Multiplier of c."),
     delta: float = typer.Option(None, help="Set every neuron's invariant to this value."),
     seed: int = typer.Option(0, help="Random seed."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ):
     """Initialise a network and save it as .npz (with alpha and provenance)."""
+    from ._storage import check_writable_file
     from .init import init_network
 
     try:
+        check_writable_file(out, "OUT", overwrite=overwrite)
         net = init_network(m, scheme=scheme, alpha=_parse_alpha(alpha), ab_scale=ab_scale, c_scale=c_scale,
                            seed=seed, delta=delta)
         net.save(out)
@@ -113,14 +116,20 @@ def reproduce_cmd(
                                                       "the paper's full settings."),
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    force: bool = typer.Option(False, "--force", help="Recompute experiments that already have a complete "
+                                                      "record of the same spec and preset in OUT."),
 ):
     """Run experiments and write their results and OUT/report.html.
 
     Each experiment goes to OUT/NAME/: data.nc, figures/*.png, claims.json, spec.toml, meta.json.
+    A rerun resumes: experiments with a complete record of the same spec and preset are
+    skipped (unless --force). Ctrl-C stops at once, keeps every finished experiment and
+    exits with code 130.
     """
     import time
 
-    from .report import QUICK_BUDGET_S, reproduce
+    from .experiments import format_counts, verdict_counts
+    from .report import QUICK_BUDGET_S, ReproduceInterrupted, reproduce
 
     if all_ and names:
         _fail("give experiment names or --all, not both")
@@ -130,16 +139,29 @@ def reproduce_cmd(
     t0 = time.perf_counter()
     try:
         records = reproduce(None if all_ else names, out, preset=preset, progress=progress,
-                            echo=lambda line: typer.echo(line))
+                            echo=lambda line: typer.echo(line), force=force)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
+    except ReproduceInterrupted as exc:
+        running = f"; {exc.interrupted} was running and is not recorded as complete" if exc.interrupted else ""
+        typer.echo(f"interrupted: {len(exc.records)} of {exc.total} experiment(s) done{running}; "
+                   f"wrote {out / 'report.html'}; rerun to resume", err=True)
+        raise typer.Exit(code=130)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; finished experiments are kept in {out}/; rerun to resume", err=True)
+        raise typer.Exit(code=130)
     total = time.perf_counter() - t0
+    skipped = sum(bool(r.get("skipped")) for r in records)
     n_claims = sum(r["n_claims"] for r in records)
-    n_hold = sum(r["n_hold"] for r in records)
+    counts = verdict_counts(c["verdict"] for r in records for c in r["claims"])
     errors = [r["name"] for r in records if r["status"] != "ok"]
-    typer.echo(f"{len(records)} experiment(s), {n_hold}/{n_claims} claims hold, "
+    typer.echo(f"{len(records)} experiment(s), {n_claims} claims: {format_counts(counts)}; "
                f"total wall time {total:.1f} s" + (f" (quick budget {QUICK_BUDGET_S:.0f} s: "
-               f"{'within' if total <= QUICK_BUDGET_S else 'EXCEEDED'})" if preset == "quick" and all_ else ""))
+               f"{'within' if total <= QUICK_BUDGET_S else 'EXCEEDED'})"
+               if preset == "quick" and all_ and not skipped else ""))
+    if skipped:
+        typer.echo(f"skipped {skipped} complete (records of the same spec and preset already in {out}/; "
+                   "--force recomputes them)")
     typer.echo(f"wrote {out / 'report.html'}")
     if errors:
         typer.echo(f"error: {len(errors)} experiment(s) raised: {', '.join(errors)} "
@@ -181,11 +203,14 @@ def train_cmd(
     parameterization: str = typer.Option(None, help="\\[training] full or canonical."),
     print_config: bool = typer.Option(False, "--print-config", help="Print the resolved TOML and exit."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty OUT that holds no relu1d "
+                                                              "record (files relu1d did not write are kept)."),
 ):
     """Train one configuration, from flags or a TOML file.
 
     Writes OUT/: data.nc (the trajectory), figures/ (function, particles, loss), spec.toml,
-    meta.json and report.html.
+    meta.json and report.html. Ctrl-C or a diverging run writes a partial record (meta.json
+    status "interrupted" or "diverged") and exits with code 130 or 1.
     """
     import dataclasses
 
@@ -219,10 +244,32 @@ def train_cmd(
     if print_config:
         typer.echo(spec_to_toml(spec, header="relu1d train: resolved configuration"), nl=False)
         return
+    from ._storage import read_record_meta
+
+    previous = read_record_meta(out) if out.is_dir() else None
+    if previous is not None:
+        typer.echo(f"note: replacing the relu1d record in {out}/ (status {previous['status']}, "
+                   f"finished {previous.get('finished_utc', '?')})", err=True)
     try:
-        meta = train_to_directory(spec, out, progress=progress)
+        meta = train_to_directory(spec, out, progress=progress, overwrite=overwrite)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:  # before step 0 or while saving: meta.json never says "ok" for this run
+        typer.echo(f"interrupted before this run's record in {out}/ was complete; nothing there is recorded as "
+                   "its result; run the command again", err=True)
+        raise typer.Exit(code=130)
+    rerun = f"relu1d train {out / 'spec.toml'} --out {out}"
+    if meta["status"] == "interrupted":
+        typer.echo(f"interrupted at step {meta['steps_done']} of {meta['steps_planned']}: wrote the PARTIAL record "
+                   f"to {out}/ (meta.json status \"interrupted\"); to train in full, run `{rerun}` "
+                   f"(starts again from step 0)", err=True)
+        raise typer.Exit(code=130)
+    if meta["status"] == "diverged":
+        typer.echo(f"error: training diverged at step {meta['diverged_at_step']} (last finite loss "
+                   f"{meta['last_finite_loss']:.6g}, lr = {meta['lr']:g}); wrote the partial record (steps 0 to "
+                   f"{meta['steps_done']}) to {out}/ with status \"diverged\"; try a smaller lr, e.g. "
+                   f"--lr {meta['lr'] / 2:g}", err=True)
+        raise typer.Exit(code=1)
     typer.echo(f"trained in {meta['wall_time_s']:.1f} s; wrote {out}/ (data.nc, figures/, spec.toml, "
                f"meta.json, report.html)")
 
@@ -243,7 +290,7 @@ def sweep_cmd(
     """
     import time
 
-    from .sweep import SweepIncomplete, load_sweep, run_sweep
+    from .sweep import SweepBusy, SweepIncomplete, SweepInterrupted, load_sweep, run_sweep
 
     out = out if out is not None else Path("results") / f"sweep-{sweep_file.stem}"
     try:
@@ -258,7 +305,10 @@ def sweep_cmd(
     t0 = time.perf_counter()
     try:
         merged = run_sweep(sweep, out, scheduler=scheduler, workers=workers, progress=progress)
-    except SweepIncomplete as exc:
+    except SweepInterrupted as exc:  # Ctrl-C: the finished points are saved, the running ones dropped
+        typer.echo(f"{exc}", err=True)
+        raise typer.Exit(code=130)
+    except (SweepIncomplete, SweepBusy) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1)
     except (ValueError, TypeError, ImportError) as exc:

@@ -45,6 +45,10 @@ class Dataset:
             arr.flags.writeable = False
             object.__setattr__(self, name, arr)
 
+    def __reduce__(self):
+        # rebuilt through __init__, so that the arrays are read-only again after unpickling
+        return (type(self), (np.array(self.x), np.array(self.y)))
+
     def __len__(self) -> int:
         return int(self.x.size)
 
@@ -63,24 +67,61 @@ class Dataset:
 
     @classmethod
     def from_csv(cls, path) -> "Dataset":
-        """Read two comma-separated columns x, y (an optional header line is skipped)."""
+        """Read two comma-separated columns x, y (an optional header line is skipped).
+
+        Raises
+        ------
+        ValueError
+            Naming the file and what is wrong: missing, unreadable, not UTF-8 text,
+            without samples, not two numeric columns, or invalid samples.
+        """
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"path {str(path)!r} is not a file; expected a CSV with columns x,y")
-        with open(path) as fh:
-            first = fh.readline()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{str(path)!r} is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); "
+                             "expected a CSV with columns x,y") from None
+        numbered = [(k, line) for k, line in enumerate(text.splitlines(), start=1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+        lines = [line for _, line in numbered]
+        if not lines:
+            raise ValueError(f"{str(path)!r} holds no samples (it is empty); expected a CSV with columns x,y")
         try:  # a header is a first line that is not numbers ("nan,1" is data, and refused below)
-            [float(v) for v in first.split(",")]
+            [float(v) for v in lines[0].split(",")]
             has_header = False
         except ValueError:
             has_header = True
+        numbered = numbered[1:] if has_header else numbered
+        rows = [line for _, line in numbered]
+        if not rows:
+            raise ValueError(f"{str(path)!r} holds no samples (only the header line {lines[0].strip()!r}); "
+                             "expected rows x,y")
         try:
-            table = np.loadtxt(path, delimiter=",", skiprows=1 if has_header else 0, ndmin=2)
-        except ValueError as exc:
-            raise ValueError(f"{str(path)!r} is not a CSV of two numeric columns x,y: {exc}") from None
-        if table.shape[1] != 2:
-            raise ValueError(f"{str(path)!r} has {table.shape[1]} columns; expected two, x and y")
-        return cls(table[:, 0], table[:, 1])
+            table = np.loadtxt(rows, delimiter=",", ndmin=2, dtype=np.float64)
+        except ValueError:
+            table = None
+        if table is None or table.shape[1] != 2:  # find the first bad line, for the message
+            for number, line in numbered:
+                fields = line.split(",")
+                if len(fields) != 2:
+                    raise ValueError(f"{str(path)!r} has {len(fields)} columns in line {number} "
+                                     f"({line.strip()!r}); expected two, x and y")
+                try:
+                    [float(v) for v in fields]
+                except ValueError:
+                    raise ValueError(f"{str(path)!r} is not a CSV of two numeric columns x,y: line {number} "
+                                     f"is {line.strip()!r}") from None
+            raise ValueError(f"{str(path)!r} is not a CSV of two numeric columns x,y")
+        try:
+            return cls(table[:, 0], table[:, 1])
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{str(path)!r}: {exc}") from None
 
 
 def _spread_points(s: int, seed, low: float = -1.0, high: float = 1.0) -> np.ndarray:

@@ -133,7 +133,6 @@ from dataclasses import dataclass, field
 from typing import Callable, NamedTuple
 
 import numpy as np
-from scipy import linalg
 
 from ._validation import _short, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
@@ -580,6 +579,8 @@ def interpolant(data, init="uniform", kernel="rf", ridge=0.0) -> KernelInterpola
     as_choice(kernel, "kernel", _KERNELS)
     ridge = as_real(ridge, "ridge", nonnegative=True)
     gram = _kernel_fn(init, kernel)(data.x, data.x)
+    from scipy import linalg
+
     try:
         coef = linalg.solve(gram + ridge * np.eye(data.s), data.y, assume_a="pos")
     except (linalg.LinAlgError, ValueError) as exc:

@@ -5,8 +5,10 @@ for each, a result directory ``DIR/NAME/`` (layout in :mod:`relu1d._storage`: Ne
 data, PNG figures, claims, the resolved spec, seeds, versions and wall time), then
 ``DIR/report.html``: one self-contained page (CSS inline, figures embedded as base64
 PNG, no script, no server) with a summary table at the top and, per experiment, its
-description, claims table, figures, spec and wall time. Claims that do not hold are
-shown in red in both the summary and the table, never hidden.
+description, claims table, figures, spec and wall time. Each claim shows its verdict
+(holds, contradicted, setting-dependent, inconclusive; one colour each, counted in the
+summary, explained by a one-line legend) with its evidence; a claim that does not hold is
+listed in the summary by id, never hidden.
 
 :func:`train_to_directory` does the same for one training run (``relu1d train``).
 """
@@ -23,28 +25,51 @@ import traceback
 from pathlib import Path
 
 from . import _storage
+from .experiments._registry import VERDICTS, format_counts, verdict_counts
 from ._specs import spec_json, spec_seeds, spec_to_dict, spec_to_toml
 
-__all__ = ["reproduce", "run_experiment", "save_result", "load_record", "write_report", "render_html",
-           "train_to_directory", "QUICK_BUDGET_S"]
+__all__ = ["reproduce", "run_experiment", "save_result", "load_record", "complete_record", "write_report",
+           "render_html", "train_to_directory", "ReproduceInterrupted", "QUICK_BUDGET_S", "STATUSES"]
 
 QUICK_BUDGET_S = 300.0
 """Wall-time budget of ``relu1d reproduce --all --quick`` (seconds, on 2 cores)."""
+
+
+# --------------------------------------------------------------------------- storing
+STATUSES = ("ok", "error", "interrupted", "diverged", "incomplete")
+"""``meta.json`` statuses: only "ok" is a complete record. "error": the experiment raised;
+"interrupted": Ctrl-C stopped it; "diverged": a training run became non-finite (the
+partial trajectory is kept); "incomplete": saving did not finish."""
 
 
 def _figure_filename(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "figure"
 
 
-# --------------------------------------------------------------------------- storing
+def _own_figures(previous: dict | None) -> set[str]:
+    """The figure files (``figures/NAME.png``) a previous relu1d record lists: the only
+    ones a new record may remove."""
+    if not previous:
+        return set()
+    files = set()
+    for entry in list(previous.get("figures") or []) + list(previous.get("stale_figures") or []):
+        file = entry.get("file") if isinstance(entry, dict) else entry
+        if isinstance(file, str) and re.fullmatch(r"figures/[A-Za-z0-9_.-]+\.png", file) and ".." not in file:
+            files.add(file)
+    return files
+
+
 def save_result(directory, result, *, name: str, description: str, spec, preset: str,
-                wall_time_s: float, started_utc: str | None = None) -> dict:
+                wall_time_s: float, started_utc: str | None = None, status: str = "ok",
+                spec_header: str | None = None, **extra) -> dict:
     """Write an :class:`~relu1d.experiments.ExperimentResult` to ``directory``.
 
     Parameters
     ----------
     directory : path
-        Created if missing; a previous record there is replaced.
+        Created if missing; a previous record there is replaced. Of the files already
+        there, only those a previous relu1d record (its ``meta.json``) lists are
+        removed when the new record does not write them; anything else is kept.
     result : ExperimentResult
     name, description : str
     spec : frozen dataclass
@@ -53,55 +78,70 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
         "quick", "full" or "custom".
     wall_time_s : float
         Seconds the run took.
+    status : str
+        "ok" for a complete result; "interrupted" or "diverged" for a partial one
+        (see :data:`STATUSES`).
+    spec_header : str, optional
+        The first comment line of ``spec.toml``.
+    **extra
+        Further entries of ``meta.json`` (e.g. ``error``, ``steps_done``).
 
     Returns
     -------
     dict
         The metadata written to ``meta.json``.
     """
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
     t_save = time.perf_counter()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     meta_path = directory / "meta.json"
-    # a half-replaced record must not look complete: the old meta goes first, the new one last
-    meta_path.unlink(missing_ok=True)
+    previous = _storage.read_record_meta(directory)
+    old_figures = _own_figures(previous)
     _storage.remove_stale_temporaries(directory)
 
-    figures_dir = directory / "figures"
     figure_files = []
     used = set()
-    for fig_name, fig in result.figures.items():
+    for fig_name in result.figures:
         stem = _figure_filename(str(fig_name))
         while stem in used:
             stem += "_"
         used.add(stem)
-        _storage.write_figure(fig, figures_dir / f"{stem}.png")
         figure_files.append({"name": str(fig_name), "file": f"figures/{stem}.png"})
-    if figures_dir.is_dir():
-        keep = {f["file"].split("/", 1)[1] for f in figure_files}
-        for stale in figures_dir.glob("*.png"):
-            if stale.name not in keep:
-                stale.unlink()
-
-    claims = [_storage.to_jsonable(c) for c in result.claims]
     env = _storage.environment()
-    meta = _meta("ok", name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
-                 started_utc=started_utc or _storage.utc_now(), claims=claims, figures=figure_files, env=env)
+    common = dict(name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
+                  started_utc=started_utc or _storage.utc_now(), env=env)
+    # a half-replaced record must not look complete: first a meta.json saying "incomplete"
+    # (listing every figure file it may leave, so that the next save can clean them), the
+    # final one last
+    _storage.write_json(meta_path, _meta(
+        "incomplete", claims=[], figures=[], stale_figures=sorted(old_figures | {f["file"] for f in figure_files}),
+        error="saving this record did not finish; run it again", **common))
+    for entry, fig in zip(figure_files, result.figures.values()):
+        _storage.write_figure(fig, directory / entry["file"])
+    for stale in sorted(old_figures - {f["file"] for f in figure_files}):
+        (directory / stale).unlink(missing_ok=True)
+
+    claims = [{**_storage.to_jsonable(c), "holds": c.holds} for c in result.claims]
+    meta = _meta(status, claims=claims, figures=figure_files, **common, **extra)
     if result.data is not None:
         ds = result.data.copy(deep=False)
         ds.attrs = dict(ds.attrs)
         ds.attrs.update({
-            "experiment": name, "description": description, "preset": preset,
+            "experiment": name, "description": description, "preset": preset, "status": status,
             "spec_json": spec_json(spec), "seeds_json": json.dumps(meta["seeds"]),
             "claims_json": json.dumps(claims), "wall_time_s": float(wall_time_s),
             "created_utc": meta["finished_utc"], **env,
         })
         _storage.write_netcdf(ds, directory / "data.nc")
         meta["data_file"] = "data.nc"
+    elif previous and previous.get("data_file") == "data.nc":
+        (directory / "data.nc").unlink(missing_ok=True)
     _storage.write_json(directory / "claims.json", claims)
     try:
         _storage.write_text(directory / "spec.toml", spec_to_toml(
-            spec, header=f"{name} ({preset}): resolved {type(spec).__name__}"))
+            spec, header=spec_header or f"{name} ({preset}): resolved {type(spec).__name__}"))
     except TypeError:  # a spec field TOML cannot hold: the JSON copy in meta.json is complete
         pass
     meta["save_time_s"] = time.perf_counter() - t_save
@@ -111,22 +151,29 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
 
 def _meta(status: str, *, name, description, spec, preset, wall_time_s, started_utc, claims, figures, env,
           **extra) -> dict:
-    """The contents of ``meta.json`` (``extra``: the traceback of a failed run)."""
+    """The contents of ``meta.json`` (``extra``: the traceback of a failed run, ...)."""
     return {"name": name, "description": description, "preset": preset, "status": status,
             "spec_type": type(spec).__name__, "spec": _storage.to_jsonable(spec_to_dict(spec)),
             "seeds": _storage.to_jsonable(spec_seeds(spec)), "wall_time_s": float(wall_time_s),
             "started_utc": started_utc, "finished_utc": _storage.utc_now(), "claims": claims,
-            "n_claims": len(claims), "n_hold": sum(bool(c["holds"]) for c in claims), "figures": figures,
+            "n_claims": len(claims), "n_hold": sum(c["verdict"] == "holds" for c in claims),
+            "verdicts": verdict_counts(c["verdict"] for c in claims), "figures": figures,
             "data_file": None, **extra, **env}
 
 
-def _save_error(directory, *, name, description, spec, preset, wall_time_s, started_utc, error) -> dict:
+def _save_failed(directory, status: str, *, name, description, spec, preset, wall_time_s, started_utc,
+                 error) -> dict:
+    """A record without results (status "error" or "interrupted"): ``meta.json`` only; the
+    data and claims of a previous record are removed, its figure files listed as stale."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    meta = _meta("error", name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
-                 started_utc=started_utc, claims=[], figures=[], env=_storage.environment(), error=error)
-    for stale in ("data.nc", "claims.json"):
-        (directory / stale).unlink(missing_ok=True)
+    previous = _storage.read_record_meta(directory)
+    meta = _meta(status, name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
+                 started_utc=started_utc, claims=[], figures=[], env=_storage.environment(), error=error,
+                 stale_figures=sorted(_own_figures(previous)))
+    if previous is not None:
+        for stale in ("data.nc", "claims.json"):
+            (directory / stale).unlink(missing_ok=True)
     _storage.write_json(directory / "meta.json", meta)
     return meta
 
@@ -142,7 +189,49 @@ def load_record(directory) -> dict:
     return meta
 
 
+def complete_record(directory, spec, preset: str) -> dict | None:
+    """The record in ``directory`` if it is complete (status "ok", every file it lists
+    present) and was computed from ``spec`` with ``preset`` by the current code (same
+    :func:`relu1d._storage.source_fingerprint`); else None."""
+    directory = Path(directory)
+    meta = _storage.read_record_meta(directory)
+    if meta is None or meta.get("status") != "ok":
+        return None
+    if meta.get("relu1d_source_sha256") != _storage.source_fingerprint():
+        return None  # computed by other code: a change may have changed the result
+    wanted = json.loads(json.dumps(_storage.to_jsonable(spec_to_dict(spec))))
+    if meta.get("preset") != preset or meta.get("spec_type") != type(spec).__name__ or meta.get("spec") != wanted:
+        return None
+    files = [f.get("file") for f in meta.get("figures") or []] + [meta.get("data_file"), "claims.json"]
+    if not all(isinstance(f, str) and (directory / f).is_file() for f in files if f is not None):
+        return None
+    meta["path"] = str(directory)
+    return meta
+
+
 # --------------------------------------------------------------------------- running
+class ReproduceInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`reproduce`; a KeyboardInterrupt, so it is not absorbed by
+    ``except Exception``.
+
+    Attributes
+    ----------
+    records : list of dict
+        The records finished in this call or skipped as complete, in order.
+    total : int
+        How many experiments were asked for.
+    interrupted : str or None
+        The experiment that was running (recorded with status "interrupted" unless a
+        complete record of it was already there), or None.
+    """
+
+    def __init__(self, records: list[dict], total: int, interrupted: str | None):
+        self.records, self.total, self.interrupted = records, total, interrupted
+        done = len(records)
+        super().__init__(f"interrupted{f' during {interrupted}' if interrupted else ''}: {done} of {total} "
+                         f"experiment(s) done; rerun to resume")
+
+
 def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
     """Run one registered experiment and save it to ``out/NAME``.
 
@@ -163,8 +252,17 @@ def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
         The record's metadata; ``status`` is "error" (with the traceback in ``error``)
         when the experiment raised; the exception is not propagated, so that one
         failing experiment does not stop the others.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Ctrl-C is never absorbed: every :func:`relu1d.train` inside the experiment runs
+        under ``interrupt_policy("raise")``, so a truncated training cannot end up in a
+        record. The directory then gets a ``meta.json`` with status "interrupted",
+        unless it already held a complete record, which is kept as it was.
     """
     from .experiments import get
+    from .train import interrupt_policy
 
     exp = get(name)
     if spec is None:
@@ -176,19 +274,27 @@ def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
     directory = Path(out) / name
     started = _storage.utc_now()
     t0 = time.perf_counter()
+    common = dict(name=name, description=exp.description, spec=spec, preset=preset, started_utc=started)
     try:
-        result = exp.run(spec)
-    except Exception:
-        return _save_error(directory, name=name, description=exp.description, spec=spec, preset=preset,
-                           wall_time_s=time.perf_counter() - t0, started_utc=started,
-                           error=traceback.format_exc())
-    wall = time.perf_counter() - t0
-    return save_result(directory, result, name=name, description=exp.description, spec=spec,
-                       preset=preset, wall_time_s=wall, started_utc=started)
+        try:
+            with interrupt_policy("raise"):
+                result = exp.run(spec)
+        except Exception:
+            return _save_failed(directory, "error", wall_time_s=time.perf_counter() - t0,
+                                error=traceback.format_exc(), **common)
+        wall = time.perf_counter() - t0
+        return save_result(directory, result, wall_time_s=wall, **common)
+    except KeyboardInterrupt:
+        previous = _storage.read_record_meta(directory)
+        if previous is None or previous.get("status") != "ok":
+            _save_failed(directory, "interrupted", wall_time_s=time.perf_counter() - t0,
+                         error=f"interrupted by KeyboardInterrupt (Ctrl-C) after {time.perf_counter() - t0:.1f} s; "
+                               "no result was kept; run it again", **common)
+        raise
 
 
 def reproduce(names=None, out="results", *, preset: str = "quick", progress: bool = True,
-              echo=None) -> list[dict]:
+              echo=None, force: bool = False) -> list[dict]:
     """Run experiments and write their result directories and ``out/report.html``.
 
     Parameters
@@ -196,16 +302,29 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
     names : list of str, optional
         Registered names; all of them when None.
     out : path
+        Checked for writing (created if missing) before anything runs.
     preset : {"quick", "full"}
     progress : bool
         A progress bar over the experiments on stderr.
     echo : callable, optional
-        Called with one line of text per finished experiment.
+        Called with one line of text per finished or skipped experiment.
+    force : bool
+        Recompute every experiment. Otherwise an experiment whose directory already
+        holds a complete record (status "ok") of the same spec and preset is skipped
+        (:func:`complete_record`): a rerun resumes an interrupted reproduction.
 
     Returns
     -------
     list of dict
-        The records run now, in order (see :func:`run_experiment`).
+        The records, in order (see :func:`run_experiment`); those skipped carry
+        ``skipped=True``.
+
+    Raises
+    ------
+    ReproduceInterrupted
+        On Ctrl-C, promptly (a training inside stops within one chunk of steps): every
+        record finished before stays, the running experiment is not recorded as
+        complete, the report is written for what is there.
     """
     from tqdm.auto import tqdm
 
@@ -214,51 +333,100 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
     if preset not in ("quick", "full"):
         raise ValueError(f"preset must be 'quick' or 'full', got {preset!r}")
     todo = list(all_names() if names is None else names)
+    experiments = [get(name) for name in todo]  # unknown names fail before anything runs
+    out = _storage.check_writable_dir(out)
     for name in todo:
-        get(name)  # unknown names fail before anything runs
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+        if (out / name).exists():
+            _storage.check_writable_dir(out / name, what="result folder")
     records = []
+    current = None
     bar = tqdm(todo, desc=f"reproduce ({preset})", unit="exp", file=sys.stderr, disable=not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
-        meta = run_experiment(name, out, preset=preset)
-        records.append(meta)
-        if echo is not None:
-            echo(_summary_line(meta))
-        write_report(out)  # after each one, so an interrupted run still has a report
+    try:
+        for name, exp in zip(bar, experiments):
+            bar.set_postfix_str(name)
+            if not force:
+                done = complete_record(out / name, exp.preset(preset), preset)
+                if done is not None:
+                    records.append({**done, "skipped": True})
+                    if echo is not None:
+                        echo(_summary_line(records[-1]))
+                    continue
+            current = name
+            meta = run_experiment(name, out, preset=preset)
+            current = None
+            meta["path"] = str(out / name)
+            records.append(meta)
+            if echo is not None:
+                echo(_summary_line(meta))
+            write_report(out)  # after each one, so an interrupted run still has a report
+    except KeyboardInterrupt as exc:
+        bar.close()
+        write_report(out)
+        raise ReproduceInterrupted(records, len(todo), current) from exc
     bar.close()
+    write_report(out)
     return records
 
 
 def _summary_line(meta: dict) -> str:
+    if meta.get("skipped"):
+        return f"{meta['name']:<34} skipped  (complete record of {meta['finished_utc']}; --force to recompute)"
     if meta["status"] != "ok":
         return f"{meta['name']:<34} ERROR    {meta['wall_time_s']:8.1f} s  ({meta['error'].strip().splitlines()[-1]})"
-    fails = meta["n_claims"] - meta["n_hold"]
-    verdict = f"{meta['n_hold']}/{meta['n_claims']} claims hold" + (f"  ({fails} do NOT hold)" if fails else "")
+    counts = verdict_counts(c["verdict"] for c in meta["claims"])
+    others = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "holds")
+    verdict = f"{meta['n_hold']}/{meta['n_claims']} claims hold" + (f"  ({others})" if others else "")
     return f"{meta['name']:<34} ok       {meta['wall_time_s']:8.1f} s  {verdict}"
 
 
 # --------------------------------------------------------------------------- training run
-def train_to_directory(spec, out, *, base_dir=None, progress: bool = True) -> dict:
+def train_to_directory(spec, out, *, base_dir=None, progress: bool = True, overwrite: bool = False) -> dict:
     """Run one :class:`~relu1d._specs.TrainSpec` and write a result directory at ``out``
     (data.nc = the trajectory, figures function/particles/loss, spec.toml, meta.json)
     and ``out/report.html``.
 
     ``base_dir`` resolves a relative CSV path in ``spec.data.name`` (the TOML's folder).
+
+    ``out`` is checked before training: it must be creatable and writable, and either
+    empty, new, or a previous relu1d record (which is replaced; of its files only
+    those relu1d wrote are removed), unless ``overwrite`` (files relu1d did not write
+    are kept even then).
+
+    A run stopped by Ctrl-C is written as a partial record with status "interrupted",
+    one that diverged (:class:`relu1d.TrainingDiverged`) with status "diverged" and its
+    finite part; both say ``steps_done`` of ``steps_planned`` in ``meta.json`` and in
+    the first line of ``spec.toml``. The returned metadata tells which.
     """
     import numpy as np
 
     from .experiments import ExperimentResult
     from .plot import new_figure, plot_function, plot_particles
-    from .train import train
+    from .train import TrainingDiverged, TrainingInterrupted, train
 
+    out = _storage.check_writable_dir(out)
+    _storage.check_output_folder(out, overwrite=overwrite)
     started = _storage.utc_now()
     t0 = time.perf_counter()
     net0 = spec.init.network()
     data = spec.data.dataset(base_dir)
-    traj = train(net0, data, progress=progress, **spec.training.kwargs())
+    extra = {"steps_planned": int(spec.training.steps)}
+    try:
+        traj, status = train(net0, data, progress=progress, on_interrupt="raise", **spec.training.kwargs()), "ok"
+    except TrainingInterrupted as exc:
+        traj, status = exc.trajectory, "interrupted"
+    except TrainingDiverged as exc:
+        traj, status = exc.trajectory, "diverged"
+        extra.update(diverged_at_step=int(exc.step), last_finite_loss=float(exc.last_loss), lr=float(exc.lr))
     wall = time.perf_counter() - t0
+    done = int(traj.steps[-1])
+    extra["steps_done"] = done
+    header = None
+    if status != "ok":
+        what = ("interrupted by Ctrl-C" if status == "interrupted" else
+                f"diverged at step {extra['diverged_at_step']} (last finite loss {extra['last_finite_loss']:.6g})")
+        extra["error"] = (f"training {what}: this record is PARTIAL, it holds steps 0 to {done} of "
+                          f"{spec.training.steps}")
+        header = f"relu1d train, PARTIAL record (status {status}): steps 0 to {done} of the {spec.training.steps} below"
 
     ds = traj.to_xarray()
     ds = ds.assign(data_x=("sample", np.asarray(data.x)), data_y=("sample", np.asarray(data.y)))
@@ -275,16 +443,22 @@ def train_to_directory(spec, out, *, base_dir=None, progress: bool = True) -> di
     loss = np.asarray(traj.loss, dtype=float)
     x_axis = np.asarray(traj.times if spec.training.method == "flow" else traj.steps, dtype=float)
     positive = loss > 0
-    ax.semilogy(x_axis[positive], loss[positive]) if positive.any() else ax.plot(x_axis, loss)
+    if positive.any() and loss[positive].max() > 1e100:  # a diverging run: matplotlib's log axis overflows
+        ax.plot(x_axis[positive], np.log10(loss[positive]))
+        ax.set_ylabel("log10 loss")
+    else:
+        ax.semilogy(x_axis[positive], loss[positive]) if positive.any() else ax.plot(x_axis, loss)
+        ax.set_ylabel("loss")
     ax.set_xlabel("time t" if spec.training.method == "flow" else "step")
-    ax.set_ylabel("loss")
-    ax.set_title(f"{spec.training.method}, lr={spec.training.lr:g}, m={spec.init.m}")
+    ax.set_title(f"{spec.training.method}, lr={spec.training.lr:g}, m={spec.init.m}"
+                 + ("" if status == "ok" else f" ({status} at step {done})"))
     figures["loss"] = fig
     result = ExperimentResult(data=ds, figures=figures, claims=())
     description = (f"relu1d train: m={spec.init.m} ({spec.init.scheme}, alpha={spec.init.alpha}), "
-                   f"data {spec.data.name}, {spec.training.method} for {spec.training.steps} steps")
+                   f"data {spec.data.name}, {spec.training.method} for {spec.training.steps} steps"
+                   + ("" if status == "ok" else f" ({status}: partial, steps 0 to {done})"))
     meta = save_result(out, result, name="train", description=description, spec=spec, preset="custom",
-                       wall_time_s=wall, started_utc=started)
+                       wall_time_s=wall, started_utc=started, status=status, spec_header=header, **extra)
     write_report(out, records=[Path(out)], title="relu1d train")
     return meta
 
@@ -303,7 +477,46 @@ figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}
 figure img{max-width:100%;border:1px solid #ddd}figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.6em;overflow-x:auto;font-size:.85em}
 .meta{color:#555;font-size:.9em}
+tr.v-contradicted td{background:#fde2e2}tr.v-setting-dependent td{background:#fff1d6}
+tr.v-inconclusive td{background:#ececec}
+.v-holds{color:#106b21;font-weight:600}.v-contradicted{color:#a40000;font-weight:700}
+.v-setting-dependent{color:#8a5300;font-weight:700}.v-inconclusive{color:#4a4a4a;font-weight:700}
+.legend span{margin-right:1.2em}
 """
+
+_LEGEND = {
+    "holds": "reproduced within the stated tolerance",
+    "contradicted": "fails robustly (certified end state, several seeds, every plausible reading)",
+    "setting-dependent": "fails in our reconstruction, but depends on what the paper leaves open",
+    "inconclusive": "the measurement cannot discriminate",
+}
+
+
+def _legend() -> str:
+    return ("<p class='legend meta'>" + "".join(
+        f"<span><b class='v-{v}'>{v}</b>: {_esc(_LEGEND[v])}</span>" for v in VERDICTS) + "</p>")
+
+
+def _counts_html(counts: dict) -> str:
+    return " · ".join(f"<span class='v-{v}'>{counts.get(v, 0)} {'hold' if v == 'holds' else v}</span>"
+                      for v in VERDICTS)
+
+
+def _evidence_html(c: dict) -> str:
+    """Seeds, interval, readings, certificate and mechanism of a claim (empty for a bare one)."""
+    parts = []
+    if c.get("seeds"):
+        parts.append(f"seeds: {c['seeds']}")
+    if c.get("interval"):
+        lo, hi = c["interval"]
+        parts.append(f"interval: [{_fmt_number(lo)}, {_fmt_number(hi)}]")
+    for r in c.get("readings") or []:
+        mark = "" if r.get("holds") is None else (" ✓" if r["holds"] else " ✗")
+        parts.append(f"reading {_esc(r['setting'])}: {_fmt_number(r['value'])}{mark}")
+    for key in ("certificate", "mechanism"):
+        if c.get(key):
+            parts.append(f"{key}: {_esc(c[key])}")
+    return "<br>".join(parts)
 
 
 def _esc(value) -> str:
@@ -319,15 +532,17 @@ def _fmt_number(value) -> str:
 def _claims_table(claims: list[dict]) -> str:
     if not claims:
         return "<p class='meta'>No claims checked by this run.</p>"
-    rows = ["<table class='claims'><tr><th>claim</th><th>paper reference</th><th>measured</th>"
-            "<th>predicted</th><th>tolerance</th><th>verdict</th><th>note</th></tr>"]
+    rows = ["<table class='claims'><tr><th>id</th><th>claim</th><th>paper reference</th><th>measured</th>"
+            "<th>predicted</th><th>tolerance</th><th>verdict</th><th>note and evidence</th></tr>"]
     for c in claims:
-        ok = bool(c["holds"])
+        v = c["verdict"]
+        evidence = _evidence_html(c)
+        note = _esc(c.get("note", "")) + (("<br>" if c.get("note") else "") + evidence if evidence else "")
         rows.append(
-            f"<tr class='{'ok' if ok else 'fail'}'><td>{_esc(c['statement'])}</td><td>{_esc(c['reference'])}</td>"
+            f"<tr class='v-{v}'><td><code>{_esc(c['id'])}</code></td><td>{_esc(c['statement'])}</td>"
+            f"<td>{_esc(c['reference'])}</td>"
             f"<td class='num'>{_fmt_number(c['measured'])}</td><td>{_esc(c['predicted'])}</td>"
-            f"<td>{_esc(c['tolerance'])}</td><td class='verdict'>{'holds' if ok else 'does not hold'}</td>"
-            f"<td>{_esc(c.get('note', ''))}</td></tr>")
+            f"<td>{_esc(c['tolerance'])}</td><td class='verdict v-{v}'>{v}</td><td>{note}</td></tr>")
     rows.append("</table>")
     return "\n".join(rows)
 
@@ -343,10 +558,17 @@ def _section(meta: dict) -> str:
              f"<p class='meta'>preset <b>{_esc(meta['preset'])}</b> · wall time "
              f"<b>{meta['wall_time_s']:.1f} s</b> (+{meta.get('save_time_s', 0.0):.1f} s saving) · finished {_esc(meta['finished_utc'])} · "
              f"relu1d {_esc(meta.get('relu1d_version', '?'))} · seeds {_esc(json.dumps(meta['seeds']))}</p>"]
-    if meta["status"] != "ok":
-        parts.append("<p class='bad'>The experiment raised an error; no results.</p>")
+    status = meta["status"]
+    if status in ("error", "incomplete"):
+        parts.append("<p class='bad'>The experiment raised an error; no results.</p>" if status == "error" else
+                     "<p class='bad'>Saving this record did not finish; no results.</p>")
         parts.append(f"<pre>{_esc(meta.get('error', ''))}</pre></section>")
         return "\n".join(parts)
+    if status != "ok":  # interrupted or diverged: a partial record, shown for what it holds
+        parts.append(f"<p class='bad'>Partial record (status {_esc(status)}): what was computed before the "
+                     f"run stopped; not a complete result.</p>")
+        if meta.get("error"):
+            parts.append(f"<pre>{_esc(meta['error'])}</pre>")
     parts.append("<h3>Claims</h3>" + _claims_table(meta["claims"]))
     if meta["figures"]:
         parts.append("<h3>Figures</h3>")
@@ -372,19 +594,21 @@ def render_html(records: list[dict], title: str = "relu1d reproduction report") 
     saving = sum(r.get("save_time_s", 0.0) for r in records)
     total = running + saving
     n_claims = sum(r["n_claims"] for r in records)
-    n_hold = sum(r["n_hold"] for r in records)
-    errors = [r for r in records if r["status"] != "ok"]
+    counts = verdict_counts(c["verdict"] for r in records for c in r["claims"])
+    errors = [r for r in records if r["status"] in ("error", "incomplete")]
+    partial = [r for r in records if r["status"] in ("interrupted", "diverged")]
     presets = sorted({r["preset"] for r in records})
     rows = ["<table class='summary'><tr><th>experiment</th><th>preset</th><th>status</th>"
-            "<th>claims hold</th><th>claims that do not hold</th><th>wall time (s)</th></tr>"]
+            "<th>claims hold</th><th>claims that do not hold (verdict: id)</th><th>wall time (s)</th></tr>"]
     for r in records:
-        failing = [c["statement"] for c in r["claims"] if not c["holds"]]
+        failing = [(c["verdict"], c["id"]) for c in r["claims"] if c["verdict"] != "holds"]
         bad = r["status"] != "ok" or failing
         rows.append(
             f"<tr class='{'fail' if bad else 'ok'}'><td><a href='#{_anchor(r['name'])}'>{_esc(r['name'])}</a></td>"
             f"<td>{_esc(r['preset'])}</td><td class='{'bad' if r['status'] != 'ok' else 'good'}'>"
             f"{_esc(r['status'])}</td><td class='num'>{r['n_hold']}/{r['n_claims']}</td>"
-            f"<td>{'<br>'.join(_esc(s) for s in failing)}</td><td class='num'>{r['wall_time_s']:.1f}</td></tr>")
+            f"<td>{'<br>'.join(f'<span class=v-{v}>{v}</span>: <code>{_esc(i)}</code>' for v, i in failing)}</td>"
+            f"<td class='num'>{r['wall_time_s']:.1f}</td></tr>")
     rows.append("</table>")
     budget = ""
     if presets == ["quick"]:
@@ -392,11 +616,12 @@ def render_html(records: list[dict], title: str = "relu1d reproduction report") 
         budget = (f" · quick budget {QUICK_BUDGET_S:.0f} s: <span class='{'good' if within else 'bad'}'>"
                   f"{'within' if within else 'EXCEEDED'}</span>")
     env = records[0] if records else {}
-    summary = (f"<p><b>{len(records)}</b> experiment(s) · claims holding <b>{n_hold}/{n_claims}</b>"
-               + (f" · <span class='bad'>{n_claims - n_hold} claim(s) do not hold</span>" if n_hold < n_claims else "")
+    summary = (f"<p><b>{len(records)}</b> experiment(s) · <b>{n_claims}</b> claims: "
+               f"<b class='counts'>{_counts_html(counts)}</b>"
                + (f" · <span class='bad'>{len(errors)} experiment(s) failed</span>" if errors else "")
+               + (f" · <span class='bad'>{len(partial)} partial record(s)</span>" if partial else "")
                + f" · total wall time <b>{total:.1f} s</b> (running {running:.1f} s, saving "
-               f"{saving:.1f} s){budget}</p>"
+               f"{saving:.1f} s){budget}</p>" + _legend() +
                f"<p class='meta'>relu1d {_esc(env.get('relu1d_version', '?'))} · Python {_esc(env.get('python', '?'))}"
                f" · numpy {_esc(env.get('numpy', '?'))} · {_esc(env.get('platform', '?'))}, "
                f"{_esc(env.get('cpu_count', '?'))} CPUs · generated {_esc(_storage.utc_now())}</p>")

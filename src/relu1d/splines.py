@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, optimize
-from scipy.interpolate import CubicSpline, PPoly
 
 from ._validation import _short, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
@@ -46,6 +44,8 @@ class Spline:
     constant: float = 0.0
 
     def __post_init__(self):
+        from scipy.interpolate import PPoly
+
         if self.ppoly is not None and not isinstance(self.ppoly, PPoly):
             raise TypeError(f"ppoly must be a scipy.interpolate.PPoly or None, got {_short(self.ppoly)}")
         as_choice(self.outside, "outside", ("linear", "constant"))
@@ -91,6 +91,8 @@ def natural_cubic(data) -> Spline:
     It minimises ∫_ℝ |f''|² among interpolants (f'' = 0 outside [x₁, x_s] and at x₁, x_s);
     scipy's ``CubicSpline(bc_type="natural")``. One sample: the constant; two: the line.
     """
+    from scipy.interpolate import CubicSpline, PPoly
+
     data = _check_data(data)
     if data.s == 1:
         return Spline(None, "linear", float(data.y[0]))
@@ -108,6 +110,8 @@ def linear(data, outside: str = "linear") -> Spline:
         Outside [x₁, x_s]: continue the end pieces (default; no extra kink, as a network
         in the adaptive regime with no knot beyond the data does) or hold the end values.
     """
+    from scipy.interpolate import PPoly
+
     data = _check_data(data)
     as_choice(outside, "outside", ("linear", "constant"))
     if data.s == 1:
@@ -119,6 +123,8 @@ def linear(data, outside: str = "linear") -> Spline:
 # --------------------------------------------------------------------------- helpers
 def _breakpoints_of(f) -> np.ndarray:
     """The finite breakpoints ``f`` declares (empty if none)."""
+    from scipy.interpolate import PPoly
+
     if isinstance(f, PPoly):
         pts = f.x
     else:
@@ -131,6 +137,8 @@ def _breakpoints_of(f) -> np.ndarray:
 
 def _second_derivative_fn(f):
     """x -> f''(x) for objects that provide it."""
+    from scipy.interpolate import PPoly
+
     if isinstance(f, PPoly):
         return lambda x: f(x, 2)
     d2 = getattr(f, "second_derivative", None)
@@ -161,6 +169,8 @@ def _interval(interval, *, allow_inf: bool) -> tuple[float, float]:
 def _integrate(fn, lo: float, hi: float, points, tol: float = 1e-11) -> float:
     """∫_lo^hi fn (scalar callable) by adaptive quadrature split at ``points`` (infinite
     ends allowed: the outer pieces are mapped by quad's own substitution)."""
+    from scipy import integrate
+
     pts = np.asarray(points, float)
     pts = np.unique(pts[(pts > lo) & (pts < hi)])
     if pts.size == 0 and (np.isinf(lo) or np.isinf(hi)):
@@ -230,6 +240,8 @@ def sup_distance(f, g, interval, n: int = 4096) -> float:
     h²/8·max|(f − g)''| (h = cell width) and the refinement removes it near the maximum;
     for undeclared kinks (a bare callable) the result is a lower bound within that error.
     """
+    from scipy import optimize
+
     _check_callable(f, "f")
     _check_callable(g, "g")
     lo, hi = _interval(interval, allow_inf=False)

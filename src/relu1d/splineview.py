@@ -107,7 +107,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import integrate, special
 
 from ._validation import check_network_and_data, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
@@ -202,6 +201,8 @@ def delta_slope_cdf(mu, scheme: str = "uniform", m: int = 1, alpha="sqrt", ab_sc
         with np.errstate(divide="ignore", invalid="ignore"):
             half = np.where(tt > 0, tt - tt * np.log(tt), 0.0) / 2
     else:
+        from scipy import special
+
         half = special.iti0k0(t)[1] / np.pi
     return 0.5 + np.sign(np.asarray(mu, dtype=np.float64)) * half
 
@@ -214,6 +215,8 @@ def delta_slope_pdf(mu, scheme: str = "uniform", m: int = 1, alpha="sqrt", ab_sc
     with np.errstate(divide="ignore"):
         if law == "uniform":
             return np.where(t < 1, -np.log(t), 0.0) / (2 * k)
+        from scipy import special
+
         return special.k0(t) / (np.pi * k)
 
 
@@ -245,6 +248,8 @@ def expected_roughness(scheme: str = "uniform", m: int = 100, alpha="sqrt", ab_s
     sum_mu2 = m * sa ** 2 * sc ** 2 / alpha ** 2
     if mom["zero_bias"]:
         # One merged kink at 0: E|Σ cᵢ|aᵢ|/α| with c Gaussian given a, √Σa² = σ_a χ_m.
+        from scipy import special
+
         e_chi = math.sqrt(2) * math.exp(special.gammaln((m + 1) / 2) - special.gammaln(m / 2))
         tv = math.sqrt(2 / math.pi) * sc * sa * e_chi / alpha if lo < 0 < hi else 0.0
     elif mom["law"] == "normal":
@@ -255,6 +260,8 @@ def expected_roughness(scheme: str = "uniform", m: int = 100, alpha="sqrt", ab_s
         def inside(u):
             return u * max(0.0, min(hi * u, 1.0) - max(lo * u, -1.0))
         kinks = [1 / abs(v) for v in (lo, hi) if math.isfinite(v) and abs(v) > 1]
+        from scipy import integrate
+
         moment = 0.5 * integrate.quad(inside, 0.0, 1.0, points=kinks or None, epsabs=1e-13, epsrel=1e-12)[0]
         tv = m * (mom["half_c"] * c_scale / 2) * ab_scale * moment / alpha
     int_fp2 = (hi - lo) / 2 * sum_mu2 if math.isfinite(hi - lo) else math.inf

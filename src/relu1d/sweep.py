@@ -11,7 +11,17 @@ finishes (atomically: temporary name, then rename), where ``<id>`` is a hash of 
 point's full resolved spec. Running the same sweep again loads the points on disk and
 computes only the missing ones, so a sweep stopped by Ctrl-C, a crashed worker or a
 lost machine resumes where it stopped; changing any setting changes the ids, so stale
-results are never reused.
+results are never reused. Only complete computations are stored: Ctrl-C stops the
+sweep (:class:`SweepInterrupted`, "N of M done"), and the points that were running are
+dropped, never saved truncated. A training run that diverges is a result: its point is
+stored with ``status = "diverged"`` (NaN where a finished run has values; see
+:func:`train_point`), and the merged ``status`` variable says which points those are.
+
+Safety: one sweep at a time per output folder (a lock on ``OUT/.lock``; a second
+process is refused with the holder's pid, :class:`SweepBusy`); temporary files of other
+live processes are never deleted; the local pool's workers ignore Ctrl-C (the main
+process handles it and stops them) and exit by themselves when the main process dies,
+even by ``kill -9``.
 
 Where the points run:
 
@@ -43,9 +53,12 @@ or, over a registered experiment's spec::
     experiment = "williams2019.fig3"
     preset = "quick"            # the base is this preset, with [base] overriding fields
     [base]
-    steps = 500
+    s = 12
     [grid]
-    seed = [0, 1, 2]
+    data_seed = [0, 1, 2]
+
+Relative CSV paths (``data.name``), in ``[base]`` and in ``[grid]`` alike, are taken from
+the sweep file's folder.
 """
 
 from __future__ import annotations
@@ -56,10 +69,13 @@ import hashlib
 import itertools
 import json
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -72,8 +88,14 @@ from . import _storage
 from ._specs import (DataSpec, InitSpec, OptimSpec, TrainSpec, load_toml, spec_from_dict, spec_json,
                      spec_keys, spec_replace, spec_to_dict, spec_to_toml)
 
-__all__ = ["Sweep", "SweepIncomplete", "load_sweep", "run_sweep", "point_id", "train_point",
-           "TrainSpec", "InitSpec", "DataSpec", "OptimSpec"]
+__all__ = ["Sweep", "SweepIncomplete", "SweepInterrupted", "SweepBusy", "load_sweep", "run_sweep", "point_id",
+           "train_point", "TrainSpec", "InitSpec", "DataSpec", "OptimSpec"]
+
+# how often the main process looks at the futures (and at a Ctrl-C), and the workers at
+# whether the main process still runs
+_POLL_S = 0.2
+# seconds allowed to reach a Dask scheduler given by address
+DASK_CONNECT_TIMEOUT_S = 10
 
 
 class SweepIncomplete(RuntimeError):
@@ -91,6 +113,36 @@ class SweepIncomplete(RuntimeError):
     def __init__(self, message: str, done: int, total: int, errors: list[str]):
         super().__init__(message)
         self.done, self.total, self.errors = done, total, errors
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped the sweep. Every point finished before it is saved; the
+    points that were running are dropped (never stored truncated). A subclass of
+    KeyboardInterrupt, so it stops the caller as Ctrl-C does.
+
+    Attributes
+    ----------
+    done, total : int
+        Points saved on disk, points in the grid.
+    """
+
+    def __init__(self, message: str, done: int = 0, total: int = 0):
+        super().__init__(message)
+        self.done, self.total = done, total
+
+
+class SweepBusy(RuntimeError):
+    """Another process is running a sweep into the same output folder.
+
+    Attributes
+    ----------
+    pid : int or None
+        The process holding the folder's lock.
+    """
+
+    def __init__(self, message: str, pid: int | None = None):
+        super().__init__(message)
+        self.pid = pid
 
 
 @dataclass(frozen=True)
@@ -131,10 +183,15 @@ class Sweep:
             if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
                 raise ValueError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
             values = tuple(values)
-            if len({json.dumps(_storage.to_jsonable(v)) for v in values}) != len(values):
-                raise ValueError(f"grid[{key!r}] repeats a value: {list(values)!r}")
-            for v in values:  # every value must be valid on its own: errors name the key
-                spec_replace(self.base, {key: v})
+            # every value must be valid on its own (errors name the key); compared as the
+            # spec stores them, so that 1 and 1.0 for an integer, or 0.0 and -0.0, which
+            # would give two grid points of one setting, are refused
+            stored = [_field_value(spec_replace(self.base, {key: v}), key) for v in values]
+            for j, value in enumerate(stored):
+                for i in range(j):
+                    if _same_value(stored[i], value):
+                        raise ValueError(f"grid[{key!r}] repeats a value: {values[i]!r} and {values[j]!r} "
+                                         f"are one setting ({value!r} in the spec); remove one")
             normalised.append((key, values))
         keys = [k for k, _ in normalised]
         if len(set(keys)) != len(keys):
@@ -182,12 +239,35 @@ class Sweep:
         return spec_to_toml(table, header="relu1d sweep: resolved sweep file")
 
 
-def _flatten(table: dict, prefix: str = "") -> dict:
-    out = {}
+def _field_value(spec, key: str):
+    node = spec
+    for part in key.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _same_value(a, b) -> bool:
+    """Equal as settings: 0.0 and -0.0 are one value, "sqrt" and 2.0 are not, nor 1 and True."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def _flatten(table: dict, prefix: str = "", out: dict | None = None, where: str = "[grid]") -> dict:
+    """Dotted keys of a nested table; a key given twice (``"init.m"`` and ``[grid.init]
+    m``) is refused."""
+    out = {} if out is None else out
     for key, value in table.items():
         if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
+            _flatten(value, f"{prefix}{key}.", out, where)
         else:
+            if prefix + key in out:
+                raise ValueError(f"{where} gives the key {prefix + key!r} twice (as a dotted key and in a "
+                                 "table); give it once")
             out[prefix + key] = value
     return out
 
@@ -208,7 +288,9 @@ def load_sweep(path) -> Sweep:
     Top-level keys: ``experiment`` (optional), ``preset`` ("quick" or "full", with
     ``experiment`` only), tables ``[base]`` and ``[grid]``. A grid key is a dotted spec
     key, quoted (``"init.m" = [...]``) or as a nested table (``[grid.init] m = [...]``).
-    A relative CSV path in ``data.name`` is taken from the sweep file's folder.
+    A relative CSV path in ``data.name``, in ``[base]`` or ``[grid]``, is taken from the
+    sweep file's folder. A key given twice, or two values that are one setting (``1`` and
+    ``1.0`` for an integer, ``0.0`` and ``-0.0``), are refused.
     """
     path = Path(path)
     table = load_toml(path)
@@ -239,7 +321,20 @@ def load_sweep(path) -> Sweep:
         if preset not in ("quick", "full"):
             raise ValueError(f"preset must be 'quick' or 'full', got {preset!r}")
         base = spec_from_dict(exp.spec_type, _merge_tables(spec_to_dict(exp.preset(preset)), base_table))
-    return Sweep(base, tuple(_flatten(table["grid"]).items()), experiment)
+    grid = _flatten(table["grid"])
+    if experiment is None and isinstance(grid.get("data.name"), list):
+        # as in [base]: a relative CSV path is taken from the sweep file's folder
+        grid["data.name"] = [_absolute_data_name(v, path.parent) for v in grid["data.name"]]
+    return Sweep(base, tuple(grid.items()), experiment)
+
+
+def _absolute_data_name(value, folder: Path):
+    if isinstance(value, str):
+        try:
+            return DataSpec(name=value).absolute(folder).name
+        except ValueError:
+            return value  # refused with the key's name by Sweep
+    return value
 
 
 def point_id(spec) -> str:
@@ -259,17 +354,32 @@ def train_point(spec: TrainSpec):
     -------
     xarray.Dataset
         ``loss(step)``, ``final_loss``, ``f_final(x)``, ``f_init(x)``, ``a, b, c(neuron)``,
-        ``data_x, data_y(sample)``.
+        ``data_x, data_y(sample)``, ``status`` ("ok" or "diverged") and
+        ``diverged_at_step`` (NaN for "ok"). A run that diverges keeps its finite part:
+        the loss up to its last record point before the divergence; ``final_loss``,
+        ``f_final`` and ``a, b, c`` are NaN.
+
+    Raises
+    ------
+    RuntimeError
+        When the training was interrupted (a truncated run is never returned as a result).
     """
     import xarray as xr
 
-    from .train import train
+    from .train import TrainingDiverged, train
 
     if not isinstance(spec, TrainSpec):
         raise TypeError(f"spec must be a TrainSpec, got {type(spec).__name__}")
     net0 = spec.init.network()
     data = spec.data.dataset()
-    traj = train(net0, data, progress=False, **spec.training.kwargs())
+    diverged = None
+    try:
+        traj = train(net0, data, progress=False, **spec.training.kwargs())
+    except TrainingDiverged as exc:
+        diverged, traj = exc, exc.trajectory
+    if traj.interrupted:
+        raise RuntimeError(f"the training was interrupted after step {int(traj.steps[-1])} of "
+                           f"{spec.training.steps}; a truncated run is not a result")
     net = traj.network
     if spec.data.name.lower().endswith(".csv"):
         span = data.x[-1] - data.x[0]
@@ -277,19 +387,29 @@ def train_point(spec: TrainSpec):
     else:
         x_eval = _X_EVAL
     loss = np.asarray(traj.loss, dtype=float)
+    params = {name: getattr(net, name) for name in "abc"}
+    f_final = net(x_eval)
+    final_loss = float(loss[-1])
+    if diverged is not None:
+        params = {name: np.full(net.m, np.nan) for name in "abc"}
+        f_final = np.full(x_eval.size, np.nan)
+        final_loss = np.nan
     return xr.Dataset(
         {"loss": ("step", loss), "time": ("step", np.asarray(traj.times, dtype=float)),
-         "final_loss": ((), float(loss[-1])),
-         "f_final": ("x", net(x_eval)), "f_init": ("x", net0(x_eval)),
-         "a": ("neuron", net.a), "b": ("neuron", net.b), "c": ("neuron", net.c),
-         "data_x": ("sample", data.x), "data_y": ("sample", data.y)},
+         "final_loss": ((), final_loss),
+         "f_final": ("x", f_final), "f_init": ("x", net0(x_eval)),
+         "a": ("neuron", params["a"]), "b": ("neuron", params["b"]), "c": ("neuron", params["c"]),
+         "data_x": ("sample", data.x), "data_y": ("sample", data.y),
+         "status": ((), "ok" if diverged is None else "diverged"),
+         "diverged_at_step": ((), np.nan if diverged is None else float(diverged.step))},
         coords={"step": np.asarray(traj.steps, dtype=np.int64), "x": x_eval,
                 "neuron": np.arange(net.m), "sample": np.arange(data.s)})
 
 
 def _experiment_point(name: str, spec):
     """Run a registered experiment at ``spec``: its data plus its claims as variables
-    ``claim_holds(claim)`` and ``claim_measured(claim)``."""
+    ``claim_verdict(claim)``, ``claim_holds(claim)`` and ``claim_measured(claim)``, the
+    ``claim`` coordinate holding the claims' stable ids."""
     from .experiments import get
 
     import xarray as xr
@@ -298,17 +418,86 @@ def _experiment_point(name: str, spec):
     ds = result.data.copy() if result.data is not None else xr.Dataset()
     if result.claims:
         ds = ds.assign(
+            claim_verdict=("claim", np.array([c.verdict for c in result.claims], dtype=str)),
             claim_holds=("claim", np.array([c.holds for c in result.claims], dtype=bool)),
             claim_measured=("claim", np.array([c.measured for c in result.claims], dtype=float)),
-        ).assign_coords(claim=[c.statement for c in result.claims])
+        ).assign_coords(claim=[c.id for c in result.claims])
     return ds
 
 
 def _run_point(fn: Callable, spec):
-    """Runs in the worker: the point's Dataset and its wall time."""
+    """Runs in the worker: the point's Dataset and its wall time.
+
+    Every training inside runs under ``interrupt_policy("raise")``, so an interrupted
+    training raises instead of returning a truncated run. A :class:`TrainingDiverged`
+    from a point function is a result: a Dataset with ``status = "diverged"``."""
+    import contextlib
+
+    import xarray as xr
+
+    from .train import TrainingDiverged
+
+    try:
+        from .train import interrupt_policy
+        policy = interrupt_policy("raise")
+    except ImportError:  # pragma: no cover - older train module
+        policy = contextlib.nullcontext()
     t0 = time.perf_counter()
-    ds = fn(spec)
+    try:
+        with policy:
+            ds = fn(spec)
+    except TrainingDiverged as exc:
+        ds = xr.Dataset({"status": ((), "diverged"), "diverged_at_step": ((), float(exc.step))})
     return ds, time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- workers
+def _process_identity(pid: int):
+    """(state, start time) of a process from /proc (Linux), or None where it is gone or
+    /proc is absent."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _pid_alive(pid: int, started=None) -> bool:
+    """Whether process ``pid`` runs: not gone, not a zombie (killed but not yet reaped by
+    its parent) and, where ``started`` is given, still the process that started then
+    (not a new one under a reused pid)."""
+    if os.path.isdir("/proc/self"):
+        identity = _process_identity(pid)
+        if identity is None or identity[0] in ("Z", "X"):
+            return False
+        return started is None or identity[1] == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _worker_init(main_pid: int) -> None:
+    """Initializer of the local pool's workers: leave Ctrl-C to the main process (a
+    terminal sends SIGINT to the whole process group; the main process stops the pool),
+    and exit when the main process is gone, even killed by SIGKILL (a daemon thread
+    polls it; the worker's parent is the forkserver, so its pid alone does not tell)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    identity = _process_identity(main_pid)
+    started = identity[1] if identity is not None else None
+
+    def watch() -> None:
+        while True:
+            time.sleep(_POLL_S)
+            if os.getppid() != parent or not _pid_alive(main_pid, started):
+                os._exit(70)
+
+    threading.Thread(target=watch, name="relu1d-sweep-watchdog", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- running
@@ -337,17 +526,19 @@ def _mp_context():
 
 
 class _Executor:
-    """The common face of a process pool and a Dask client: submit, as_completed, close."""
+    """The common face of a process pool and a Dask client: submit, wait, stop."""
 
     def __init__(self, scheduler, workers: int | None, n_tasks: int):
         self.client = None
         self.pool = None
         self.own_client = False
+        self.submitted: list = []
         if scheduler is None:
             n = workers if workers is not None else (os.cpu_count() or 1)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-            self.pool = ProcessPoolExecutor(max_workers=max(1, min(n, n_tasks)), mp_context=_mp_context())
+            self.pool = ProcessPoolExecutor(max_workers=max(1, min(n, n_tasks)), mp_context=_mp_context(),
+                                            initializer=_worker_init, initargs=(os.getpid(),))
         else:
             if workers is not None:
                 raise ValueError("workers sets the size of the local pool; with a Dask scheduler the "
@@ -360,26 +551,109 @@ class _Executor:
             if isinstance(scheduler, Client):
                 self.client = scheduler
             else:
-                self.client = Client(scheduler)
+                try:
+                    self.client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
+                except (OSError, TimeoutError) as exc:
+                    raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r} within "
+                                     f"{DASK_CONNECT_TIMEOUT_S} s ({type(exc).__name__}); is it running, "
+                                     "and is the address right?") from None
                 self.own_client = True
 
     def submit(self, fn, spec):
         if self.pool is not None:
             return self.pool.submit(_run_point, fn, spec)
-        return self.client.submit(_run_point, fn, spec, pure=False)
+        future = self.client.submit(_run_point, fn, spec, pure=False)
+        self.submitted.append(future)
+        return future
 
-    def as_completed(self, futures):
+    def wait(self, pending: set, timeout: float) -> set:
+        """The futures of ``pending`` that are done, waiting at most ``timeout`` s."""
         if self.pool is not None:
-            return as_completed(futures)
-        from dask.distributed import as_completed as dask_as_completed
-
-        return dask_as_completed(futures)
+            done, _ = futures_wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+            return set(done)
+        done = {f for f in pending if f.done()}
+        if not done:
+            time.sleep(timeout)
+        return done
 
     def close(self, cancel: bool) -> None:
         if self.pool is not None:
-            self.pool.shutdown(wait=not cancel, cancel_futures=cancel)
-        elif self.own_client:
-            self.client.close()
+            if cancel:
+                # stop now: the points that are running are dropped, not waited for
+                processes = list((getattr(self.pool, "_processes", None) or {}).values())
+                self.pool.shutdown(wait=False, cancel_futures=True)
+                for proc in processes:
+                    if proc.is_alive():
+                        proc.terminate()
+                for proc in processes:
+                    proc.join(timeout=5)
+                self.pool.shutdown(wait=True)  # lets the pool release its queues
+            else:
+                self.pool.shutdown(wait=True)
+        else:
+            if cancel and self.submitted:
+                self.client.cancel(self.submitted)  # the cluster stops the points left
+            if self.own_client:
+                self.client.close()
+
+
+class _OutputLock:
+    """An exclusive lock on ``OUT/.lock`` (fcntl.flock), holding the owner's pid; released
+    when closed or when the process ends, however it ends."""
+
+    def __init__(self, out: Path):
+        self.path = out / ".lock"
+        self.fd = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no lock
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = int(os.read(fd, 32).decode().strip() or 0) or None
+            except (OSError, ValueError):
+                holder = None
+            os.close(fd)
+            raise SweepBusy(f"{str(out)!r} is in use by another relu1d sweep"
+                            f"{f' (pid {holder})' if holder else ''}; wait for it to finish, stop it, "
+                            "or use another --out", holder) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # releases the lock; the file stays (removing it would race)
+            self.fd = None
+
+
+class _InterruptFlag:
+    """SIGINT handler for the main thread while points run: it only records the
+    interrupt, which the polling loop acts on within ``_POLL_S`` seconds. (Raising
+    KeyboardInterrupt from the handler could land inside a weakref callback or a
+    ``__del__``, where Python prints it as "Exception ignored" and swallows it.)"""
+
+    def __init__(self):
+        self.set = False
+        self.previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+
+            def handler(signum, frame):
+                self.set = True
+
+            signal.signal(signal.SIGINT, handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+        return False
 
 
 def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, progress: bool = True,
@@ -391,7 +665,8 @@ def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, 
     sweep : Sweep
     out : path
         Directory of the sweep: ``points/<id>.nc`` (one per finished point),
-        ``sweep.nc`` (the merged result), ``sweep.toml`` (the resolved sweep file).
+        ``sweep.nc`` (the merged result), ``sweep.toml`` (the resolved sweep file),
+        ``.lock``.
     scheduler : str, dask.distributed.Client or cluster, optional
         A Dask scheduler address (``"tcp://host:8786"``); None runs a local process pool.
     workers : int, optional
@@ -407,15 +682,24 @@ def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, 
     -------
     xarray.Dataset
         Every point's variables with the grid axes as leading dimensions (coordinates:
-        the grid values), ``wall_time_s`` per point, and attrs ``sweep_toml``,
-        ``grid_keys_json`` (dimension -> spec key), ``relu1d_version``. Points whose
-        variables differ in length along a dimension (e.g. ``neuron`` for different m)
+        the grid values; a grid key whose values are not all numbers, or not all
+        strings, gets strings), ``wall_time_s`` and ``status`` ("ok" or "diverged") per
+        point, and attrs ``sweep_toml``, ``grid_keys_json`` (dimension -> spec key),
+        ``relu1d_version``. Points whose variables differ in length along a dimension
+        (e.g. ``neuron`` for different m), or that lack a variable (a diverged point),
         are padded with NaN.
 
     Raises
     ------
     SweepIncomplete
         When a worker died or points raised; everything finished is saved.
+    SweepInterrupted
+        On Ctrl-C (a KeyboardInterrupt): the pool is stopped at once, the points that
+        were running are dropped, everything finished is saved.
+    SweepBusy
+        When another process is running a sweep into ``out``.
+    ValueError
+        For a damaged checkpoint (naming the file) or an unreachable Dask scheduler.
 
     Notes
     -----
@@ -432,43 +716,76 @@ def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, 
     fn = _point_function(sweep, point_fn)
     out = Path(out)
     points_dir = out / "points"
-    points_dir.mkdir(parents=True, exist_ok=True)
+    try:  # before computing anything: an impossible or read-only OUT is one clear error
+        points_dir.mkdir(parents=True, exist_ok=True)
+        lock = _OutputLock(out)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"cannot use {str(out)!r} as the sweep's output folder: it or a folder above it is "
+                         "a file") from None
+    except PermissionError:
+        raise ValueError(f"cannot write in {str(out)!r}: permission denied; choose another --out") from None
+    except OSError as exc:
+        raise ValueError(f"cannot write in {str(out)!r}: {exc.strerror or exc}") from None
+    try:
+        return _run_locked(sweep, out, points_dir, fn, scheduler, workers, progress, tqdm)
+    finally:
+        lock.close()
+
+
+def _run_locked(sweep, out, points_dir, fn, scheduler, workers, progress, tqdm):
     _storage.remove_stale_temporaries(points_dir)
     _storage.write_text(out / "sweep.toml", sweep.to_toml())
 
     points = sweep.points()
     paths = {index: points_dir / f"{point_id(spec)}.nc" for index, spec in points}
+    if fn is train_point:
+        _set_aside_truncated(points, paths)
     missing = [(index, spec) for index, spec in points if not paths[index].is_file()]
     bar = tqdm(total=len(points), initial=len(points) - len(missing), desc="sweep", unit="point",
                file=sys.stderr, disable=not progress)
     errors: list[str] = []
     broken = False
+    interrupted = False
     if missing:
-        executor = _Executor(scheduler, workers, len(missing))
-        cancel = True
-        try:
-            futures = {executor.submit(fn, spec): (index, spec) for index, spec in missing}
-            for future in executor.as_completed(list(futures)):
-                index, spec = futures[future]
-                try:
-                    ds, wall = future.result()
-                except BrokenProcessPool:
-                    broken = True  # a worker died: every unfinished point of this run fails so
-                    continue
-                except Exception as exc:
-                    errors.append(f"point {dict(zip(sweep.keys, (v[i] for (_, v), i in zip(sweep.grid, index))))}: "
-                                  + "".join(traceback.format_exception(exc)))
-                    continue
-                ds = ds.copy(deep=False)
-                ds.attrs = {**ds.attrs, "spec_json": spec_json(spec), "point_id": point_id(spec),
-                            "wall_time_s": float(wall)}
-                _storage.write_netcdf(ds, paths[index])
-                bar.update(1)
-            cancel = False
-        finally:
-            executor.close(cancel=cancel)
+        with _InterruptFlag() as flag:
+            executor = None
+            cancel = True
+            try:
+                executor = _Executor(scheduler, workers, len(missing))
+                futures = {executor.submit(fn, spec): (index, spec) for index, spec in missing}
+                pending = set(futures)
+                while pending and not flag.set:
+                    for future in executor.wait(pending, _POLL_S):
+                        pending.discard(future)
+                        index, spec = futures[future]
+                        try:
+                            ds, wall = future.result()
+                        except BrokenProcessPool:
+                            broken = True  # a worker died: every unfinished point of this run fails so
+                            continue
+                        except Exception as exc:
+                            errors.append(f"point {_describe(sweep, index)}: "
+                                          + "".join(traceback.format_exception(exc)))
+                            continue
+                        ds = ds.copy(deep=False)
+                        if "status" not in ds.variables:
+                            ds["status"] = ((), "ok")
+                        ds.attrs = {**ds.attrs, "spec_json": spec_json(spec), "point_id": point_id(spec),
+                                    "wall_time_s": float(wall)}
+                        _storage.write_netcdf(ds, paths[index])
+                        bar.update(1)
+                cancel = flag.set
+            except KeyboardInterrupt:
+                flag.set = True
+            finally:
+                if executor is not None:
+                    executor.close(cancel=cancel)
+            interrupted = flag.set
     bar.close()
     done = sum(p.is_file() for p in paths.values())
+    if interrupted:
+        raise SweepInterrupted(f"sweep interrupted: {done} of {len(points)} points done (saved in {points_dir}); "
+                               "rerun the same sweep to resume", done, len(points))
     if broken or errors:
         why = "a worker process died" if broken else f"{len(errors)} point(s) raised"
         detail = ("\n\nfirst error:\n" + errors[0]) if errors else ""
@@ -480,35 +797,81 @@ def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, 
     return merged
 
 
+def _set_aside_truncated(points, paths) -> None:
+    """Training checkpoints written by versions that stored interrupted runs as finished
+    points (they have no ``status``): one whose last step falls short of its spec's
+    steps is renamed to ``<id>.nc.truncated`` (kept, not deleted), so that the point is
+    computed again."""
+    for index, spec in points:
+        path = paths[index]
+        if not path.is_file():
+            continue
+        ds = _read_checkpoint(path)
+        if "status" in ds.variables or "step" not in ds.coords or not isinstance(spec, TrainSpec):
+            continue
+        if int(ds["step"].values[-1]) != spec.training.steps:
+            os.replace(path, path.with_name(path.name + ".truncated"))
+
+
+def _describe(sweep: Sweep, index) -> dict:
+    return dict(zip(sweep.keys, (v[i] for (_, v), i in zip(sweep.grid, index))))
+
+
+def _read_checkpoint(path: Path):
+    try:
+        return _storage.read_netcdf(path)
+    except Exception as exc:  # h5py/h5netcdf raise OSError, RuntimeError, KeyError, ...
+        why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ValueError(f"checkpoint {str(path)!r} is damaged ({why}); remove it and run the sweep again "
+                         "to recompute that point") from None
+
+
 def _merge(sweep: Sweep, points, paths):
     """One Dataset from the checkpoints on disk, grid axes as dimensions."""
     import xarray as xr
 
     loaded = {}
     for index, spec in points:
-        ds = _storage.read_netcdf(paths[index])
+        ds = _read_checkpoint(paths[index])
         if ds.attrs.get("spec_json") != spec_json(spec):
             raise ValueError(f"checkpoint {paths[index]} holds another spec than its grid point; "
                              "remove it and run the sweep again")
         loaded[index] = ds
     first = next(iter(loaded.values()))
     dims = [f"grid_{d}" if (d in first.variables or d in first.dims) else d for d in sweep.dims]
+    coord_values = [_coord_values(values) for _, values in sweep.grid]
     nested = np.empty(sweep.shape, dtype=object)
     for index, _ in points:
         ds = loaded[index]
         wall = float(ds.attrs.get("wall_time_s", np.nan))
         ds = ds.assign(wall_time_s=((), wall))
+        if "status" not in ds.variables:  # checkpoints written before points had a status
+            ds = ds.assign(status=((), "ok"))
         ds.attrs = {}
-        coords = {dim: [_coord_value(values[i])] for dim, (_, values), i in zip(dims, sweep.grid, index)}
+        coords = {dim: [values[i]] for dim, values, i in zip(dims, coord_values, index)}
         nested[index] = ds.expand_dims(coords)
+    # a diverged point may lack coordinates the others have (it has no data along them)
+    same_coords = len({frozenset(ds.coords) for ds in loaded.values()}) == 1
     merged = xr.combine_nested(nested.tolist(), concat_dim=dims, join="outer", combine_attrs="drop",
-                               data_vars="all", coords="different", compat="no_conflicts")
+                               data_vars="all", coords="different" if same_coords else "minimal",
+                               compat="no_conflicts")
     merged = merged.transpose(*dims, ...)
+    if "status" in merged.variables:
+        merged["status"] = merged["status"].astype(str)
     merged.attrs = {"sweep_toml": sweep.to_toml(), "experiment": sweep.experiment or "",
                     "grid_keys_json": json.dumps(dict(zip(dims, sweep.keys))),
                     "n_points": len(points), **_storage.environment()}
     return merged
 
 
-def _coord_value(value):
-    return float(value) if isinstance(value, float) else value
+def _coord_values(values) -> list:
+    """A grid key's values as one coordinate: numbers (float if any is), booleans or
+    strings as they are; mixed kinds ("sqrt" and 2.0) or lists as strings (JSON for
+    non-strings), so that every grid merges."""
+    if all(isinstance(v, bool) for v in values):
+        return list(values)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return [float(v) for v in values] if any(isinstance(v, float) for v in values) else list(values)
+    if all(isinstance(v, str) for v in values):
+        return list(values)
+    return [v if isinstance(v, str) else json.dumps(_storage.to_jsonable(v)) for v in values]

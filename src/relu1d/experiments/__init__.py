@@ -4,6 +4,8 @@ Each experiment is registered under a stable name (``williams2019.fig3``, ...); 
 :func:`names` and :func:`get`, or ``relu1d list``.
 """
 
-from ._registry import Claim, Experiment, ExperimentResult, get, names, register
+from ._registry import (MIN_SEEDS_CONTRADICTED, VERDICTS, Claim, Experiment, ExperimentResult, Reading,
+                        format_counts, get, names, register, verdict_counts)
 
-__all__ = ["Claim", "Experiment", "ExperimentResult", "get", "names", "register"]
+__all__ = ["Claim", "Reading", "VERDICTS", "MIN_SEEDS_CONTRADICTED", "verdict_counts", "format_counts",
+           "Experiment", "ExperimentResult", "get", "names", "register"]

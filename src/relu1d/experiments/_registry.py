@@ -11,18 +11,61 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Claim", "ExperimentResult", "Experiment", "register", "get", "names", "REGISTRY"]
+__all__ = ["Claim", "Reading", "VERDICTS", "MIN_SEEDS_CONTRADICTED", "verdict_counts", "format_counts",
+           "ExperimentResult", "Experiment", "register", "get", "names", "REGISTRY"]
+
+
+VERDICTS = ("holds", "contradicted", "setting-dependent", "inconclusive")
+"""The four verdicts of a claim (DESIGN.md, *Claims and verdicts*):
+
+- ``holds``: reproduced within the stated tolerance;
+- ``contradicted``: fails robustly, at a certified end state, over at least
+  :data:`MIN_SEEDS_CONTRADICTED` seeds and the plausible readings of what the paper
+  leaves unstated, with the mechanism named;
+- ``setting-dependent``: fails in our reconstruction, but a plausible reading or a small
+  perturbation of what the paper leaves open changes the outcome;
+- ``inconclusive``: the measurement cannot discriminate (noise, resolution, no
+  convergence).
+"""
+
+MIN_SEEDS_CONTRADICTED = 3
+"""A ``contradicted`` verdict needs at least this many seeds (10 in the full presets)."""
+
+_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One plausible reading of a setting the paper leaves open, and the value measured under it.
+
+    Parameters
+    ----------
+    setting : str
+        The setting, in words ("lr = 0.01, m = 100, α = √m").
+    value : float
+        The claim's measured quantity under that setting.
+    holds : bool, optional
+        Whether the claim's check passes under that setting (None when not judged).
+    """
+
+    setting: str
+    value: float
+    holds: bool | None = None
 
 
 @dataclass(frozen=True)
 class Claim:
-    """One checked statement of a paper.
+    """One checked statement of a paper (or of our own derivation, marked so in ``reference``).
 
     Parameters
     ----------
+    id : str
+        Stable identifier, unique within its experiment (lower case, digits, ``_.-``).
+        Tests and downstream scripts refer to claims by it, never by position or wording.
     statement : str
         What is claimed, in words ("sup distance falls like m^(-1/2)").
     reference : str
@@ -33,45 +76,148 @@ class Claim:
         The theory's prediction, in words or as a number ("-0.5").
     tolerance : str
         The accepted deviation ("±0.15").
-    holds : bool
-        Whether the measurement agrees with the prediction within the tolerance.
+    verdict : str
+        One of :data:`VERDICTS`.
     note : str
-        Anything a reader must know: where the paper's print differs from the truth.
+        Anything a reader must know: where the paper's print differs from the truth, and
+        for a verdict other than ``holds``, why.
+    seeds : int
+        How many seeds the measured value aggregates (0: not a seeded measurement).
+    interval : tuple of float, optional
+        A confidence interval (95 % unless the note says otherwise) on ``measured``.
+    readings : tuple of Reading
+        The settings tried where the paper leaves them open, each with its value.
+    certificate : str
+        Why the end state is final: "loss plateau 1e-12 over the last 10⁵ steps,
+        ‖∇L‖ = 3e-9", "exact computation", ….
+    mechanism : str
+        What makes the claim fail, citing the literature where it is known.
+
+    Notes
+    -----
+    A ``contradicted`` verdict must carry its evidence: at least
+    :data:`MIN_SEEDS_CONTRADICTED` seeds, at least one reading, a certificate and a
+    mechanism; constructing one without them raises ``ValueError``. The constructors
+    :meth:`close`, :meth:`below` and :meth:`above` instead record a failed check without
+    that evidence as ``inconclusive`` and say what was missing, so that a failure is never
+    printed as "the paper is wrong" by default.
     """
 
+    id: str
     statement: str
     reference: str
     measured: float
     predicted: str
     tolerance: str
-    holds: bool
+    verdict: str
     note: str = ""
+    seeds: int = 0
+    interval: tuple[float, float] | None = None
+    readings: tuple[Reading, ...] = ()
+    certificate: str = ""
+    mechanism: str = ""
+
+    def __post_init__(self):
+        if not isinstance(self.id, str) or not _ID.match(self.id):
+            raise ValueError(f"claim id must be lower case letters, digits and '_.-', got {self.id!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r} (claim {self.id!r})")
+        object.__setattr__(self, "readings", tuple(
+            r if isinstance(r, Reading) else Reading(*r) for r in self.readings))
+        if self.interval is not None:
+            object.__setattr__(self, "interval", (float(self.interval[0]), float(self.interval[1])))
+        missing = self.missing_evidence()
+        if self.verdict == "contradicted" and missing:
+            raise ValueError(f"claim {self.id!r} is marked contradicted without its evidence: {', '.join(missing)} "
+                             f"(mark it 'setting-dependent' or 'inconclusive', or record the evidence)")
+        if self.verdict in ("setting-dependent", "inconclusive") and not (self.note or self.readings):
+            raise ValueError(f"claim {self.id!r} is {self.verdict}: say why in `note` or list the `readings`")
+
+    @property
+    def holds(self) -> bool:
+        """Whether the verdict is ``holds``."""
+        return self.verdict == "holds"
+
+    def missing_evidence(self) -> list[str]:
+        """What a ``contradicted`` verdict would still need (empty when complete)."""
+        missing = []
+        if self.seeds < MIN_SEEDS_CONTRADICTED:
+            missing.append(f"seeds ≥ {MIN_SEEDS_CONTRADICTED} (has {self.seeds})")
+        if not self.readings:
+            missing.append("readings of the unstated settings")
+        if not self.certificate:
+            missing.append("a certificate of the end state")
+        if not self.mechanism:
+            missing.append("the mechanism")
+        return missing
 
     @classmethod
-    def close(cls, statement: str, reference: str, measured: float, predicted: float, tol: float,
-              note: str = "", relative: bool = False) -> "Claim":
-        """|measured − predicted| <= tol (times |predicted| if ``relative``)."""
+    def judged(cls, id: str, statement: str, reference: str, measured: float, predicted: str, tolerance: str,
+               passes: bool, *, on_fail: str = "contradicted", note: str = "", **evidence) -> "Claim":
+        """A claim whose check ``passes`` or not; a failure gets the verdict ``on_fail``.
+
+        A failure marked ``contradicted`` without complete evidence (see :meth:`missing_evidence`)
+        becomes ``inconclusive``, its note saying what was missing.
+        """
+        if on_fail not in VERDICTS or on_fail == "holds":
+            raise ValueError(f"on_fail must be one of {VERDICTS[1:]}, got {on_fail!r}")
+        passes = bool(passes and math.isfinite(measured))
+        verdict = "holds" if passes else on_fail
+        if verdict == "contradicted":
+            probe = cls(id, statement, reference, float(measured), predicted, tolerance, "holds", note, **evidence)
+            missing = probe.missing_evidence()
+            if missing:
+                verdict = "inconclusive"
+                note = (note + " " if note else "") + ("Fails here, but not robustly established: no "
+                                                         + "; no ".join(missing) + ".")
+        elif not passes and not note and not evidence.get("readings"):
+            note = "The check fails in this reconstruction."
+        return cls(id, statement, reference, float(measured), predicted, tolerance, verdict, note, **evidence)
+
+    @classmethod
+    def close(cls, id: str, statement: str, reference: str, measured: float, predicted: float, tol: float,
+              note: str = "", relative: bool = False, **kwargs) -> "Claim":
+        """|measured − predicted| <= tol (times |predicted| if ``relative``); see :meth:`judged`."""
         bound = tol * abs(predicted) if relative else tol
-        holds = bool(math.isfinite(measured) and abs(measured - predicted) <= bound)
+        passes = math.isfinite(measured) and abs(measured - predicted) <= bound
         tol_text = f"±{tol:g}" + (" relative" if relative else "")
-        return cls(statement, reference, float(measured), f"{predicted:g}", tol_text, holds, note)
+        return cls.judged(id, statement, reference, measured, f"{predicted:g}", tol_text, passes, note=note, **kwargs)
 
     @classmethod
-    def below(cls, statement: str, reference: str, measured: float, bound: float, note: str = "") -> "Claim":
-        """measured < bound."""
-        holds = bool(math.isfinite(measured) and measured < bound)
-        return cls(statement, reference, float(measured), f"< {bound:g}", "strict", holds, note)
+    def below(cls, id: str, statement: str, reference: str, measured: float, bound: float, note: str = "",
+              **kwargs) -> "Claim":
+        """measured < bound; see :meth:`judged`."""
+        return cls.judged(id, statement, reference, measured, f"< {bound:g}", "strict",
+                          math.isfinite(measured) and measured < bound, note=note, **kwargs)
 
     @classmethod
-    def above(cls, statement: str, reference: str, measured: float, bound: float, note: str = "") -> "Claim":
-        """measured > bound."""
-        holds = bool(math.isfinite(measured) and measured > bound)
-        return cls(statement, reference, float(measured), f"> {bound:g}", "strict", holds, note)
+    def above(cls, id: str, statement: str, reference: str, measured: float, bound: float, note: str = "",
+              **kwargs) -> "Claim":
+        """measured > bound; see :meth:`judged`."""
+        return cls.judged(id, statement, reference, measured, f"> {bound:g}", "strict",
+                          math.isfinite(measured) and measured > bound, note=note, **kwargs)
+
+
+def verdict_counts(verdicts) -> dict[str, int]:
+    """How many of each verdict, in the order of :data:`VERDICTS` (all four keys present)."""
+    counts = dict.fromkeys(VERDICTS, 0)
+    for v in verdicts:
+        counts[v] += 1
+    return counts
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    """"97 hold · 2 contradicted · 4 setting-dependent · 2 inconclusive" (zero counts kept)."""
+    labels = {"holds": "hold"}
+    return " · ".join(f"{counts.get(v, 0)} {labels.get(v, v)}" for v in VERDICTS)
 
 
 @dataclass(frozen=True, eq=False)
 class ExperimentResult:
-    """What an experiment returns: data, figures (name → matplotlib Figure) and claims."""
+    """What an experiment returns: data, figures (name → matplotlib Figure) and claims.
+
+    Claim ids are unique within a result; :meth:`claim` looks one up.
+    """
 
     data: Any  # xarray.Dataset; imported lazily to keep `import relu1d` light
     figures: dict = field(default_factory=dict)
@@ -79,10 +225,26 @@ class ExperimentResult:
 
     def __post_init__(self):
         object.__setattr__(self, "claims", tuple(self.claims))
+        seen = set()
+        for c in self.claims:
+            if c.id in seen:
+                raise ValueError(f"claim id {c.id!r} appears twice in one result")
+            seen.add(c.id)
 
     @property
     def all_hold(self) -> bool:
         return all(c.holds for c in self.claims)
+
+    def claim(self, id: str) -> Claim:
+        """The claim with this id."""
+        for c in self.claims:
+            if c.id == id:
+                return c
+        raise KeyError(f"no claim {id!r}; ids: {', '.join(c.id for c in self.claims)}")
+
+    def verdicts(self) -> dict[str, str]:
+        """id → verdict."""
+        return {c.id: c.verdict for c in self.claims}
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,22 @@ Experiments
 * ``sahs2020.flatness`` — E ∫f'², E TV(f'), E Σμ² at init in closed form against sample
   means, over schemes, widths and α; against the roughness of the target (sin πx), its
   linear and natural cubic interpolants.
-* ``sahs2020.hessian_spectrum`` — the structured spectrum against dense eigvalsh at
-  random and trained points, its time at m = 10⁵, spectra plotted.
-* ``sahs2020.loss_surface`` — interpolating minima (≥ 3m − s zero eigenvalues),
-  critical points with non-zero residuals (exact ones built from stationary
-  breakpoints of dead-output neurons, and stalls found by training): their spectra.
+* ``sahs2020.hessian_spectrum`` — the dense Hessian and the structured spectrum against
+  an independent Hessian (central differences of :mod:`relu1d.train`'s reference
+  gradient: the dense matrix at small m, Lanczos on Hessian-vector products at m in the
+  thousands) at random and trained points; its time at m = 10⁵, spectra plotted.
+* ``sahs2020.loss_surface`` — interpolating minima (loss checked; ≥ 3m − s eigenvalues
+  below a fixed fraction of ‖H‖, a count that falls short off the minima), critical
+  points with non-zero residuals (exact ones built from stationary breakpoints of
+  dead-output neurons, and stalls found by training): their spectra, negative curvature
+  confirmed by second differences of the loss.
 * ``sahs2020.spline_flow`` — β̇, μ̇ in closed form against recorded trajectories; speeds
   and breakpoint travel against the init scale.
 * ``sahs2020.implicit_regularisation`` — init scale (ab and c together, each alone) and
   width against roughness, distances to the kernel and linear interpolants, knot
-  concentration and breakpoint travel.
+  concentration and breakpoint travel; "small init → nearer the linear interpolant"
+  judged on interpolating runs, over seeds, on data whose linear and kernel
+  interpolants are far apart.
 """
 
 from __future__ import annotations
@@ -30,7 +36,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from .. import hessian as _hs
 from .. import splineview as _sv
@@ -38,7 +43,10 @@ from ..data import Dataset, random as _random_data, sinusoid
 from ..init import SCHEMES, init_network
 from ..network import Network
 from ..plot import new_figure, plot_function
-from ._registry import Claim, ExperimentResult, register
+from ._registry import Claim, ExperimentResult, Reading, register
+from .._lazy import lazy_module
+
+stats = lazy_module("scipy.stats")  # imported on first use: keeps `relu1d list` fast
 
 __all__: list[str] = []
 
@@ -108,14 +116,17 @@ def run_init_statistics(spec: InitStatisticsSpec) -> ExperimentResult:
     claims = []
     for scheme, pb, pm, z in zip(SCHEMES, p_beta, p_mu, at_zero):
         if scheme in _sv.ZERO_BIAS_SCHEMES:
-            claims.append(Claim.close(f"{scheme}: every breakpoint is exactly 0 (zero biases)", _REF + ", init",
+            claims.append(Claim.close(f"{scheme}.breakpoints_at_zero",
+                                      f"{scheme}: every breakpoint is exactly 0 (zero biases)", _REF + ", init",
                                       z, 1.0, 0.0, note="b = 0 at init: the function starts as one kink at x = 0"))
         else:
             law = "¼ ∧ 1/(4β²)" if scheme == "uniform" else "standard Cauchy"
-            claims.append(Claim.above(f"{scheme}: breakpoints follow {law} (KS p-value)", _REF + ", init", pb,
+            claims.append(Claim.above(f"{scheme}.breakpoint_law",
+                                      f"{scheme}: breakpoints follow {law} (KS p-value)", _REF + ", init", pb,
                                       spec.p_min, note=f"m = {spec.m}, fixed seed"))
         law = "−log(|μ|/k)/(2k)" if scheme == "uniform" else "K₀(|μ|/k)/(πk)"
-        claims.append(Claim.above(f"{scheme}: delta-slopes follow {law} (KS p-value)", _REF + ", init", pm,
+        claims.append(Claim.above(f"{scheme}.delta_slope_law",
+                                  f"{scheme}: delta-slopes follow {law} (KS p-value)", _REF + ", init", pm,
                                   spec.p_min, note="derived: μ = c|a|/α, a product of independent variables"))
     return ExperimentResult(ds, {"densities": fig}, claims)
 
@@ -193,7 +204,8 @@ def run_flatness(spec: FlatnessSpec) -> ExperimentResult:
     axes[0, 0].legend(fontsize="x-small")
     claims = []
     for i, scheme in enumerate(SCHEMES):
-        claims.append(Claim.below(f"{scheme}: closed-form E of ∫f'², TV(f'), Σμ² within z_max standard errors "
+        claims.append(Claim.below(f"{scheme}.closed_form_roughness",
+                                  f"{scheme}: closed-form E of ∫f'², TV(f'), Σμ² within z_max standard errors "
                                   "of the sample means (largest |z| over m, α, measures)", _REF + ", flatness",
                                   float(np.max(z[i])), spec.z_max,
                                   note="derived: E Σμ² = m E[c²]E[a²]/α², E∫_I f'² = |I|/2 · E Σμ², "
@@ -201,9 +213,12 @@ def run_flatness(spec: FlatnessSpec) -> ExperimentResult:
     m0 = spec.widths[0]
     one = list(spec.alphas).index("one") if "one" in spec.alphas else None
     if one is not None:
-        predicted = {"uniform": 1 / 9, "gaussian": 1.0, "he": 4.0, "lecun": 1.0, "xavier": 4 * m0 / (m0 + 1) ** 2}
+        # E Σμᵢ² = m·E[c²]·E[a²]/α² with α = 1, the variances from the one implementation of the init laws
+        moments = {s: _sv.weight_moments(s, m0) for s in SCHEMES}
+        predicted = {s: m0 * w["var_c"] * w["var_a"] for s, w in moments.items()}
         for i, scheme in enumerate(SCHEMES):
-            claims.append(Claim.close(f"{scheme}, α = 1, m = {m0}: E Σμᵢ² = m·Var(c)·Var(a) (sample mean)",
+            claims.append(Claim.close(f"{scheme}.sum_mu2_alpha_one",
+                                      f"{scheme}, α = 1, m = {m0}: E Σμᵢ² = m·Var(c)·Var(a) (sample mean)",
                                       _REF + ", flatness", float(mean[i, one, 0, 2]), predicted[scheme],
                                       spec.z_max * float(sem[i, one, 0, 2]),
                                       note="1/9 PyTorch default (uniform), 1 LeCun and Gaussian, 4 He, "
@@ -211,7 +226,8 @@ def run_flatness(spec: FlatnessSpec) -> ExperimentResult:
         lin = targets["linear interpolant"]["int_fprime2"]
         tv_lin = targets["linear interpolant"]["tv_fprime"]
         ratios = {s: float(expect[i, one, 0, 0] / lin) for i, s in enumerate(SCHEMES)}
-        claims.append(Claim.below("standard inits give flat functions: E∫f'² at init over the target's "
+        claims.append(Claim.below("init_flatter_than_target",
+                                  "standard inits give flat functions: E∫f'² at init over the target's "
                                   "(linear interpolant of the sin πx data), α = 1, largest over schemes",
                                   _REF + ", abstract", max(ratios.values()), 1.0,
                                   note="ratios " + ", ".join(f"{s} {r:.3g}" for s, r in ratios.items())
@@ -223,17 +239,118 @@ def run_flatness(spec: FlatnessSpec) -> ExperimentResult:
     if "sqrt" in spec.alphas and len(spec.widths) > 1:
         j = list(spec.alphas).index("sqrt")
         slope = float(np.polyfit(np.log(spec.widths), np.log(mean[0, j, :, 0]), 1)[0])
-        claims.append(Claim.close("α = √m: E∫f'² at init falls like 1/m (log-log slope, uniform, sampled)",
+        claims.append(Claim.close("roughness_slope_sqrt",
+                                  "α = √m: E∫f'² at init falls like 1/m (log-log slope, uniform, sampled)",
                                   _REF + ", overparametrisation gives flatter functions", slope, -1.0, 0.1))
     return ExperimentResult(ds, {"flatness": fig}, claims)
 
 
 # ====================================================================== Hessian spectrum
+def _reference_gradient(net: Network, data: Dataset):
+    """z ↦ ∇L(z), z = (a, b, c) stacked, from :mod:`relu1d.train`'s plain-numpy reference
+    gradient (NOTES.md's formulas; independent of :mod:`relu1d.hessian`)."""
+    from ..train._reference import loss_and_grad
+
+    m, alpha, x, y = net.m, net.alpha, data.x, data.y
+
+    def grad(z):
+        _, ga, gb, gc = loss_and_grad(z[:m], z[m:2 * m], z[2 * m:], alpha, x, y)
+        return np.concatenate([ga, gb, gc])
+
+    return grad
+
+
+def _kink_margins(net: Network, data: Dataset) -> np.ndarray:
+    """Per neuron, minⱼ |aᵢxⱼ − bᵢ| / (1 + |xⱼ|): how far (a, b) may move before an activation changes.
+
+    A step h·u moves aᵢxⱼ − bᵢ by h|u_{aᵢ}xⱼ − u_{bᵢ}| ≤ h(1 + |xⱼ|)·max(|u_{aᵢ}|, |u_{bᵢ}|).
+    """
+    return np.min(np.abs(np.multiply.outer(data.x, net.a) - net.b) / (1 + np.abs(data.x))[:, None], axis=0)
+
+
+def _fd_step(net: Network, data: Dataset, largest: float = 1e-5, direction=None) -> tuple[float, float]:
+    """A central-difference step h along ``direction`` (or along any unit vector) that crosses
+    no kink, and the kink margin it respects.
+
+    No activation changes while h < margin = minᵢ marginᵢ / max(|u_{aᵢ}|, |u_{bᵢ}|) (the max
+    taken as 1 without a direction; see :func:`_kink_margins`). On one activation pattern L
+    is a quartic and ∇L a cubic polynomial in z, so central differences err by O(h²) there.
+
+    Raises
+    ------
+    ValueError
+        If a kink that the step would move sits exactly on a sample: the Hessian is not
+        defined there.
+    """
+    per_neuron = _kink_margins(net, data)
+    if direction is not None:
+        u = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+        reach = np.maximum(np.abs(u[:net.m]), np.abs(u[net.m:2 * net.m]))
+        per_neuron = np.where(reach > 0, per_neuron / np.where(reach > 0, reach, 1.0), np.inf)
+    margin = float(np.min(per_neuron))
+    if margin == 0.0:
+        raise ValueError("a neuron's kink sits exactly on a sample: the Hessian is not defined there")
+    return min(largest, 0.5 * margin), margin
+
+
+def _fd_hessian(net: Network, data: Dataset, largest: float = 1e-5) -> tuple[np.ndarray, float]:
+    """The dense Hessian by central differences of the reference gradient, and the smallest step.
+
+    Column k moves one parameter of neuron i = k mod m: aᵢ or bᵢ by h = min(largest, marginᵢ/2)
+    (:func:`_kink_margins`), so that no activation changes, cᵢ by ``largest``.
+
+    Raises
+    ------
+    ValueError
+        If a kink sits exactly on a sample (the Hessian is not defined there).
+    """
+    grad = _reference_gradient(net, data)
+    z = np.concatenate([net.a, net.b, net.c])
+    margins = _kink_margins(net, data)
+    if np.any(margins == 0):
+        raise ValueError("a neuron's kink sits exactly on a sample: the Hessian is not defined there")
+    near = np.minimum(largest, 0.5 * margins)          # a and b move the kink; c does not
+    steps = np.concatenate([near, near, np.full(net.m, float(largest))])
+    cols = []
+    for k, h in enumerate(steps):
+        e = np.zeros(z.size)
+        e[k] = h
+        cols.append((grad(z + e) - grad(z - e)) / (2 * h))
+    return np.stack(cols, axis=1), float(steps.min())
+
+
+def _fd_extremes(net: Network, data: Dataset, tol: float = 1e-10) -> tuple[float, float, int]:
+    """λ_min and λ_max of the Hessian by Lanczos (ARPACK) on Hessian-vector products from
+    central differences of the reference gradient (no matrix formed), and the number of products."""
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    grad = _reference_gradient(net, data)
+    z = np.concatenate([net.a, net.b, net.c])
+    h = _fd_step(net, data)[0]
+    count = [0]
+
+    def hvp(v):
+        v = np.ravel(v)
+        norm = float(np.linalg.norm(v))
+        count[0] += 1
+        if norm == 0:
+            return np.zeros_like(v)
+        u = v / norm
+        return norm * (grad(z + h * u) - grad(z - h * u)) / (2 * h)
+
+    op = LinearOperator((z.size, z.size), matvec=hvp, dtype=np.float64)
+    ends = np.sort(eigsh(op, k=2, which="BE", tol=tol, ncv=min(z.size, 60), v0=np.ones(z.size),
+                         return_eigenvectors=False))
+    return float(ends[0]), float(ends[-1]), count[0]
+
+
 @dataclass(frozen=True)
 class HessianSpec:
-    """Structured against dense spectra; the structured one at large width."""
+    """The Hessian against central differences of the reference gradient; the structured
+    spectrum at large width."""
 
     widths: tuple = (10, 100, 300)
+    lanczos_width: int = 2000
     large_width: int = 100_000
     large_train_steps: int = 200
     data_samples: int = 10
@@ -241,24 +358,52 @@ class HessianSpec:
     train_steps: int = 20_000
     lr_cap: float = 0.05
     seed: int = 0
+    fd_tolerance: float = 1e-7
     tolerance: float = 1e-8
     time_limit: float = 10.0
 
 
-@register("sahs2020.hessian_spectrum", "The whole Hessian spectrum from its structure, against dense eigvalsh",
-          quick=HessianSpec(train_steps=5000, large_train_steps=100),
-          full=HessianSpec(widths=(10, 100, 300, 1000), train_steps=200_000, large_train_steps=5000))
+@register("sahs2020.hessian_spectrum",
+          "The Hessian and its structured spectrum against central differences of the reference gradient",
+          quick=HessianSpec(widths=(10, 100), train_steps=5000, large_train_steps=100),
+          full=HessianSpec(widths=(10, 100, 300, 1000), lanczos_width=10_000, train_steps=200_000,
+                           large_train_steps=5000))
 def run_hessian_spectrum(spec: HessianSpec) -> ExperimentResult:
     import xarray as xr
 
     data = sinusoid(spec.data_samples, seed=spec.data_seed)
-    errors = np.zeros((len(spec.widths), 2))
+    # per width and point (init, trained): the errors against the finite-difference Hessian,
+    # the step, the residual part's size (largest block eigenvalue) and the spectral norm
+    fd_cols = ["dense_vs_fd", "structured_vs_fd", "structured_vs_dense", "fd_step", "block_radius", "norm"]
+    fd = np.zeros((len(spec.widths), 2, len(fd_cols)))
+    skipped = []
     for k, m in enumerate(spec.widths):
         net = init_network(m, seed=spec.seed + k)
         trained = _train(net, data, spec.train_steps, spec.lr_cap, record_every=spec.train_steps)[0].network
         for p, point in enumerate((net, trained)):
-            dense = np.linalg.eigvalsh(_hs.hessian(point, data))
-            errors[k, p] = np.max(np.abs(dense - _hs.eigvalsh(point, data))) / np.max(np.abs(dense))
+            dense = _hs.hessian(point, data)
+            ev_dense = np.linalg.eigvalsh(dense)
+            fast = _hs.eigvalsh(point, data)
+            blocks = _hs.residual_blocks(point, data)
+            radius = float(np.max(np.hypot(blocks[:, 0, 2], blocks[:, 1, 2])))
+            try:
+                h_fd, step = _fd_hessian(point, data)
+            except ValueError:
+                # GD parked a kink exactly on a sample: no Hessian there (hessian() gives the
+                # one-sided convention of its docstring), so only the reduction is checked
+                norm = float(np.max(np.abs(ev_dense)))
+                fd[k, p] = [np.nan, np.nan, np.max(np.abs(fast - ev_dense)) / norm, np.nan, radius, norm]
+                skipped.append(f"m = {m}, {('init', 'trained')[p]}")
+                continue
+            ev_fd = np.linalg.eigvalsh(0.5 * (h_fd + h_fd.T))
+            norm = float(np.max(np.abs(ev_fd)))
+            fd[k, p] = [np.max(np.abs(dense - h_fd)) / norm, np.max(np.abs(fast - ev_fd)) / norm,
+                        np.max(np.abs(fast - ev_dense)) / norm, step, radius, norm]
+    # λ_min, λ_max at a width too large for a dense matrix: Lanczos on finite-difference products
+    lz = init_network(spec.lanczos_width, seed=spec.seed)
+    lz_fast = _hs.eigvalsh(lz, data)
+    lz_min, lz_max, n_products = _fd_extremes(lz, data)
+    lz_err = max(abs(lz_fast[0] - lz_min), abs(lz_fast[-1] - lz_max)) / abs(lz_max)
     big = init_network(spec.large_width, seed=spec.seed)
     t0 = time.perf_counter()
     spectrum = _hs.eigvalsh(big, data)
@@ -268,10 +413,17 @@ def run_hessian_spectrum(spec: HessianSpec) -> ExperimentResult:
     big_trained = _train(big, data, spec.large_train_steps, spec.lr_cap,
                          record_every=spec.large_train_steps)[0].network
     spectrum_trained = _hs.eigvalsh(big_trained, data)
-    ds = xr.Dataset({"relative_error": (("m", "point"), errors),
-                     "spectrum_init": ("eig", spectrum), "spectrum_trained": ("eig", spectrum_trained)},
-                    coords={"m": list(spec.widths), "point": ["init", "trained"]},
-                    attrs={"large_width": spec.large_width, "eigvalsh_seconds": elapsed})
+    col = {c: n for n, c in enumerate(fd_cols)}
+    ds = xr.Dataset({"fd_check": (("m", "point", "quantity"), fd),
+                     "relative_error": (("m", "point"), fd[:, :, col["structured_vs_fd"]]),
+                     "spectrum_init": ("eig", spectrum), "spectrum_trained": ("eig", spectrum_trained),
+                     "lanczos": ("end", [lz_min, lz_max]), "structured_ends": ("end", [lz_fast[0], lz_fast[-1]])},
+                    coords={"m": list(spec.widths), "point": ["init", "trained"], "quantity": fd_cols,
+                            "end": ["lambda_min", "lambda_max"]},
+                    attrs={"large_width": spec.large_width, "eigvalsh_seconds": elapsed,
+                           "lanczos_width": spec.lanczos_width, "lanczos_products": n_products,
+                           "fd": "central differences of relu1d.train's reference gradient, step below the kink "
+                                 "margin; errors relative to the spectral norm of the finite-difference Hessian"})
     fig, axes = new_figure(2, 1, size=(5.5, 4.0))
     for ax, ev, title in ((axes[0, 0], spectrum, "init"), (axes[0, 1], spectrum_trained, "after GD")):
         thresh = 1e-12 * np.abs(ev).max()
@@ -281,25 +433,56 @@ def run_hessian_spectrum(spec: HessianSpec) -> ExperimentResult:
     axes[0, 0].text(0.02, 0.95, f"{np.sum(np.abs(spectrum) <= 1e-12 * np.abs(spectrum).max())} zeros; "
                     f"blocks ±√(p²+q²): {np.unique(radii).size} distinct radii",
                     transform=axes[0, 0].transAxes, fontsize="x-small", va="top")
-    claims = [Claim.below("structured eigvalsh equals dense numpy eigvalsh (max error / ‖H‖ over widths, at init "
-                          "and after training)", _REF + ", Hessian", float(errors.max()), spec.tolerance,
-                          note=f"widths {list(spec.widths)}; errors {np.array2string(errors, precision=2)}"),
-              Claim.below(f"whole spectrum at m = {spec.large_width} in seconds (wall time, s)", _REF + ", Hessian",
-                          elapsed, spec.time_limit,
-                          note="groups neurons by activation set: one dense problem of size ≤ 9·#groups"),
-              Claim.close("trace of the spectrum = ‖J‖_F² (the residual blocks have zero diagonal), relative",
-                          "derived", float(abs(spectrum.sum() / np.sum(_hs.jacobian(big, data) ** 2) - 1)), 0.0,
-                          1e-9)]
+    resolved = fd[:, 0, col["block_radius"]] / fd[:, 0, col["norm"]]
+    where = f"widths {list(spec.widths)}, at init and after {spec.train_steps} GD steps" + (
+        f" (skipped, a kink exactly on a sample so that the Hessian is not defined: {'; '.join(skipped)})"
+        if skipped else "")
+
+    def worst(name):
+        vals = fd[..., col[name]]
+        return float(np.nanmax(vals)) if np.any(np.isfinite(vals)) else math.nan
+
+    claims = [
+        Claim.below("dense_vs_fd", "dense Hessian JᵀJ + residual blocks equals the central-difference Hessian "
+                    "of the reference gradient (max entry error / ‖H‖)", _REF + ", Hessian",
+                    worst("dense_vs_fd"), spec.fd_tolerance,
+                    note=f"{where}; errors {np.array2string(fd[..., col['dense_vs_fd']], precision=2)}; the residual "
+                         f"blocks' largest eigenvalue at init is {np.array2string(resolved, precision=2)} of ‖H‖, "
+                         "far above the tolerance, so a wrong or missing residual part fails the check"),
+        Claim.below("structured_vs_fd", "structured eigvalsh equals the spectrum of the central-difference Hessian "
+                    "(max eigenvalue error / ‖H‖)", _REF + ", Hessian",
+                    worst("structured_vs_fd"), spec.fd_tolerance,
+                    note=f"{where}; errors {np.array2string(fd[..., col['structured_vs_fd']], precision=2)}"),
+        Claim.below("structured_vs_dense", "structured eigvalsh equals numpy eigvalsh of the dense Hessian to "
+                    "rounding (max error / ‖H‖; checks the reduction by activation groups only, both are built "
+                    "from the same Jacobian and blocks)", _REF + ", Hessian",
+                    worst("structured_vs_dense"), spec.tolerance, note=where),
+        Claim.below("lanczos_extremes", f"λ_min and λ_max of the structured spectrum at m = {spec.lanczos_width} "
+                    "against Lanczos on central-difference Hessian-vector products of the reference gradient "
+                    "(max error / λ_max)", _REF + ", Hessian", float(lz_err), spec.fd_tolerance,
+                    note=f"structured ({lz_fast[0]:.10g}, {lz_fast[-1]:.10g}), Lanczos ({lz_min:.10g}, "
+                         f"{lz_max:.10g}), {n_products} products; λ_min < 0 is the residual blocks' −√(p²+q²)"),
+        Claim.below("large_width_time", f"whole spectrum at m = {spec.large_width} in seconds (wall time, s)",
+                    _REF + ", Hessian", elapsed, spec.time_limit,
+                    note="groups neurons by activation set: one dense problem of size ≤ 9·#groups"),
+    ]
     return ExperimentResult(ds, {"spectrum": fig}, claims)
 
 
 # ====================================================================== loss surface
 @dataclass(frozen=True)
 class LossSurfaceSpec:
-    """Spectra at interpolating minima, at exact saddles and at training stalls."""
+    """Spectra at interpolating minima, at exact saddles and at training stalls.
+
+    ``interpolation_loss``: a point counts as interpolating when its loss is at most this;
+    ``zero_tolerance``: |λ| ≤ zero_tolerance·‖H‖ counts as a zero eigenvalue (a fixed
+    fraction of the spectral norm, whatever the residual).
+    """
 
     m: int = 40
     trained_width: int = 200
+    trained_scale: float = 3.0
+    interpolation_steps: int = 300_000
     data_samples: int = 10
     data_seed: int = 0
     saddle_data_seed: int = 0
@@ -307,11 +490,30 @@ class LossSurfaceSpec:
     train_steps: int = 300_000
     lr_cap: float = 0.1
     seed: int = 0
+    interpolation_loss: float = 1e-16
+    zero_tolerance: float = 1e-8
+
+
+def _loss_curvature(net: Network, data: Dataset, v: np.ndarray) -> float:
+    """(L(z + tv) + L(z − tv) − 2L(z))/t² for a unit v, from the reference loss, t below the
+    kink margin along v: vᵀHv up to O(t²), as L is a quartic polynomial on one activation
+    pattern (independent of :mod:`relu1d.hessian`)."""
+    from ..train._reference import loss_and_grad
+
+    m = net.m
+    z = np.concatenate([net.a, net.b, net.c])
+
+    def loss(w):
+        return loss_and_grad(w[:m], w[m:2 * m], w[2 * m:], net.alpha, data.x, data.y)[0]
+
+    v = v / np.linalg.norm(v)
+    t = _fd_step(net, data, largest=1e-3, direction=v)[0]
+    return (loss(z + t * v) + loss(z - t * v) - 2 * loss(z)) / t ** 2
 
 
 @register("sahs2020.loss_surface", "Critical points in spline terms and their Hessian spectra",
           quick=LossSurfaceSpec(train_steps=100_000),
-          full=LossSurfaceSpec(trained_width=1000, train_steps=2_000_000))
+          full=LossSurfaceSpec(trained_width=1000, interpolation_steps=1_000_000, train_steps=2_000_000))
 def run_loss_surface(spec: LossSurfaceSpec) -> ExperimentResult:
     import xarray as xr
 
@@ -321,16 +523,17 @@ def run_loss_surface(spec: LossSurfaceSpec) -> ExperimentResult:
         _, ga, gb, gc = loss_and_grad(net.a, net.b, net.c, net.alpha, data.x, data.y)
         return float(np.sqrt(np.sum(ga ** 2) + np.sum(gb ** 2) + np.sum(gc ** 2)))
 
-    def gd(net):
-        return _train(net, data, spec.train_steps, spec.lr_cap, record_every=spec.train_steps)[0].network
+    def gd(net, steps=spec.train_steps):
+        return _train(net, data, steps, spec.lr_cap, record_every=steps)[0].network
 
     data = sinusoid(spec.data_samples, seed=spec.data_seed)
     # 1. an exact interpolating minimum: random first layer, min-norm least-squares c
     net = init_network(spec.m, seed=spec.seed)
     feats = np.maximum(np.multiply.outer(data.x, net.a) - net.b, 0.0) / net.alpha
     exact_min = Network(net.a, net.b, np.linalg.lstsq(feats, data.y, rcond=None)[0], net.alpha)
-    # 2. an interpolating point reached by GD on all layers (wide enough not to stall)
-    trained = gd(init_network(spec.trained_width, seed=spec.seed))
+    # 2. an interpolating point reached by GD on all layers (a large init converges linearly)
+    trained = gd(init_network(spec.trained_width, seed=spec.seed, ab_scale=spec.trained_scale,
+                              c_scale=spec.trained_scale), spec.interpolation_steps)
     # 3. an exact saddle: f ≡ 0 (all c = 0), neurons at the stationary breakpoints of ρ = −y
     sdata = _random_data(8, seed=spec.saddle_data_seed)
     beta, orient = _sv.stationary_breakpoints(Network([1.0], [0.0], [0.0], 1.0), sdata)
@@ -344,12 +547,16 @@ def run_loss_surface(spec: LossSurfaceSpec) -> ExperimentResult:
     scale = float(np.median(np.abs(small.a)))
     widened = Network(np.concatenate([small.a, scale * orient2]), np.concatenate([small.b, scale * orient2 * beta2]),
                       np.concatenate([small.c, np.zeros(beta2.size)]), small.alpha)
-    points = {"lstsq interpolating minimum": (exact_min, data), "GD-trained, wide": (trained, data),
-              "f ≡ 0, neurons at stationary breakpoints": (zero_saddle, sdata),
-              f"GD stall, m = {spec.m}": (stall, data), "GD stall, small init": (small, data),
-              "small-init stall + dead-output neurons": (widened, data)}
+    points = {"lstsq_minimum": (exact_min, data), "gd_minimum": (trained, data), "init": (net, data),
+              "zero_saddle": (zero_saddle, sdata), "narrow_stall": (stall, data),
+              "small_init_stall": (small, data), "widened_stall": (widened, data)}
+    titles = {"lstsq_minimum": "lstsq interpolating minimum", "gd_minimum": f"GD, m = {spec.trained_width}, "
+              f"σ = {spec.trained_scale:g}", "init": f"random init, m = {spec.m}",
+              "zero_saddle": "f ≡ 0, neurons at stationary breakpoints", "narrow_stall": f"GD stall, m = {spec.m}",
+              "small_init_stall": f"GD stall, small init σ = {spec.small_scale:g}",
+              "widened_stall": "small-init stall + dead-output neurons"}
     cols = ["loss", "grad_norm", "lambda_min", "lambda_max", "n_negative", "n_near_zero", "3m_minus_s",
-            "max_block_radius"]
+            "max_block_radius", "min_curvature_fd"]
     rows = {}
     fig, axes = new_figure(len(points), 1, size=(3.4, 3.2))
     for k, (name, (net_k, d_k)) in enumerate(points.items()):
@@ -360,46 +567,85 @@ def run_loss_surface(spec: LossSurfaceSpec) -> ExperimentResult:
         rho = net_k(d_k.x) - d_k.y
         blocks = _hs.residual_blocks(net_k, d_k)
         block_r = float(np.max(np.hypot(blocks[:, 0, 2], blocks[:, 1, 2])))
-        # |λ| below the residual blocks' radius cannot be told from 0 (Weyl: H = JᵀJ + D)
-        rounding = 1e-9 * np.abs(ev).max()
-        tol = max(rounding, 2 * block_r)
+        tol = spec.zero_tolerance * np.abs(ev).max()       # does not depend on the residual
+        curvature = math.nan
+        if name in ("zero_saddle", "widened_stall"):
+            # the loss's own second difference along the dense Hessian's lowest eigenvector
+            curvature = _loss_curvature(net_k, d_k, np.linalg.eigh(_hs.hessian(net_k, d_k))[1][:, 0])
         rows[name] = [0.5 * float(rho @ rho), grad_norm(net_k, d_k), float(ev[0]), float(ev[-1]),
-                      float(np.sum(ev < -rounding)), float(np.sum(np.abs(ev) <= tol)), float(3 * net_k.m - d_k.s),
-                      block_r]
+                      float(np.sum(ev < -tol)), float(np.sum(np.abs(ev) <= tol)), float(3 * net_k.m - d_k.s),
+                      block_r, curvature]
         ax = axes[0, k]
         thresh = 1e-12 * np.abs(ev).max()
         ax.hist(np.sign(ev) * np.log10(np.maximum(np.abs(ev), thresh) / thresh), bins=80, log=True)
-        ax.set_title(f"{name}\nL = {rows[name][0]:.2g}, λ_min = {ev[0]:.2g}", fontsize="x-small")
+        ax.set_title(f"{titles[name]}\nL = {rows[name][0]:.2g}, λ_min = {ev[0]:.2g}", fontsize="x-small")
         ax.set_xlabel("sign(λ)·log₁₀(|λ|/(10⁻¹²‖H‖))", fontsize="x-small")
     table = np.array(list(rows.values()))
     ds = xr.Dataset({"table": (("point", "quantity"), table)},
                     coords={"point": list(rows), "quantity": cols},
-                    attrs={"near_zero": "|λ| ≤ max(1e-9‖H‖, 2·max block radius √(p²+q²))",
-                           "negative": "λ < −1e-9‖H‖"})
-    r = [dict(zip(cols, row)) for row in rows.values()]
-    em, tr_, zs, st, sm, wd = r
+                    attrs={"near_zero": f"|λ| ≤ {spec.zero_tolerance:g}·‖H‖",
+                           "negative": f"λ < −{spec.zero_tolerance:g}·‖H‖",
+                           "interpolating": f"loss ≤ {spec.interpolation_loss:g}",
+                           "min_curvature_fd": "second difference of the reference loss along the lowest eigenvector "
+                                               "of the dense Hessian",
+                           "points": "; ".join(f"{k}: {v}" for k, v in titles.items())})
+    r = {name: dict(zip(cols, row)) for name, row in rows.items()}
+    tol_text = f"|λ| ≤ {spec.zero_tolerance:g}·‖H‖ counts as zero"
+
+    def zero_count(id_, point, statement):
+        row = r[point]
+        excess = row["n_near_zero"] - row["3m_minus_s"]
+        interpolates = row["loss"] <= spec.interpolation_loss
+        note = (f"L = {row['loss']:.3g} (interpolating: L ≤ {spec.interpolation_loss:g}), "
+                f"‖∇L‖ = {row['grad_norm']:.2g}, "
+                f"largest residual-block eigenvalue {row['max_block_radius']:.2g}, λ_min = {row['lambda_min']:.2g}, "
+                f"λ_max = {row['lambda_max']:.3g}; {row['n_near_zero']:.0f} zeros, 3m − s = {row['3m_minus_s']:.0f}")
+        if not interpolates:
+            note += ". The point does not interpolate, so it does not test the claim"
+        return Claim.judged(id_, statement, _REF + ", loss surface", excess, "≥ 0", tol_text,
+                            interpolates and excess >= 0, on_fail="contradicted" if interpolates else "inconclusive",
+                            note=note)
+
+    em, tr_, it, zs, st, sm, wd = (r[k] for k in points)
     claims = [
-        Claim.above("interpolating minimum (c by least squares): #zero eigenvalues − (3m − s) ≥ 0",
-                    _REF + ", loss surface", em["n_near_zero"] - em["3m_minus_s"], -0.5,
-                    note=f"L = {em['loss']:.2g}; H = JᵀJ has rank ≤ s"),
-        Claim.above("GD-trained interpolating point: #(|λ| ≤ tolerance) − (3m − s) ≥ 0", _REF + ", loss surface",
-                    tr_["n_near_zero"] - tr_["3m_minus_s"], -0.5,
-                    note=f"m = {spec.trained_width}, L = {tr_['loss']:.2g}, λ_min = {tr_['lambda_min']:.2g}"),
-        Claim.below("f ≡ 0 with dead-output neurons at stationary breakpoints: a critical point (‖∇L‖) with "
-                    "non-zero loss ...", "derived (splineview item 4)", zs["grad_norm"], 1e-12,
+        zero_count("lstsq_minimum.zero_eigenvalues", "lstsq_minimum",
+                   "interpolating minimum (random first layer, c by least squares): "
+                   "#zero eigenvalues − (3m − s) ≥ 0"),
+        zero_count("gd_minimum.zero_eigenvalues", "gd_minimum",
+                   f"interpolating point reached by GD on all layers (m = {spec.trained_width}, init scale "
+                   f"{spec.trained_scale:g}): #zero eigenvalues − (3m − s) ≥ 0"),
+        Claim.above("gd_minimum.psd", "the GD interpolating point is a minimum: λ_min/λ_max ≥ −tolerance",
+                    _REF + ", loss surface", tr_["lambda_min"] / tr_["lambda_max"], -spec.zero_tolerance,
+                    note=f"L = {tr_['loss']:.3g}"),
+        Claim.below("init.zero_count_short", f"the zero count discriminates: at a random init (m = {spec.m}, "
+                    "non-zero residual) #zero eigenvalues − (3m − s) < 0 under the same tolerance",
+                    "relu1d check of the loss-surface claims", it["n_near_zero"] - it["3m_minus_s"], 0.0,
+                    note=f"L = {it['loss']:.3g}; the residual blocks (eigenvalues ±{it['max_block_radius']:.2g}) "
+                         "lift 2 of each neuron's 3 residual directions off zero"),
+        Claim.below("zero_saddle.critical", "f ≡ 0 with dead-output neurons at stationary breakpoints: a critical "
+                    "point (‖∇L‖) with non-zero loss ...", "derived (splineview item 4)", zs["grad_norm"], 1e-12,
                     note=f"L = {zs['loss']:.3g}, {zero_saddle.m if zero_saddle else 0} neuron(s)"),
-        Claim.below("... and a strict saddle: λ_min(H) < 0", _REF + ", loss surface", zs["lambda_min"], 0.0,
-                    note="the (a, b, c) block of a c = 0 neuron with (R, E) ≠ 0 gives a negative direction"),
-        Claim.above(f"a GD stall (m = {spec.m}) with non-zero residual where every neuron has R = E = 0: the "
-                    "residual blocks vanish, H = JᵀJ ⪰ 0, no negative curvature (λ_min/λ_max)",
-                    "derived (splineview item 4); restates " + _REF, st["lambda_min"] / st["lambda_max"], -1e-9,
+        Claim.below("zero_saddle.strict", "... and a strict saddle: the loss curves down along the lowest Hessian "
+                    "eigenvector (second difference of the reference loss)", _REF + ", loss surface",
+                    zs["min_curvature_fd"], -spec.zero_tolerance * abs(zs["lambda_max"]),
+                    note=f"λ_min(H) = {zs['lambda_min']:.4g} (structured); the (a, b, c) block of a c = 0 neuron with "
+                         "(R, E) ≠ 0 gives a negative direction"),
+        Claim.above("narrow_stall.psd", f"a GD stall (m = {spec.m}) with non-zero residual where every neuron has "
+                    "R = E = 0: the residual blocks vanish, H = JᵀJ ⪰ 0, no negative curvature (λ_min/λ_max)",
+                    "derived (splineview item 4); restates " + _REF, st["lambda_min"] / st["lambda_max"],
+                    -spec.zero_tolerance,
                     note=f"L = {st['loss']:.3g}, ‖∇L‖ = {st['grad_norm']:.2g}, block radius "
                          f"{st['max_block_radius']:.2g}: 'non-zero residual ⇒ saddle' needs a dead-output neuron "
                          "with (R, E) ≠ 0; without one the second-order test is inconclusive"),
-        Claim.below("small-init stall + dead-output neurons at its stationary breakpoints: λ_min(H) < 0 "
-                    "(a saddle with non-zero residual)", _REF + ", loss surface", wd["lambda_min"], 0.0,
-                    note=f"stall: L = {sm['loss']:.3g}, ‖∇L‖ = {sm['grad_norm']:.2g}, λ_min = {sm['lambda_min']:.2g}; "
-                         f"{beta2.size} dead-output neurons added (‖∇L‖ unchanged: {wd['grad_norm']:.2g})"),
+        Claim.below("widened_stall.negative_curvature", "small-init GD end point + dead-output neurons at its "
+                    "residual's stationary breakpoints: the loss curves down along the lowest Hessian eigenvector "
+                    "(second difference of the reference loss; at a critical point this makes a strict saddle with "
+                    "non-zero residual)", _REF + ", loss surface", wd["min_curvature_fd"],
+                    -spec.zero_tolerance * abs(wd["lambda_max"]),
+                    note=f"GD end point: L = {sm['loss']:.3g}, ‖∇L‖ = {sm['grad_norm']:.2g} (not yet critical at "
+                         f"{spec.train_steps} steps), λ_min = {sm['lambda_min']:.2g}; "
+                         f"{beta2.size} dead-output neurons added (‖∇L‖ unchanged: {wd['grad_norm']:.2g}); "
+                         f"λ_min(H) = {wd['lambda_min']:.4g} (structured)"),
     ]
     return ExperimentResult(ds, {"spectra": fig}, claims)
 
@@ -491,19 +737,24 @@ def run_spline_flow(spec: SplineFlowSpec) -> ExperimentResult:
         if len(small) > 1 else math.nan
     tr_ = np.array(travel)
     claims = [
-        Claim.below("closed-form dβ/dt, dμ/dt against central differences of a GD trajectory (relative, smallest lr)",
+        Claim.below("velocity_vs_gd",
+                    "closed-form dβ/dt, dμ/dt against central differences of a GD trajectory (relative, smallest lr)",
                     "derived (splineview item 5)", float(errs[-1].max()), 1e-3,
                     note=f"errors {np.array2string(errs, precision=2)} at lr {list(spec.check_lrs)}: O(lr), "
                          "the distance between GD and the flow"),
-        Claim.below("closed-form dβ/dt, dμ/dt against central differences of the exact flow (method='flow'; "
+        Claim.below("velocity_vs_flow",
+                    "closed-form dβ/dt, dμ/dt against central differences of the exact flow (method='flow'; "
                     "relative, smallest dt)", "derived (splineview item 5)", float(flow_errs[-1].max()), 1e-5,
                     note=f"errors {np.array2string(flow_errs, precision=2)} at dt {list(spec.flow_dts)}: O(dt²) truncation of the "
                          "central difference where the flow is smooth (a breakpoint crossing a sample inside the "
                          "window spoils the larger dt)"),
-        Claim.close("small init: |dμ/dt| ∝ σ² (log-log slope over σ ≤ 0.1)", "derived", slope_mu, 2.0, 0.05),
-        Claim.close("small init: |dβ/dt| independent of σ (log-log slope over σ ≤ 0.1)", "derived", slope_beta, 0.0,
+        Claim.close("mu_speed_slope",
+                    "small init: |dμ/dt| ∝ σ² (log-log slope over σ ≤ 0.1)", "derived", slope_mu, 2.0, 0.05),
+        Claim.close("beta_speed_slope",
+                    "small init: |dβ/dt| independent of σ (log-log slope over σ ≤ 0.1)", "derived", slope_beta, 0.0,
                     0.05),
-        Claim.above("breakpoints travel further before the fit at small init: travel(σ_min)/travel(σ_max)",
+        Claim.above("travel_small_vs_large",
+                    "breakpoints travel further before the fit at small init: travel(σ_min)/travel(σ_max)",
                     _REF + ", init scale and implicit regularisation", float(tr_[0] / tr_[-1]), 10.0,
                     note="travel " + ", ".join(f"σ={s_:g}: {t:.3g}" for s_, t in zip(spec.scales, travel))),
     ]
@@ -511,9 +762,122 @@ def run_spline_flow(spec: SplineFlowSpec) -> ExperimentResult:
 
 
 # ====================================================================== implicit regularisation
+def _contrast_runs(spec: "ImplicitSpec") -> tuple:
+    """Small-init GD on data whose linear and RF-kernel interpolants are far apart.
+
+    For each (data set, init scale, width) and each seed: the final loss and gradient norm,
+    the L² distances (on the data hull) to the linear and to the RF kernel interpolant, and
+    TV(f') over TV(f') of the linear interpolant (the least TV(f') of any interpolant).
+    Returns (values (configs, seeds, quantities), config labels, quantity names, the
+    interpolants' L² and sup distances and the RF interpolant's TV(f') excess, per data set).
+    """
+    from .. import kernel, splines
+    from ..train._reference import loss_and_grad
+
+    qty = ["final_loss", "grad_norm", "l2_to_linear", "l2_to_rf_kernel", "tv_over_linear", "lr"]
+    configs, values, gaps = [], [], {}
+    for s, freq in spec.contrast_data:
+        data = sinusoid(s, seed=spec.data_seed, frequency=freq)
+        hull = (float(data.x[0]), float(data.x[-1]))
+        lin = splines.linear(data)
+        rf = kernel.interpolant(data, init="uniform", kernel="rf")
+        tv_lin = _sv.roughness(lin, hull)["tv_fprime"]
+        grid = np.linspace(hull[0], hull[1], 100_001)
+        tv_rf = float(np.trapezoid(np.abs(rf.second_derivative(grid)), grid))
+        gaps[(s, freq)] = (splines.l2_distance(lin, rf, hull), splines.sup_distance(lin, rf, hull),
+                           tv_rf / tv_lin - 1)
+        for sigma in spec.contrast_scales:
+            for m in spec.contrast_widths:
+                configs.append((s, freq, sigma, m))
+                rows = []
+                for seed in range(spec.seed, spec.seed + spec.contrast_seeds):
+                    n0 = init_network(m, seed=seed, ab_scale=sigma, c_scale=sigma)
+                    traj, lr = _train(n0, data, spec.contrast_steps, spec.lr_cap, record_every=spec.contrast_steps)
+                    f = traj.network
+                    loss, ga, gb, gc = loss_and_grad(f.a, f.b, f.c, f.alpha, data.x, data.y)
+                    rows.append([loss, float(np.sqrt(ga @ ga + gb @ gb + gc @ gc)), splines.l2_distance(f, lin, hull),
+                                 splines.l2_distance(f, rf, hull), _sv.roughness(f, hull)["tv_fprime"] / tv_lin, lr])
+                values.append(rows)
+    return np.array(values), configs, qty, gaps
+
+
+def _nearer_linear_claim(spec: "ImplicitSpec", values: np.ndarray, configs: list, qty: list, gaps: dict) -> Claim:
+    """Sahs' "small init → adaptive (nearer the linear interpolant)", judged per configuration.
+
+    A configuration is conclusive when every seed interpolates and the seed mean of
+    Δ = d(f, RF kernel) − d(f, linear) lies outside its 95 % t-interval half-width (the
+    seed-to-seed noise), which must itself be below a quarter of the interpolants' distance
+    (|Δ| never exceeds that distance, by the triangle inequality).
+    """
+    q = {name: k for k, name in enumerate(qty)}
+    n = values.shape[1]
+    t95 = float(stats.t.ppf(0.975, n - 1)) if n > 1 else math.inf
+    readings, ratios = [], []
+    for (s, freq, sigma, m), rows in zip(configs, values):
+        d_lin, d_rf = rows[:, q["l2_to_linear"]], rows[:, q["l2_to_rf_kernel"]]
+        ratio = d_lin / d_rf
+        ratios.append(ratio)
+        delta = d_rf - d_lin
+        noise = t95 * float(np.std(delta, ddof=1)) / math.sqrt(n) if n > 1 else math.inf
+        interpolates = bool(np.all(rows[:, q["final_loss"]] <= spec.interpolation_loss))
+        gap = gaps[(s, freq)][0]
+        conclusive = interpolates and abs(float(delta.mean())) > noise and noise < 0.25 * gap
+        setting = (f"sin({freq:g}πx), {s} samples (‖linear − RF‖_L² = {gap:.3g}), σ = {sigma:g}, m = {m}, "
+                   f"{n} seeds: "
+                   f"d_lin = {d_lin.mean():.4g}, d_RF = {d_rf.mean():.4g} ± {noise:.2g} (95 % on Δ), "
+                   f"max loss {rows[:, q['final_loss']].max():.2g}")
+        readings.append(Reading(setting, float(ratio.mean()), bool(delta.mean() > 0) if conclusive else None))
+    judged = [r.holds for r in readings if r.holds is not None]
+    r0 = ratios[0]
+    half = t95 * float(r0.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+    interval = (float(r0.mean()) - half, float(r0.mean()) + half) if n > 1 else None
+    if not judged:
+        on_fail, why = "inconclusive", ("no configuration discriminates: a run does not interpolate or the distances "
+                                        "differ by less than their seed-to-seed noise")
+    elif all(judged):
+        on_fail, why = "inconclusive", ""
+    elif any(judged):
+        on_fail, why = "setting-dependent", "nearer the linear interpolant on some data sets, nearer the RF kernel " \
+                                            "interpolant on others (readings)"
+    else:
+        on_fail, why = "contradicted", "nearer the RF kernel interpolant in every conclusive configuration"
+    tv_dev = float(np.max(np.abs(values[..., q["tv_over_linear"]] - 1)))
+    mechanism = ("Small-init GD ends at an interpolant of least TV(f') (measured: TV(f') within "
+                 f"{tv_dev:.1g} of the linear interpolant's, the least of any interpolant) with its knots clustered at "
+                 "a few places (cf. Savarese et al. 2019; Boursier & Flammarion 2023). That interpolant is unique, and "
+                 "is the linear one, only where the data's discrete second differences alternate in sign; where two "
+                 "consecutive ones share a sign any convex (concave) interpolant between them has the same TV(f'), and "
+                 "GD merges the two knots into one between the samples (cf. Hanin 2021), which can bring f nearer the "
+                 "smooth kernel interpolant than the linear one")
+    grad = values[..., q["grad_norm"]]
+    return Claim.judged(
+        "small_init_nearer_linear", "small init → adaptive: an interpolating network nearer the linear interpolant "
+        "than the RF kernel interpolant (d_lin/d_RF < 1, L² on the data hull, mean over seeds)",
+        _REF + ", abstract (implicit regularisation)", float(r0.mean()), "< 1",
+        "beyond the seed-to-seed noise (95 % t-interval on d_RF − d_lin), every seed interpolating",
+        bool(judged) and all(judged), on_fail=on_fail,
+        note=(why + ". " if why else "") + "Data with far-apart interpolants: "
+             + "; ".join(f"sin({f:g}πx) at {s} samples: ‖linear − RF‖ L² {g[0]:.3g}, sup {g[1]:.3g}"
+                         for (s, f), g in gaps.items())
+             + ". Measured value and interval: the first configuration; the mechanism field says why the data "
+               "set matters.",
+        seeds=n, interval=interval, readings=tuple(readings),
+        certificate=(f"every run's loss ≤ {float(values[..., q['final_loss']].max()):.2g} after "
+                     f"{spec.contrast_steps} GD steps, ‖∇L‖ ≤ {float(grad.max()):.2g} "
+                     "(an interpolating global minimum)"),
+        mechanism=mechanism)
+
+
 @dataclass(frozen=True)
 class ImplicitSpec:
-    """Sweep of the init scale (both layers, (a, b) alone, c alone) and the width."""
+    """Sweep of the init scale (both layers, (a, b) alone, c alone) and the width.
+
+    ``contrast_*``: small-init runs on samples of sin(πfx) (``contrast_data`` lists
+    (samples, f)) whose linear and RF kernel interpolants are far apart, over
+    ``contrast_seeds`` seeds, for the claim "small init → nearer the linear interpolant";
+    a run interpolates when its loss is at most ``interpolation_loss``; ``tv_tolerance``
+    bounds TV(f')/TV(linear interpolant) − 1 for "small init reaches the least TV(f')".
+    """
 
     widths: tuple = (100,)
     scales: tuple = (0.1, 10.0)
@@ -524,12 +888,21 @@ class ImplicitSpec:
     lr_cap: float = 0.1
     eps: float = 0.02
     seed: int = 0
+    contrast_data: tuple = ((8, 2.0), (6, 1.5))
+    contrast_scales: tuple = (0.1,)
+    contrast_widths: tuple = (100,)
+    contrast_seeds: int = 3
+    contrast_steps: int = 100_000
+    interpolation_loss: float = 1e-12
+    tv_tolerance: float = 1e-3
 
 
 @register("sahs2020.implicit_regularisation",
           "Init scale (together and each alone) and width against the kind of interpolant GD finds",
           quick=ImplicitSpec(),
-          full=ImplicitSpec(widths=(100, 1000), scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0), steps=1_000_000))
+          full=ImplicitSpec(widths=(100, 1000), scales=(0.03, 0.1, 0.3, 1.0, 3.0, 10.0), steps=1_000_000,
+                            contrast_scales=(0.01, 0.1), contrast_widths=(100, 1000), contrast_seeds=10,
+                            contrast_steps=300_000))
 def run_implicit_regularisation(spec: ImplicitSpec) -> ExperimentResult:
     import xarray as xr
 
@@ -588,36 +961,65 @@ def run_implicit_regularisation(spec: ImplicitSpec) -> ExperimentResult:
     ax.set_xlabel("σ")
     ax.set_ylabel("L² distance on the data hull")
     ax.legend(fontsize="xx-small")
+    contrast, configs, qty, gaps = _contrast_runs(spec)
+    ds["contrast"] = (("config", "seed", "contrast_quantity"), contrast)
+    ds = ds.assign_coords(config=[f"sin({f:g}πx), s = {s_}, σ = {sg:g}, m = {m_}" for s_, f, sg, m_ in configs],
+                          seed=list(range(spec.seed, spec.seed + spec.contrast_seeds)), contrast_quantity=qty)
+    ds.attrs["contrast_linear_vs_rf"] = ("per contrast data set: L² and sup distance between the linear and RF "
+                                         "kernel interpolants, TV(f') of the RF one over the linear one's − 1: "
+                                         + "; ".join(f"sin({f:g}πx), s = {s_}: " + ", ".join(f"{v:.4g}" for v in g)
+                                                     for (s_, f), g in gaps.items()))
+    interpolating = bool(np.all(contrast[..., qty.index("final_loss")] <= spec.interpolation_loss))
+    tv_dev = float(np.max(np.abs(contrast[..., qty.index("tv_over_linear")] - 1)))
     both = list(spec.modes).index("both") if "both" in spec.modes else 0
     t = table[both, -1]
     col = {c: n for n, c in enumerate(cols)}
     claims = [
-        Claim.above("small init → breakpoints move, large init → they stay: travel(σ_min)/travel(σ_max), "
+        Claim.above("travel_ratio",
+                    "small init → breakpoints move, large init → they stay: travel(σ_min)/travel(σ_max), "
                     "mode both", _REF + ", init scale", float(t[0, col["median_breakpoint_travel"]]
                                                             / t[-1, col["median_breakpoint_travel"]]), 10.0),
-        Claim.below("large init → kernel-like: L² distance to the RF kernel interpolant at σ_max over σ_min "
+        Claim.below("large_init_kernel_like",
+                    "large init → kernel-like: L² distance to the RF kernel interpolant at σ_max over σ_min "
                     "(mode both)", _REF + " with Williams et al. 2019 (kernel regime)",
                     float(t[-1, col["l2_to_rf_kernel"]] / t[0, col["l2_to_rf_kernel"]]), 0.5),
-        Claim.below("large init: closer to the RF kernel interpolant than to the linear interpolant "
+        Claim.below("large_init_nearer_kernel",
+                    "large init: closer to the RF kernel interpolant than to the linear interpolant "
                     "(ratio of L² distances, mode both, σ_max)", _REF,
                     float(t[-1, col["l2_to_rf_kernel"]] / t[-1, col["l2_to_linear"]]), 1.0),
-        Claim.below("small init → adaptive: closer to the linear interpolant than to the kernel interpolant "
-                    "(ratio of L² distances, mode both, σ_min)", _REF + ", abstract (implicit regularisation)",
-                    float(t[0, col["l2_to_linear"]] / t[0, col["l2_to_rf_kernel"]]), 1.0,
-                    note=f"GD from σ_min = {spec.scales[0]:g} does not interpolate: it stalls at data loss "
-                         f"{t[0, col['final_loss']]:.3g}, a critical point where no knot lies between some adjacent "
-                         "samples and f is the least-squares line through them (for data seed 0: three or four "
-                         "central samples, x ≈ −0.39 … 0.35; loss 3.920e-3 or 2.698e-3); the knots sit in clusters "
-                         "between samples near the extrema of sin πx. Its distance to either interpolant is that "
-                         "misfit, so the ratio does not measure an implicit bias. Measured besides: the stall "
-                         "persists to 3·10⁶ steps (m = 1000, σ = 0.03) and 6·10⁶ steps (m = 1000, σ = 0.1: "
-                         "3.920e-3 → 2.698e-3 by 2·10⁶ steps, then constant); m = 100 stalls at every σ ≤ 1, "
-                         "m = 1000 interpolates from σ ≥ 0.3. The same stall ends Williams et al.'s adaptive "
-                         "runs (williams2019.fig4, δ ≥ 0), for lr 0.01–0.1 and widths 100–4000."),
-        Claim.above("small init: the GD end point is a non-interpolating critical point whose loss is the misfit of "
+        _nearer_linear_claim(spec, contrast, configs, qty, gaps),
+        Claim.judged("small_init_min_tv", "small-init GD interpolants have (nearly) the least TV(f') of any "
+                     "interpolant (|TV(f')/TV(linear interpolant) − 1|, largest over configurations and seeds)",
+                     "relu1d measurement (cf. Savarese et al. 2019; Boursier & Flammarion 2023)", tv_dev, "0",
+                     f"≤ {spec.tv_tolerance:g}", interpolating and tv_dev <= spec.tv_tolerance,
+                     on_fail="inconclusive",
+                     note=(f"the contrast runs ({len(configs)} configurations × {spec.contrast_seeds} seeds); the "
+                           "RF kernel interpolants of these data exceed the least TV(f') by "
+                           + ", ".join(f"{100 * g[2]:.0f} % (sin {f:g}πx)" for (_, f), g in gaps.items())
+                           + ", so the tolerance discriminates. "
+                           + ("" if interpolating else "Not every run interpolates, so the least TV is not a bound. ")
+                           + ("" if tv_dev <= spec.tv_tolerance else "Above the tolerance: the least TV is reached "
+                              "only as the init scale → 0, and a finite-σ run keeps some of its initial knots.")
+                           ).strip(),
+                     seeds=spec.contrast_seeds,
+                     readings=tuple(Reading(c, float(np.max(np.abs(contrast[k, :, qty.index("tv_over_linear")] - 1))),
+                                            bool(np.max(np.abs(contrast[k, :, qty.index("tv_over_linear")] - 1))
+                                                 <= spec.tv_tolerance))
+                                    for k, c in enumerate(ds.coords["config"].values.tolist()))),
+        Claim.above("small_init_stall_misfit",
+                    "small init: the GD end point is a non-interpolating critical point whose loss is the misfit of "
                     "the best line over samples that no knot separates (lower bound over loss, mode both, σ_min)",
                     _REF + ", abstract (implicit regularisation)",
                     float(t[0, col["affine_misfit_bound"]] / t[0, col["final_loss"]]), 0.95,
-                    note=f"data loss {t[0, col['final_loss']]:.4g}, lower bound {t[0, col['affine_misfit_bound']]:.4g}"),
+                    note=f"data loss {t[0, col['final_loss']]:.4g}, lower bound "
+                         f"{t[0, col['affine_misfit_bound']]:.4g}. GD from σ_min = {spec.scales[0]:g} on sin πx at "
+                         f"{spec.data_samples} samples stalls where no knot lies between some adjacent central samples "
+                         "and f is the least-squares line through them (data seed 0, seed 0: loss 3.920e-3 or "
+                         "2.698e-3 depending on width and step count); the knots sit in clusters between samples near "
+                         "the extrema of sin πx. Measured besides: the stall persists to 3·10⁶ steps (m = 1000, "
+                         "σ = 0.03) and 6·10⁶ steps (m = 1000, σ = 0.1: 3.920e-3 → 2.698e-3 by 2·10⁶ steps, then "
+                         "constant); m = 100 stalls at every σ ≤ 1, m = 1000 interpolates from σ ≥ 0.3. Such a "
+                         "stall says nothing about the interpolant small init prefers: small_init_nearer_linear is "
+                         "measured on runs that interpolate"),
     ]
     return ExperimentResult(ds, {"functions": fig}, claims)

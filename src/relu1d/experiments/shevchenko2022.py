@@ -9,26 +9,33 @@ Gibbs potential Ψ, Stein identity) are in :mod:`relu1d._gibbs`, the knot counts
 
 Experiments
 -----------
-* ``shevchenko2022.setting`` — the mapping onto the engine, and the mean-field limit:
-  the path f_N(t, ·) approaches that of the widest run as N grows.
+* ``shevchenko2022.setting`` — the mapping onto the engine, checked against their update
+  (3.3) written out in numpy with the same random numbers (:func:`literal_noisy_sgd`),
+  and the mean-field limit: the path f_N(t, ·) approaches that of the widest run as N
+  grows.
 * ``shevchenko2022.free_energy`` — F(ρ_N) along a run (entropy by Kozachenko–Leonenko)
   falls to a plateau; the estimator's error on a Gaussian against n.
 * ``shevchenko2022.gibbs_stein`` — E[∇φ·∇Ψ − β⁻¹Δφ] at the end of a long run against
   its value at initialisation; the printed noise √(2s/β) samples exp(−2βΨ), not
-  exp(−βΨ) (measured by the quadratic test functions).
-* ``shevchenko2022.knots`` — effective knots per interval over data sets, seeds, N and
-  the paper's (β⁻¹, λ) pairs; thresholds and their sensitivity; curvature away from
-  the knots.
+  exp(−βΨ) (measured by the quadratic test functions over seeds; exact without data).
+* ``shevchenko2022.knots`` — effective knots per interval between samples over data sets,
+  seeds, N and the paper's (β⁻¹, λ) pairs, every run at the same step and for the same
+  time, counted at a stated resolution (knots closer than it to each other or to a
+  sample merged, intervals narrower than it left unresolved); thresholds and their
+  sensitivity; curvature away from the knots; noise against piecewise linearity (§7).
+  With λ = 0 and noise there is no stationary state: those runs are reported, not judged.
 * ``shevchenko2022.two_point`` — D = {(−10, 2), (10, 2)}: a knot strictly inside the
   interval and the free energy against the linear fits. Derived here: with the bias
-  penalised the β = ∞ minimiser is not 0.2|x| (knot at 0, F = 2λ/5 − λ²/50 after the
-  optimal shrinkage) but has knots at ±1/10 and F* = 4λ/√101 − 2λ²/101 (the neuron
-  direction maximising (10w + b)₊ on the unit circle is (10, 1)/√101); both lie far
-  below the best linear fit, 2λ − λ²/2.
+  penalised (their eq. 3.2 and §8) the β = ∞ minimiser is not the printed f* = 0.2|x|
+  (knot at 0; its F∞ is 2λ/5, which eq. 6.4 prints as λ/5 with M(ρ*) = 2/5) but has
+  knots at ±1/10 and F* = 4λ/√101 − 2λ²/101 (the neuron direction maximising (10w + b)₊
+  on the unit circle is (10, 1)/√101), for every λ ∈ (0, √101); all lie far below the
+  best linear fit, 2λ − λ²/2, so the paper's conclusion (a knot inside) stands.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -41,7 +48,7 @@ from ..data import Dataset
 from ..data import random as _random_data
 from ..data import sinusoid, square_wave
 from ..plot import new_figure, plot_function
-from ._registry import Claim, ExperimentResult, register
+from ._registry import Claim, ExperimentResult, Reading, register
 
 __all__: list[str] = []
 
@@ -51,7 +58,7 @@ _BUILDERS = {"random": _random_data, "sinusoid": sinusoid, "square_wave": square
 # its initial value at some record point, or when it ends above _NO_FIT times its
 # initial value: a too-large step can throw every neuron off the data in the first
 # updates (all inactive on every sample), after which f is 0 on the data and nothing
-# moves; the loss then stays put instead of blowing up (see _stable_run).
+# moves; the loss then stays put instead of blowing up (see KnotSpec).
 _BLOWUP = 10.0
 _NO_FIT = 0.5
 
@@ -76,32 +83,58 @@ def _diverged(traj) -> bool:
     return bool(not np.all(np.isfinite(loss)) or np.max(loss) > _BLOWUP * start or loss[-1] > _NO_FIT * start)
 
 
-def _stable_run(net, data, step, inv_beta, lam, steps, seed, noise="printed", shrink=3.0, tries=5,
-                probe_steps=1000):
-    """Run with step s; if it diverges (see ``_BLOWUP`` and ``_NO_FIT``), retry with s/3,
-    up to ``tries`` steps. Returns (trajectory, step used, steps that diverged).
+def literal_noisy_sgd(theta, data, step, inv_beta, lam, steps, seed) -> np.ndarray:
+    """Their noisy SGD (3.3), literally, in their coordinates θ = (a, w, b); returns θ (N, 3).
 
-    Each step is first tried on a probe of ``probe_steps`` updates (divergence shows in
-    the first few hundred), then on the whole run. Why s = 1 can fail: one SGD step on
-    sample j changes f(xⱼ) by −2s·Kⱼⱼ·(f(xⱼ) − yⱼ) with Kⱼⱼ = (1/N) Σᵢ ‖∇_θσ*(xⱼ, θᵢ)‖²,
-    so the residual overshoots when s·Kⱼⱼ > 1. The number of updates is kept (a smaller
-    step runs for proportionally less time).
+    θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇_θσ*(xⱼ, θᵢ) + √(2s/β)gᵢ, one sample j per update,
+    with ŷ = (1/N)Σᵢ aᵢ(wᵢx + bᵢ)₊. The random numbers are drawn as :func:`relu1d.train`
+    documents them, so that the two can be compared draw for draw: ``as_rng(seed).spawn(2)``
+    gives the sample stream (one ``permutation(M)`` per epoch) and the noise stream
+    (``standard_normal((3, N))`` per update, rows for the engine's (a, b, c), i.e. their
+    (w, −b, a)). Written for clarity, one update at a time: for checks, not for speed.
     """
-    from ..train import TrainingDiverged
+    from .._validation import as_rng
 
-    failed = []
-    for _ in range(tries):
-        try:
-            probe = _train(net, data, step, inv_beta, lam, min(steps, probe_steps), seed, noise)
-            if not _diverged(probe):
-                traj = _train(net, data, step, inv_beta, lam, steps, seed, noise)
-                if not _diverged(traj):
-                    return traj, step, tuple(failed)
-        except TrainingDiverged:
-            pass
-        failed.append(step)
-        step = step / shrink
-    raise RuntimeError(f"noisy SGD diverged at every step tried: {failed}")
+    theta = np.array(theta, dtype=float)
+    n, m = theta.shape[0], len(data)
+    sample_rng, noise_rng = as_rng(seed).spawn(2)
+    order = []
+    for k in range(steps):
+        if k % m == 0:
+            order = list(sample_rng.permutation(m))
+        j = order[k % m]
+        xi = noise_rng.standard_normal((3, n))
+        g = np.column_stack((xi[2], xi[0], -xi[1]))
+        a, w, b = theta.T
+        pre = w * data.x[j] + b
+        yhat = np.mean(a * np.maximum(pre, 0.0))
+        active = (pre > 0).astype(float)
+        grad_sigma = np.column_stack((np.maximum(pre, 0.0), a * data.x[j] * active, a * active))
+        theta = ((1 - 2 * lam * step) * theta + 2 * step * (data.y[j] - yhat) * grad_sigma
+                 + math.sqrt(2 * step * inv_beta) * g)
+    return theta
+
+
+_LITERAL_SETTINGS = ((0.3, 0.01, 0.003), (0.1, 0.0, 0.0), (0.05, 0.001, 0.5))
+
+
+def _literal_check(dname, dseed, width=40, epochs=7, seed=11):
+    """Largest |θ_relu1d − θ_literal| (relative to max |θ|) over ``_LITERAL_SETTINGS``,
+    and one Reading per setting."""
+    from .._gibbs import network_from_theta
+    from ..train import train
+
+    data = _dataset(dname, 5, dseed)
+    theta0 = np.random.default_rng(3).standard_normal((width, 3)) * 0.5
+    steps = epochs * len(data) + 2          # a partial epoch too
+    readings = []
+    for s, inv_beta, lam in _LITERAL_SETTINGS:
+        traj = train(network_from_theta(theta0), data, steps=steps, record_every=steps, seed=seed, progress=False,
+                     **shevchenko_train_kwargs(s, inv_beta, lam, width))
+        theirs = literal_noisy_sgd(theta0, data, s, inv_beta, lam, steps, seed)
+        err = float(np.max(np.abs(theta_from_network(traj.network) - theirs)) / np.max(np.abs(theirs)))
+        readings.append(Reading(f"s = {s:g}, β⁻¹ = {inv_beta:g}, λ = {lam:g}", err, err <= 1e-10))
+    return max(r.value for r in readings), tuple(readings)
 
 
 # ====================================================================== setting
@@ -170,16 +203,17 @@ def run_setting(spec: SettingSpec) -> ExperimentResult:
     axes[0, 1].set_xlabel("N")
     axes[0, 1].set_ylabel(f"mean over t of sup over x |f_N − f_{{{spec.widths[-1]}}}|")
     axes[0, 1].legend(fontsize="small")
-    n0 = spec.widths[0]
-    mapping_error = max(abs(n0 * lrs[0] * wds[0] - 2 * spec.lam * spec.step),
-                        abs(2 * n0 * lrs[0] * temps[0] - 2 * spec.step * spec.inv_beta))
+    literal, readings = _literal_check(spec.data, spec.data_seed)
     claims = [
-        Claim.close("mapping: |lr_eff·weight_decay − 2λs| and |2·lr_eff·T − 2s/β| (lr_eff = N·lr), the larger",
-                    f"{_REF}, noisy SGD (their §2)", mapping_error, 0.0, 1e-12,
-                    note="tests/test_shevchenko2022.py runs their literal update beside relu1d.train with these "
-                         "kwargs and finds them equal to rounding"),
-        Claim.above("mean-field limit: distance of the path f_N(t, x) to the widest run (sup over x, mean over "
-                    "t), smallest N over the next", f"{_REF}, SGD → the PDE as N → ∞", float(dist[0] / dist[1]), 1.0,
+        Claim.close("literal_update", "relu1d.train with shevchenko_train_kwargs against their update (3.3) written "
+                    "out in numpy with the same random numbers: largest |θ difference| after 7 epochs, over "
+                    "three (s, β⁻¹, λ)", f"{_REF}, noisy SGD (3.3)", literal, 0.0, 1e-10, readings=readings,
+                    note="θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) + √(2s/β)gᵢ in their coordinates (a, w, b), "
+                         "one sample per step from a permutation per epoch, g drawn as relu1d.train documents "
+                         "(seed → spawn(2): permutations, then standard_normal((3, N)) per step)"),
+        Claim.above("mean_field_limit", "mean-field limit: distance of the path f_N(t, x) to the widest run "
+                    "(sup over x, mean over t), smallest N over the next", f"{_REF}, SGD → the PDE as N → ∞",
+                    float(dist[0] / dist[1]), 1.0,
                     note=f"sup distances {np.array2string(dist[:-1], precision=3)} for N = {list(spec.widths[:-1])}; "
                          f"independent draws at each N, so N^(-1/2) is expected: ratio "
                          f"{expected[0] / expected[1]:.3g}; fitted log-log slope {slope:.3g} (one draw per N: the rate "
@@ -264,14 +298,16 @@ def run_free_energy(spec: FreeEnergySpec) -> ExperimentResult:
     axes[0, 1].set_xlabel("n")
     axes[0, 1].set_ylabel("Ĥ − H (nats), Gaussian in 3-D")
     claims = [
-        Claim.above("the free energy falls along noisy SGD (F at the start minus its mean over the second half)",
+        Claim.above("free_energy_falls", "the free energy falls along noisy SGD (F at the start minus its mean "
+                    "over the second half)",
                     f"{_REF}, F(ρ) and the Wasserstein gradient flow", float(drop), 0.0,
                     note=f"F from {F[0]:.4g} to {np.mean(F[half:]):.4g}; entropy by Kozachenko–Leonenko (k = 1) "
                          f"with β⁻¹ = {inv_beta_eff:g} in F"),
-        Claim.close("…to a plateau: change of F between the third and the last quarter of the run, relative "
-                    "to the total drop", f"{_REF}, convergence to ρ*", float(drift / drop), 0.0, 0.05,
+        Claim.close("free_energy_plateau", "…to a plateau: change of F between the third and the last quarter "
+                    "of the run, relative to the total drop", f"{_REF}, convergence to ρ*", float(drift / drop),
+                    0.0, 0.05,
                     note=f"drift {drift:.3g}, standard error of the late mean ≈ {noise_level:.2g}"),
-        Claim.close("Kozachenko–Leonenko entropy error on a 3-D Gaussian at the largest n (nats)",
+        Claim.close("kl_entropy_error", "Kozachenko–Leonenko entropy error on a 3-D Gaussian at the largest n (nats)",
                     "Kozachenko & Leonenko 1987 (consistency)", float(kl[-1].mean()), 0.0, 0.05,
                     note=f"mean error by n {dict(zip(spec.kl_sizes, np.round(kl.mean(axis=1), 4).tolist()))}; spread "
                          f"{np.round(kl.std(axis=1), 3)}: a slight negative bias that shrinks with n"),
@@ -282,7 +318,10 @@ def run_free_energy(spec: FreeEnergySpec) -> ExperimentResult:
 # ====================================================================== Gibbs / Stein
 @dataclass(frozen=True)
 class SteinSpec:
-    """Stein identity at the start and the end of long noisy-SGD runs, for both noises."""
+    """Stein identity at the start and the end of long noisy-SGD runs, for both noises.
+
+    Every seed of ``seeds`` runs both noises (in parallel threads); the Stein claims use
+    the first seed, the quadratic-test-function ratios all of them."""
 
     data: str = "random"
     samples: int = 6
@@ -295,10 +334,20 @@ class SteinSpec:
     init_scale: float = 0.5
     records: int = 300
     n_centers: int = 8
-    seed: int = 0
+    seeds: tuple = (0, 1, 2)
+    workers: int | None = None
 
 
 _BLOCKS = 10
+
+
+def _mean_interval(values) -> tuple[float, float] | None:
+    """Mean ± 2 standard errors over seeds (≈ 95 %; None for fewer than two)."""
+    values = np.asarray(values, float)
+    if values.size < 2:
+        return None
+    half = 2 * values.std(ddof=1) / math.sqrt(values.size)
+    return float(values.mean() - half), float(values.mean() + half)
 
 
 def _stein_avg(traj, data, lam, inv_beta, centers, width):
@@ -328,19 +377,24 @@ def _quadratic_ratio(traj, data, lam, inv_beta):
 @register("shevchenko2022.gibbs_stein",
           "Gibbs stationarity ρ ∝ exp(−βΨ) by the Stein identity, and the factor 2 in the printed noise",
           quick=SteinSpec(),
-          full=SteinSpec(width=2000, epochs=50_000, records=400, n_centers=16))
+          full=SteinSpec(width=1000, epochs=15_000, records=400, n_centers=16, seeds=tuple(range(10))))
 def run_gibbs_stein(spec: SteinSpec) -> ExperimentResult:
     import xarray as xr
 
     data = _dataset(spec.data, spec.samples, spec.data_seed)
     steps = spec.epochs * len(data)
-    init = shevchenko_init(spec.width, spec.init_scale, seed=spec.seed)
-    runs = {noise: _train(init, data, spec.step, spec.inv_beta, spec.lam, steps, spec.seed, noise=noise,
-                          record_every=max(1, steps // spec.records), max_snapshots=None)
-            for noise in ("gibbs", "printed")}
+    from ..train import train_many
+
+    inits = [shevchenko_init(spec.width, spec.init_scale, seed=seed) for seed in spec.seeds]
+    init = inits[0]
+    every = {noise: train_many(inits, data, steps=steps, record_every=max(1, steps // spec.records),
+                               max_snapshots=None, seed=list(spec.seeds), workers=spec.workers,
+                               **shevchenko_train_kwargs(spec.step, spec.inv_beta, spec.lam, spec.width, noise=noise))
+             for noise in ("gibbs", "printed")}
+    runs = {noise: trajs[0] for noise, trajs in every.items()}
     end = runs["gibbs"].network
     theta_end = theta_from_network(end)
-    centers = theta_end[np.random.default_rng(spec.seed).choice(end.m, spec.n_centers, replace=False)]
+    centers = theta_end[np.random.default_rng(spec.seeds[0]).choice(end.m, spec.n_centers, replace=False)]
     width = float(np.sqrt(np.mean(np.sum((theta_end - theta_end.mean(0)) ** 2, axis=1)) / 3))
     at_init = stein_discrepancy(init, data, spec.lam, spec.inv_beta, centers=centers, width=width)
     at_init_2 = stein_discrepancy(init, data, spec.lam, spec.inv_beta / 2, centers=centers, width=width)
@@ -348,8 +402,11 @@ def run_gibbs_stein(spec: SteinSpec) -> ExperimentResult:
     # The printed-noise run, read at β (as printed) and at 2β (what it samples).
     _, v_p1, se_p1, sc_p1 = _stein_avg(runs["printed"], data, spec.lam, spec.inv_beta, centers, width)
     _, v_p2, se_p2, sc_p2 = _stein_avg(runs["printed"], data, spec.lam, spec.inv_beta / 2, centers, width)
-    q_gibbs = _quadratic_ratio(runs["gibbs"], data, spec.lam, spec.inv_beta)
-    q_printed = _quadratic_ratio(runs["printed"], data, spec.lam, spec.inv_beta)
+    q = {noise: np.array([_quadratic_ratio(t, data, spec.lam, spec.inv_beta) for t in trajs])
+         for noise, trajs in every.items()}
+    q_gibbs, q_printed = float(q["gibbs"].mean()), float(q["printed"].mean())
+    ratios = q["printed"] / q["gibbs"]
+    ou_ratio = 1 / (2 * (1 - spec.lam * spec.step))
     rel_init = np.abs(at_init.value) / at_init.scale
     rel_end = np.abs(value) / scale
     rel_p1 = np.abs(v_p1) / sc_p1
@@ -367,7 +424,7 @@ def run_gibbs_stein(spec: SteinSpec) -> ExperimentResult:
                     coords={"phi": list(names)},
                     attrs={"inv_beta": spec.inv_beta, "lam": spec.lam, "step": spec.step, "width": spec.width,
                            "bump_width": width, "quadratic_ratio_gibbs": q_gibbs,
-                           "quadratic_ratio_printed": q_printed})
+                           "quadratic_ratio_printed": q_printed, "seeds": list(spec.seeds)})
     fig, axes = new_figure(1, 1, size=(8.0, 4.0))
     ax = axes[0, 0]
     xs = np.arange(len(names))
@@ -379,69 +436,160 @@ def run_gibbs_stein(spec: SteinSpec) -> ExperimentResult:
     ax.set_ylabel("|E[∇φ·∇Ψ − β⁻¹Δφ]| / scale")
     ax.legend(fontsize="small")
     claims = [
-        Claim.below("Stein discrepancy at the end (noise √(4s/β), read at β), worst test function, relative "
-                    "to the size of its two terms", f"{_REF}, ρ* = exp(−βΨ)/Z", float(np.max(rel_end)), 0.2,
+        Claim.below("stein_end", "Stein discrepancy at the end (noise √(4s/β), read at β), worst test function, "
+                    "relative to the size of its two terms", f"{_REF}, ρ* = exp(−βΨ)/Z", float(np.max(rel_end)), 0.2,
                     note=f"at initialisation: worst {np.max(rel_init):.3g}, median {np.median(rel_init):.3g}; at the "
                          f"end median {np.median(rel_end):.3g}; z-scores {np.array2string(value / stderr, precision=1)}"
                          f" (batch means): significant residuals remain (finite s = {spec.step}, N = {spec.width})"),
-        Claim.below("Stein discrepancy end / initialisation, median over the Gaussian-bump test functions",
+        Claim.below("stein_end_vs_init", "Stein discrepancy end / initialisation, median over the Gaussian-bump "
+                    "test functions",
                     f"{_REF}, stationarity of ρ*", float(np.median(ratio[bumps])), 0.5,
                     note=f"all φ: {np.array2string(ratio, precision=3)} (the linear φ = θₗ barely separate "
                          "the two: E|∂ₗΨ| is large against E[∂ₗΨ] at both ends)"),
-        Claim.below("printed noise √(2s/β), read at 2β: worst relative Stein discrepancy at the end",
+        Claim.below("stein_printed_at_2beta", "printed noise √(2s/β), read at 2β: worst relative Stein discrepancy "
+                    "at the end",
                     f"{_REF}, noisy SGD as printed", float(np.max(rel_p2)), 0.2,
                     note=f"read at β as printed the worst is {np.max(rel_p1):.3g} (median {np.median(rel_p1):.3g}); "
                          f"end/initialisation at 2β, median over bumps {np.median(ratio_p2[bumps]):.3g}"),
-        Claim.close("E[θ·∇Ψ] / (3β⁻¹) with the noise √(4s/β) (Stein with φ = ‖θ‖²/2; 1 at exp(−βΨ))",
-                    f"{_REF}, Gibbs form", q_gibbs, 1.0, 0.2),
-        Claim.close("E[θ·∇Ψ] / (3β⁻¹) with the printed noise √(2s/β): 1 if it sampled exp(−βΨ) as printed",
-                    f"{_REF}, noisy SGD as printed", q_printed, 1.0, 0.2,
-                    note="measured ≈ 1/2: the printed update samples exp(−2βΨ), the minimiser of F with β⁻¹ halved "
-                         "(derivation in relu1d._gibbs); the run with noise √(4s/β) gives ≈ 1"),
-        Claim.close("ratio of the two: printed / √(4s/β) noise (derived: 1/2)", "relu1d._gibbs (derivation)",
-                    q_printed / q_gibbs, 0.5, 0.1),
+        Claim.close("quadratic_gibbs_noise", "E[θ·∇Ψ] / (3β⁻¹) with the noise √(4s/β) (Stein with φ = ‖θ‖²/2; 1 "
+                    "at exp(−βΨ)), mean over seeds", "relu1d._gibbs (derivation)", q_gibbs, 1.0, 0.2,
+                    seeds=len(spec.seeds), interval=_mean_interval(q["gibbs"]),
+                    note=f"per seed {np.array2string(q['gibbs'], precision=3)}"),
+        Claim.close("printed_noise_samples_gibbs", "the noisy SGD (3.3) as printed, noise √(2s/β), samples ρ* = "
+                    "exp(−βΨ)/Z (3.6): E[θ·∇Ψ] / (3β⁻¹) at its end (1 at exp(−βΨ)), mean over seeds",
+                    f"{_REF}, eqs. (3.3)–(3.6)", q_printed, 1.0, 0.2, seeds=len(spec.seeds),
+                    interval=_mean_interval(q["printed"]), readings=(
+                        Reading(f"noise √(2s/β) as printed, s = {spec.step:g}, N = {spec.width}", q_printed,
+                                abs(q_printed - 1) <= 0.2),
+                        Reading("noise √(4s/β) (twice the printed variance)", q_gibbs, abs(q_gibbs - 1) <= 0.2),
+                        Reading(f"no data (Ψ = λ‖θ‖²/2), exact: stationary variance of (3.3) over that of exp(−βΨ), "
+                                f"λs = {spec.lam * spec.step:g}", ou_ratio, abs(ou_ratio - 1) <= 0.2)),
+                    certificate=f"the printed run's end state is stationary for exp(−2βΨ): Stein discrepancy "
+                                f"end/initialisation {np.median(ratio_p2[bumps]):.3g} (median over the bumps) read at "
+                                f"2β, worst relative discrepancy {np.max(rel_p2):.3g} at 2β against "
+                                f"{np.max(rel_p1):.3g} read at β; exact computation in the data-free case: "
+                                f"stationary variance (2s/β)/(1 − (1 − 2λs)²) = 1/(2λβ(1 − λs)) against 1/(λβ) "
+                                f"(tests/test_gibbs.py runs it through relu1d.train)",
+                    mechanism="(3.3) adds variance 2s/β per step to the drift −2s∇Ψ; the Euler–Maruyama step h = 2s of "
+                              "dθ = −∇Ψdt + √(2/β′)dW has variance 2h/β′ = 4s/β′, so β′ = 2β: the printed update "
+                              "samples exp(−2βΨ). The diffusion 2ξβ⁻¹Δρ of (3.4) belongs to noise √(4s/β). One β is "
+                              "used throughout (3.3)–(3.6), so no convention reconciles them; a constant factor in β "
+                              "leaves every β → ∞ statement, the main theorem included, unchanged",
+                    note=f"per seed {np.array2string(q['printed'], precision=3)}: ≈ 1/2, the minimiser of F with β⁻¹ "
+                         "halved (relu1d._gibbs)"),
+        Claim.close("printed_noise_ratio", "ratio of the two, printed / √(4s/β) noise, per seed (derived: 1/2)",
+                    "relu1d._gibbs (derivation)", float(ratios.mean()), 0.5, 0.1, seeds=len(spec.seeds),
+                    interval=_mean_interval(ratios), note=f"per seed {np.array2string(ratios, precision=3)}"),
     ]
     return ExperimentResult(ds, {"stein": fig}, claims)
 
 
 # ====================================================================== knots
 PAIRS = ((0.005, 0.0), (1e-4, 0.0), (0.0, 0.0), (0.01, 0.003), (0.001, 0.0), (0.0, 0.003))
+"""The paper's (β⁻¹, λ) pairs (§7, Figs. 7 and 8)."""
 
 
 @dataclass(frozen=True)
 class KnotSpec:
-    """The knot census over data sets × seeds × widths × (β⁻¹, λ).
+    """The knot census over data sets × seeds × widths N × (β⁻¹, λ).
 
-    ``tol_fraction`` (cluster width, times the data range) and ``min_fraction`` (an
+    Every run uses the same step ``step`` and the same number of updates
+    ``epochs × samples``, so every run covers the same continuous time s·updates
+    (mean-field time). The step is fixed up front, not found by retrying: batch-1 SGD
+    with step s kicks f(xⱼ) by 2s·Kⱼⱼ·rⱼ per update (Kⱼⱼ = (1/N)Σᵢ‖∇σ*(xⱼ, θᵢ)‖²,
+    which grows as the network fits), and on these data sets s = 0.2 keeps the loss
+    jittering at 0.25–1.9, s = 0.05 still throws the square wave's loss between 0.1 and
+    1.1 and its knot counts between 2 and 4, while at s = 0.02 the loss of every data set
+    plateaus within ±20 % after 2·10⁴ updates and the counts stop changing (measured on
+    N = 500, both seeds, all six data sets). The paper's s = 1 throws every neuron off the
+    data within the first updates here (f ≡ 0 on the data, nothing moves). A run that
+    diverges anyway is recorded as such (``diverged``) and left out of the verdicts.
+    The paper's runs last 5·10⁴ epochs at s = 1 (time 3·10⁵, its scale of data and
+    initialisation unstated); here the time is what the end state needs, recorded per run
+    as its certificate: the loss on a plateau and the most knots per interval unchanged
+    over the last quarter of the run (weight decay relaxes at rate 2λ, 1/(2λ) = 167 at
+    λ = 0.003).
+
+    ``tol_fraction`` (the resolution, times the data range) and ``min_fraction`` (an
     effective knot carries at least this fraction of the variation of f') are the
-    thresholds of :mod:`relu1d.knots`; the census is repeated for every pair of
-    ``sensitivity_tol`` × ``sensitivity_min``. The full preset is 108 runs of 5·10⁴
-    epochs (3·10⁵ updates each, N up to 2000): hours on two cores.
+    thresholds of :mod:`relu1d.knots`; counting is resolution-aware (see
+    :func:`_resolved_census`), and the census is repeated for every pair of
+    ``sensitivity_tol`` × ``sensitivity_min``. Runs go in parallel threads
+    (:func:`relu1d.train_many`, ``workers`` threads, default the number of CPUs).
+
+    Presets: ``quick`` (seconds), :data:`KNOTS_CI` (the reduced census of the slow
+    tests: N = 500 only, 72 runs; measured 94 s wall, 64 CPU-seconds, on two cores shared
+    with other jobs) and ``full`` (216 runs: 3 data sets × 2 data seeds ×
+    N ∈ {500, 1000, 2000} × 2 seeds × 6 pairs, as many runs as the earlier census of
+    5·10⁴ epochs that took 45 minutes; measured 415 CPU-seconds, so about 3.5 minutes on
+    two idle cores, 15 minutes on two cores loaded by five other jobs). Most of the time
+    is the Gaussian noise (numpy) of the noisy runs.
     """
 
     datasets: tuple = ("sinusoid",)
-    samples: int = 5
+    samples: int = 6
     data_seeds: tuple = (1,)
-    seeds: tuple = (0,)
-    widths: tuple = (200,)
-    pairs: tuple = ((0.0, 0.003), (0.001, 0.0))
-    step: float = 1.0
-    epochs: int = 3000
+    seeds: tuple = (0, 1, 2)
+    widths: tuple = (100,)
+    pairs: tuple = PAIRS
+    step: float = 0.02
+    epochs: int = 4000
     init_scale: float = 0.5
     tol_fraction: float = 0.01
     min_fraction: float = 0.01
     sensitivity_tol: tuple = (0.005, 0.01, 0.02)
     sensitivity_min: tuple = (0.003, 0.01, 0.03)
+    records: int = 8
+    workers: int | None = None
 
 
-def _interval_counts(counts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per closed interval [x_k, x_{k+1}] (and the two outer ones): total knots,
-    interior knots and end knots. An end knot counts for both intervals it bounds."""
-    at, between = counts.at_samples, counts.between
-    left_end = np.concatenate(([0], at))          # the sample on each interval's left (none for the first)
-    right_end = np.concatenate((at, [0]))         # ... on its right (none for the last)
-    ends = left_end + right_end
-    return between + ends, between.copy(), ends
+def _sample_groups(x, tol) -> np.ndarray:
+    """Group label of each (sorted) sample: consecutive samples closer than ``tol`` share
+    one group, since a knot cannot be placed between them at that resolution."""
+    return np.concatenate(([0], np.cumsum(np.diff(x) >= tol))).astype(np.int64)
+
+
+def _merge_close(position, jump, tol):
+    """Merge effective knots closer than ``tol`` to each other: greedy left to right,
+    each merged knot at most ``tol`` wide (no chaining), position |jump|-weighted."""
+    if position.size == 0:
+        return position, jump
+    starts = [0]
+    for i in range(1, position.size):
+        if position[i] - position[starts[-1]] >= tol:
+            starts.append(i)
+    starts = np.asarray(starts)
+    weight = np.abs(jump)
+    w = np.add.reduceat(weight, starts)
+    merged_pos = np.add.reduceat(weight * position, starts) / np.where(w > 0, w, 1.0)
+    return merged_pos, np.add.reduceat(jump, starts)
+
+
+@dataclass(frozen=True)
+class KnotCensus:
+    """Resolution-aware knot counts of one network (see :func:`_resolved_census`).
+
+    Attributes
+    ----------
+    total, interior, ends_left, ends_right : (G + 1,) int arrays
+        Per resolved interval (between consecutive sample groups, the outer two
+        included): all knots, knots inside, knots at its left and at its right end.
+    bad : (G + 1,) bool array
+        Breaks the theorem's bound or form (:func:`_violates`).
+    unresolved : int
+        Intervals between samples closer than the resolution (inside a group): no
+        count can be made there, they are left out.
+    away : float
+        Fraction of the variation of f' outside the effective knots.
+    """
+
+    total: np.ndarray
+    interior: np.ndarray
+    ends_left: np.ndarray
+    ends_right: np.ndarray
+    bad: np.ndarray
+    unresolved: int
+    away: float
 
 
 def _violates(total, interior, ends_left, ends_right) -> np.ndarray:
@@ -451,15 +599,42 @@ def _violates(total, interior, ends_left, ends_right) -> np.ndarray:
     return (total > 3) | ((total == 3) & ~three_ok)
 
 
-def _census(net, data, tol, min_fraction):
-    counts = _knots.count_between_data(net, data, tol, min_fraction)
-    total, interior, _ = _interval_counts(counts)
-    at = counts.at_samples
-    bad = _violates(total, interior, np.concatenate(([0], at)), np.concatenate((at, [0])))
+def _resolved_census(net, data, tol, min_fraction) -> KnotCensus:
+    """Effective knots per interval between samples, at resolution ``tol``.
+
+    * Knots are the effective clusters of :func:`relu1d.knots.clusters` (``tol``,
+      ``min_fraction``); effective knots closer than ``tol`` to each other are merged
+      (:func:`_merge_close`: one kink at this resolution). So are knots closer than ``tol``
+      to a sample (below).
+    * Samples closer than ``tol`` form one group (:func:`_sample_groups`); the intervals
+      inside a group are *unresolved* (a knot between them cannot be told from a knot at
+      them) and are not counted.
+    * Knots within ``tol`` of a group (of any of its samples) are one knot at that group
+      (at this resolution they cannot be told apart from a kink at the sample), an end of
+      both intervals the group bounds; the others count inside their interval.
+    """
     found = _knots.clusters(net, data, tol, min_fraction)
     variation = float(np.sum(np.abs(found.jump)))
     away = float(np.sum(np.abs(found.jump[~found.effective])) / variation) if variation > 0 else 0.0
-    return total, interior, bad, away
+    pos, _ = _merge_close(found.position[found.effective], found.jump[found.effective], tol)
+    x = data.x
+    label = _sample_groups(x, tol)
+    n_groups = int(label[-1]) + 1
+    lo = np.array([x[label == g][0] for g in range(n_groups)])
+    hi = np.array([x[label == g][-1] for g in range(n_groups)])
+    if pos.size:
+        dist = np.maximum(np.maximum(lo[None, :] - pos[:, None], pos[:, None] - hi[None, :]), 0.0)
+        nearest = np.argmin(dist, axis=1)
+        at = dist[np.arange(pos.size), nearest] <= tol
+    else:
+        nearest, at = np.zeros(0, np.int64), np.zeros(0, bool)
+    at_groups = np.minimum(np.bincount(nearest[at], minlength=n_groups), 1)
+    between = np.bincount(np.searchsorted(hi, pos[~at]), minlength=n_groups + 1)
+    ends_left = np.concatenate(([0], at_groups))
+    ends_right = np.concatenate((at_groups, [0]))
+    total = between + ends_left + ends_right
+    bad = _violates(total, between, ends_left, ends_right)
+    return KnotCensus(total, between, ends_left, ends_right, bad, int(data.s - n_groups), away)
 
 
 def _in_regime(inv_beta, lam) -> bool:
@@ -468,11 +643,50 @@ def _in_regime(inv_beta, lam) -> bool:
     return lam > 0 and inv_beta == 0
 
 
+def _census_runs(spec, data, width, inv_beta, lam):
+    """All seeds of one (data set, N, pair) cell, in parallel threads; a run that raises
+    TrainingDiverged or ends diverged (``_diverged``) comes back as None."""
+    from ..train import TrainingDiverged, train, train_many
+
+    steps = spec.epochs * len(data)
+    inits = [shevchenko_init(width, spec.init_scale, seed=seed) for seed in spec.seeds]
+    kwargs = dict(steps=steps, record_every=max(1, steps // spec.records), max_snapshots=None,
+                  **shevchenko_train_kwargs(spec.step, inv_beta, lam, width))
+    try:
+        trajs = train_many(inits, data, seed=list(spec.seeds), workers=spec.workers, **kwargs)
+    except TrainingDiverged:          # rare: find which, keep the others
+        trajs = []
+        for net, seed in zip(inits, spec.seeds):
+            try:
+                trajs.append(train(net, data, seed=seed, progress=False, **kwargs))
+            except TrainingDiverged:
+                trajs.append(None)
+    return [None if t is None or _diverged(t) else t for t in trajs]
+
+
+def _paired_gap(rows, key, first, second):
+    """Mean and standard error of key(first) − key(second) over the cells (data set,
+    data seed, N, seed) that ran both pairs."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["data"], r["data_seed"], r["width"], r["seed"]), {})[(r["inv_beta"], r["lam"])] = r[key]
+    diffs = np.array([v[first] - v[second] for v in by.values() if first in v and second in v])
+    if diffs.size < 2:
+        return float("nan"), float("nan"), int(diffs.size)
+    return float(diffs.mean()), float(diffs.std(ddof=1) / math.sqrt(diffs.size)), int(diffs.size)
+
+
+KNOTS_FULL = KnotSpec(datasets=("random", "sinusoid", "square_wave"), data_seeds=(1, 2), seeds=(0, 1),
+                      widths=(500, 1000, 2000), epochs=8000)
+"""The full census: 216 runs (the paper's N = 500 and the wider 1000, 2000)."""
+
+KNOTS_CI = dataclasses.replace(KNOTS_FULL, widths=(500,))
+"""The reduced census of the slow tests (CI): the full one at N = 500 only, 72 runs."""
+
+
 @register("shevchenko2022.knots",
           "At most 3 effective knots per interval between samples (two at the ends, one inside) at convergence",
-          quick=KnotSpec(),
-          full=KnotSpec(datasets=("random", "sinusoid", "square_wave"), samples=6, data_seeds=(1, 2),
-                        seeds=(0, 1), widths=(500, 1000, 2000), pairs=PAIRS, epochs=50_000))
+          quick=KnotSpec(), full=KNOTS_FULL)
 def run_knots(spec: KnotSpec) -> ExperimentResult:
     import xarray as xr
 
@@ -481,37 +695,52 @@ def run_knots(spec: KnotSpec) -> ExperimentResult:
     for dname in spec.datasets:
         for dseed in spec.data_seeds:
             data = _dataset(dname, spec.samples, dseed)
-            steps = spec.epochs * len(data)
             span = float(data.x[-1] - data.x[0])
             for n in spec.widths:
-                for seed in spec.seeds:
-                    init = shevchenko_init(n, spec.init_scale, seed=seed)
-                    for inv_beta, lam in spec.pairs:
-                        traj, used, failed = _stable_run(init, data, spec.step, inv_beta, lam, steps, seed)
+                for inv_beta, lam in spec.pairs:
+                    for seed, traj in zip(spec.seeds, _census_runs(spec, data, n, inv_beta, lam)):
+                        row = dict(data=dname, data_seed=dseed, width=n, seed=seed, inv_beta=inv_beta, lam=lam,
+                                   regime=_in_regime(inv_beta, lam), diverged=traj is None)
+                        if traj is None:
+                            rows.append(row)
+                            continue
                         net = traj.network
-                        total, interior, bad, away = _census(net, data, spec.tol_fraction * span, spec.min_fraction)
-                        sens = [[_census(net, data, t * span, mf) for mf in spec.sensitivity_min]
+                        c = _resolved_census(net, data, spec.tol_fraction * span, spec.min_fraction)
+                        snaps = traj.snapshots
+                        late = _resolved_census(snaps.network(len(snaps) * 3 // 4), data,
+                                                spec.tol_fraction * span, spec.min_fraction)
+                        loss = np.asarray(traj.loss)
+                        q = len(loss) // 4
+                        third, last = float(np.mean(loss[-2 * q:-q])), float(np.mean(loss[-q:]))
+                        sens = [[_resolved_census(net, data, t * span, mf) for mf in spec.sensitivity_min]
                                 for t in spec.sensitivity_tol]
-                        rows.append(dict(data=dname, data_seed=dseed, width=n, seed=seed, inv_beta=inv_beta,
-                                         lam=lam, regime=_in_regime(inv_beta, lam), step=used,
-                                         diverged_steps=",".join(f"{x:.3g}" for x in failed),
-                                         max_total=int(total.max()), max_interior=int(interior.max()),
-                                         violations=int(bad.sum()), intervals=int(total.size),
-                                         counts=" ".join(map(str, total)), away=away,
-                                         risk=free_energy(net, data, lam, 0.0).risk,
-                                         sens_max=[[int(c[0].max()) for c in r] for r in sens],
-                                         sens_bad=[[int(c[2].sum()) for c in r] for r in sens]))
+                        row.update(max_total=int(c.total.max()), max_interior=int(c.interior.max()),
+                                   violations=int(c.bad.sum()), intervals=int(c.total.size),
+                                   unresolved=c.unresolved, counts=" ".join(map(str, c.total)), away=c.away,
+                                   late_max_total=int(late.total.max()),
+                                   plateau=abs(last - third) / max(third, 1e-12),
+                                   risk=free_energy(net, data, lam, 0.0).risk,
+                                   sens_max=[[int(s.total.max()) for s in r] for r in sens],
+                                   sens_bad=[[int(s.bad.sum()) for s in r] for r in sens])
+                        rows.append(row)
                         examples.setdefault((inv_beta, lam), (net, data))
-    keys = ["data", "data_seed", "width", "seed", "inv_beta", "lam", "regime", "step", "diverged_steps", "max_total",
-            "max_interior", "violations", "intervals", "counts", "away", "risk"]
-    ds = xr.Dataset({k: ("run", [r[k] for r in rows]) for k in keys},
+    ok = [r for r in rows if not r["diverged"]]
+    if not ok:
+        raise RuntimeError(f"every census run diverged at step {spec.step}")
+    fill = dict(max_total=-1, max_interior=-1, violations=-1, intervals=0, unresolved=0, counts="", away=np.nan,
+                late_max_total=-1, plateau=np.nan, risk=np.nan)
+    keys = ["data", "data_seed", "width", "seed", "inv_beta", "lam", "regime", "diverged", *fill]
+    ds = xr.Dataset({k: ("run", [r.get(k, fill.get(k)) for r in rows]) for k in keys},
                     coords={"run": np.arange(len(rows)), "tol_fraction": list(spec.sensitivity_tol),
                             "min_fraction": list(spec.sensitivity_min)},
                     attrs={"tol_fraction": spec.tol_fraction, "min_fraction": spec.min_fraction,
-                           "epochs": spec.epochs, "requested_step": spec.step})
-    ds["sensitivity_max_total"] = (("run", "tol_fraction", "min_fraction"), np.array([r["sens_max"] for r in rows]))
+                           "epochs": spec.epochs, "step": spec.step,
+                           "time": spec.step * spec.epochs * spec.samples})
+    blank = np.full((len(spec.sensitivity_tol), len(spec.sensitivity_min)), -1)
+    ds["sensitivity_max_total"] = (("run", "tol_fraction", "min_fraction"),
+                                   np.array([r.get("sens_max", blank) for r in rows]))
     ds["sensitivity_violations"] = (("run", "tol_fraction", "min_fraction"),
-                                    np.array([r["sens_bad"] for r in rows]))
+                                    np.array([r.get("sens_bad", blank) for r in rows]))
     fig, axes = new_figure(len(examples), 1, size=(4.0, 3.2))
     for ax, ((inv_beta, lam), (net, data)) in zip(axes[0], examples.items()):
         plot_function(net, data, ax=ax, show_knots=False)
@@ -519,66 +748,143 @@ def run_knots(spec: KnotSpec) -> ExperimentResult:
         for e in found.position[found.effective]:
             ax.axvline(e, color="C2", lw=0.6, alpha=0.7)
         ax.set_title(f"β⁻¹={inv_beta:g}, λ={lam:g}, N={net.m}", fontsize="small")
-    regime = [r for r in rows if r["regime"]]
-    other = [r for r in rows if not r["regime"]]
-    sens_regime = np.sum([r["sens_bad"] for r in regime], axis=0) if regime else None
-    diverged = sorted({r["diverged_steps"] for r in rows if r["diverged_steps"]})
-    thresholds = f"tol = {spec.tol_fraction:g} × data range, min_fraction = {spec.min_fraction:g}"
+    return ExperimentResult(ds, {"knots": fig}, _knot_claims(spec, rows))
+
+
+def _sensitivity_readings(spec, rows, key, passes) -> tuple:
+    """One Reading per (tol, min_fraction) of the sensitivity grid: the most knots
+    (``key="sens_max"``, maximum over runs) or the violations (``"sens_bad"``, sum)."""
+    values = np.array([r[key] for r in rows])
+    values = values.max(axis=0) if key == "sens_max" else values.sum(axis=0)
+    return tuple(Reading(f"tol = {t:g} × range, min_fraction = {m:g}", float(values[i, j]), bool(passes(values[i, j])))
+                 for i, t in enumerate(spec.sensitivity_tol) for j, m in enumerate(spec.sensitivity_min))
+
+
+def _knot_claims(spec, rows) -> list:
+    ok = [r for r in rows if not r["diverged"]]
+    n_div = len(rows) - len(ok)
+    time_text = (f"every run: step s = {spec.step:g}, {spec.epochs * spec.samples} updates (time s·updates = "
+                 f"{spec.step * spec.epochs * spec.samples:g}); {n_div} of {len(rows)} runs diverged (left out)")
+    thresholds = (f"resolution tol = {spec.tol_fraction:g} × data range, min_fraction = {spec.min_fraction:g}; "
+                  "knots closer than tol to each other or to a sample merged, intervals narrower than tol "
+                  "unresolved")
+    regime = [r for r in ok if r["regime"]]
     claims = []
     if regime:
+        n = len(regime)
+        plateaued = sum(r["plateau"] < 0.25 for r in regime)
+        stable = sum(r["late_max_total"] == r["max_total"] for r in regime)
+        unresolved = sum(r["unresolved"] for r in regime)
+        certificate = (f"loss plateau (mean over the last quarter of the records within 25 % of the third quarter) "
+                       f"in {plateaued}/{n} runs; most knots per interval the same at 3/4 of the run and at the end "
+                       f"in {stable}/{n} runs; {time_text}")
+        readings = _sensitivity_readings(spec, regime, "sens_max", lambda v: v <= 3)
+        width_readings = tuple(Reading(f"N = {w}", float(max(r["max_total"] for r in regime if r["width"] == w)),
+                                       bool(max(r["max_total"] for r in regime if r["width"] == w) <= 3))
+                               for w in spec.widths if any(r["width"] == w for r in regime))
+        intervals = sum(r["intervals"] for r in regime)
+        jittery = sum(r["violations"] for r in regime if r["late_max_total"] != r["max_total"])
         claims += [
-            Claim.below("theorem's regime (β⁻¹ = 0, λ > 0): most effective knots in one interval",
-                        f"{_REF}, main theorem (at most 3)", float(max(r["max_total"] for r in regime)), 3.5,
-                        note=f"{sum(r['intervals'] for r in regime)} intervals in {len(regime)} runs; {thresholds}; "
-                             f"most for tol ∈ {spec.sensitivity_tol} (rows) × min_fraction ∈ {spec.sensitivity_min}: "
-                             f"{np.max([r['sens_max'] for r in regime], axis=0).tolist()}; steps that diverged "
-                             f"(then /3): {diverged or 'none'}"),
-            Claim.below("theorem's regime: intervals breaking the bound's form (more than 3, or 3 not as two ends "
-                        "+ one inside)", f"{_REF}, main theorem (3 only as two ends + one inside)",
-                        float(sum(r["violations"] for r in regime)), 0.5,
-                        note=f"for tol ∈ {spec.sensitivity_tol} (rows) × min_fraction ∈ {spec.sensitivity_min}: "
-                             f"{sens_regime.tolist()}; a violation here is one knot at an end and two inside, or a "
-                             "knot 1-2% of the range from a sample (counted inside at small tol)"),
-            Claim.below("theorem's regime: f'' = 0 away from the knots — largest fraction of f' variation outside "
-                        "the effective knots", f"{_REF}, f'' vanishes except at the knots",
-                        float(max(r["away"] for r in regime)), 0.05,
+            Claim.below("regime_max_knots", "theorem's regime (β⁻¹ = 0, λ > 0): most effective knots in one "
+                        "resolved interval between samples", f"{_REF}, main theorem (at most 3)",
+                        float(max(r["max_total"] for r in regime)), 3.5, seeds=n, readings=readings + width_readings,
+                        certificate=certificate,
+                        note=f"{intervals} resolved intervals ({unresolved} unresolved) in {n} runs; {thresholds}"),
+            Claim.below("regime_form", "theorem's regime: resolved intervals breaking the bound's form (more than "
+                        "3, or 3 not as two ends + one inside)",
+                        f"{_REF}, main theorem (3 only as two ends + one inside)",
+                        float(sum(r["violations"] for r in regime)), 0.5, seeds=n, certificate=certificate,
+                        on_fail="inconclusive",
+                        readings=_sensitivity_readings(spec, regime, "sens_bad", lambda v: v == 0),
+                        note=f"of {intervals} resolved intervals; a violation is a knot at one end and two inside, "
+                             f"or a fourth knot; {thresholds}" + (
+                                 f". {jittery} of them in runs whose most-knots count changed between 3/4 of the run "
+                                 f"and the end (batch-1 SGD jitters about the minimiser), and the count moves with "
+                                 f"the resolution (readings: a knot within 0.5–1 % of a sample counts inside at the "
+                                 f"finest): a violation that neither persists in time nor survives the resolution "
+                                 f"cannot discriminate, so a failure is judged inconclusive"
+                                 if sum(r["violations"] for r in regime) else "")),
+            Claim.below("regime_no_curvature_off_knots", "theorem's regime: f'' = 0 away from the knots — largest "
+                        "fraction of the variation of f' outside the effective knots",
+                        f"{_REF}, f'' vanishes except at the knots", float(max(r["away"] for r in regime)), 0.05,
+                        seeds=n, certificate=certificate,
                         note="the network is piecewise linear; this is the delta-slope mass left outside the counted "
                              "knots at resolution tol"),
         ]
-    if other:
+    # Outside the theorem. With λ = 0 and noise, exp(−βΨ) is not normalisable (Ψ is
+    # constant along inactive directions), so there is no stationary state to converge
+    # to: the census there is a snapshot at the common time, judged as such.
+    lam0_noisy = [r for r in ok if r["lam"] == 0 and r["inv_beta"] > 0]
+    if lam0_noisy:
+        claims.append(Claim(
+            "outside_lam0_noise", "λ = 0 with noise (β⁻¹ > 0): resolved intervals breaking the bound, at the "
+            "common time", f"{_REF}, §7 (Fig. 7)", float(sum(r["violations"] for r in lam0_noisy)), "—",
+            "not judged", "inconclusive", seeds=len(lam0_noisy),
+            note=f"no stationary state: with λ = 0 the Gibbs density exp(−βΨ) is not normalisable (Ψ does not grow "
+                 f"along the directions where the neuron is inactive), so the particles keep spreading and the count "
+                 f"depends on the time; the paper does not claim the bound there (β⁻¹ = 0.005 'still rather smooth'). "
+                 f"{sum(r['intervals'] for r in lam0_noisy)} intervals in {len(lam0_noisy)} runs; most knots in one "
+                 f"interval {max(r['max_total'] for r in lam0_noisy)}; {time_text}"))
+    plain = [r for r in ok if r["lam"] == 0 and r["inv_beta"] == 0]
+    if plain:
         claims.append(Claim.below(
-            "pairs outside the theorem (λ = 0, or β·λ^(7/4) ≈ 0.004): intervals breaking the bound, as the "
-            "paper's §7 reports none", f"{_REF}, §7 experiments", float(sum(r["violations"] for r in other)), 0.5,
-            note=f"{sum(r['intervals'] for r in other)} intervals in {len(other)} runs; most knots in one interval "
-                 f"{max(r['max_total'] for r in other)}; largest off-knot curvature fraction "
-                 f"{max(r['away'] for r in other):.3g}; {thresholds}"))
-    return ExperimentResult(ds, {"knots": fig}, claims)
+            "outside_plain_sgd", "(β⁻¹, λ) = (0, 0), plain SGD: resolved intervals breaking the bound (the "
+            "predictor is piecewise linear, Fig. 7c)", f"{_REF}, §7 (Fig. 7c)",
+            float(sum(r["violations"] for r in plain)), 0.5, seeds=len(plain), on_fail="setting-dependent",
+            readings=_sensitivity_readings(spec, plain, "sens_bad", lambda v: v == 0),
+            note=f"outside the theorem (λ = 0): SGD converges to an interpolant that depends on the initialisation, "
+                 f"and the paper fixes no threshold for a knot (its Fig. 7c is a plot): the count moves with the "
+                 f"thresholds (readings; {int(sum(np.sum([r['sens_bad'] for r in plain], axis=0)[:, -1]))} "
+                 f"violations in all at min_fraction = {spec.sensitivity_min[-1]:g} over the three tol); "
+                 f"{sum(r['intervals'] for r in plain)} intervals in {len(plain)} runs; most knots in one interval "
+                 f"{max(r['max_total'] for r in plain)}; largest off-knot fraction "
+                 f"{max(r['away'] for r in plain):.3g}; {time_text}"))
+    # "The solution becomes increasingly piecewise linear as the noise decreases" (§7).
+    for cid, hot, cold, ref, why in (
+            ("smoother_with_noise_lam0", (0.005, 0.0), (0.0, 0.0), "§7, Fig. 7 (a) against (c)",
+             "λ = 0 with noise has no stationary state: compared at the common time"),
+            ("smoother_with_noise_lam003", (0.01, 0.003), (0.0, 0.003), "§7, Fig. 8 (a) against (c)", "")):
+        if hot in spec.pairs and cold in spec.pairs:
+            mean, se, k = _paired_gap(ok, "away", hot, cold)
+            claims.append(Claim.judged(
+                cid, f"noise makes the predictor less piecewise linear: off-knot fraction of the variation of f' at "
+                f"(β⁻¹, λ) = {hot} minus at {cold}, paired over runs", f"{_REF}, {ref}", mean,
+                "> 0", "mean > 2 standard errors", bool(k >= 2 and mean > 2 * se), seeds=k,
+                interval=(mean - 2 * se, mean + 2 * se), on_fail="inconclusive",
+                note=f"mean {mean:.3g} ± {se:.2g} (standard error) over {k} paired runs; {why + '; ' if why else ''}"
+                     f"{thresholds}"))
+    return claims
 
 
 # ====================================================================== two points
 @dataclass(frozen=True)
 class TwoPointSpec:
-    """D = {(−10, 2), (10, 2)}, λ ≤ 1, plain SGD (β = ∞) and a low temperature."""
+    """D = {(−10, 2), (10, 2)}: plain SGD (β = ∞) and a low temperature at λ = ``lam``, and
+    plain SGD at the further λ of ``other_lams`` (a small λ, and the λ = 0 of the paper's
+    Fig. 6b) as readings; every setting over ``seeds`` (parallel threads)."""
 
-    width: int = 400
+    width: int = 200
     lam: float = 1.0
     inv_betas: tuple = (0.0, 1e-4)
+    other_lams: tuple = (0.1, 0.0)
     step: float = 0.005
-    epochs: int = 10_000
+    epochs: int = 5000
     init_scale: float = 0.1
     average_last: int = 10
-    seed: int = 0
+    seeds: tuple = (0, 1, 2)
+    workers: int | None = None
 
 
 def two_point_bounds(lam: float) -> dict:
     """β = ∞ free energies for D = {(−10, 2), (10, 2)} (derived in the module docstring).
 
-    Returns ``exact`` 4λ/√101 − 2λ²/101 (knots at ±1/10), ``abs_family`` 2λ/5 − λ²/50
-    (the best multiple of 0.2|x|), ``paper`` 2λ/5 (0.2|x| itself) and ``linear``
-    2λ − λ²/2 (the best affine fit).
+    Returns ``exact`` 4λ/√101 − 2λ²/101 (the minimum, knots at ±1/10), ``abs_family``
+    2λ/5 − λ²/50 (the best multiple of 0.2|x|), ``paper`` 2λ/5 (F∞ of the paper's
+    f* = 0.2|x|, its ρ* of eq. 6.3), ``printed`` λ/5 (what eq. 6.4 prints for it, with
+    M(ρ*) = 2/5) and ``linear`` 2λ − λ²/2 (the best affine fit).
     """
     return {"exact": 4 * lam / math.sqrt(101) - 2 * lam ** 2 / 101, "abs_family": 0.4 * lam - lam ** 2 / 50,
-            "paper": 0.4 * lam, "linear": 2 * lam - lam ** 2 / 2}
+            "paper": 0.4 * lam, "printed": 0.2 * lam, "linear": 2 * lam - lam ** 2 / 2}
 
 
 def _knot_centre(net, sign) -> float:
@@ -591,72 +897,144 @@ def _knot_centre(net, sign) -> float:
     return float(e[order][np.searchsorted(cum, 0.5 * cum[-1])])
 
 
+def _two_point_row(traj, data, lam, average_last) -> dict:
+    snaps = traj.snapshots
+    ks = range(max(0, len(snaps) - average_last), len(snaps))
+    # β = ∞ part of F (½R + (λ/2)∫‖θ‖²), time-averaged: SGD with batch 1 keeps jittering
+    F = float(np.mean([free_energy(snaps.network(k), data, lam, 0.0).value for k in ks]))
+    net = traj.network
+    found = _knots.clusters(net, data, 0.05, 0.01)
+    eff = found.position[found.effective]
+    return dict(F=F, knot_pos=_knot_centre(net, 1.0), knot_neg=_knot_centre(net, -1.0), n_effective=int(eff.size),
+                min_distance_to_samples=float(np.min(10 - np.abs(eff))) if eff.size else float("nan"),
+                f_minus=float(net(-10.0)), f_plus=float(net(10.0)), f0=float(net(0.0)))
+
+
+_PRINTED_PAIR = np.array([[math.sqrt(0.4), math.sqrt(0.4), 0.0], [math.sqrt(0.4), -math.sqrt(0.4), 0.0]])
+"""The paper's ρ* (6.3) for f* = 0.2|x|: half the mass at (a, w, b) = (√0.4, ±√0.4, 0)."""
+
+
 @register("shevchenko2022.two_point",
           "Two samples (±10, 2): the SGD solution has knots strictly inside the interval, and F beats any linear fit",
           quick=TwoPointSpec(),
-          full=TwoPointSpec(width=2000, epochs=100_000, average_last=40))
+          full=TwoPointSpec(width=1000, epochs=50_000, average_last=40, seeds=tuple(range(10))))
 def run_two_point(spec: TwoPointSpec) -> ExperimentResult:
     import xarray as xr
 
+    from .._gibbs import network_from_theta
+    from ..train import train_many
+
     data = Dataset([-10.0, 10.0], [2.0, 2.0])
-    bounds = two_point_bounds(spec.lam)
     steps = spec.epochs * len(data)
-    init = shevchenko_init(spec.width, spec.init_scale, seed=spec.seed)
+    inits = [shevchenko_init(spec.width, spec.init_scale, seed=seed) for seed in spec.seeds]
+    settings = [(spec.lam, ib) for ib in spec.inv_betas] + [(lam, 0.0) for lam in spec.other_lams]
     rows, nets = [], []
-    for inv_beta in spec.inv_betas:
-        traj = _train(init, data, spec.step, inv_beta, spec.lam, steps, spec.seed)
-        snaps = traj.snapshots
-        ks = range(max(0, len(snaps) - spec.average_last), len(snaps))
-        # β = ∞ part of F (½R + (λ/2)∫‖θ‖²), time-averaged: SGD with batch 1 keeps jittering
-        F = float(np.mean([free_energy(snaps.network(k), data, spec.lam, 0.0).value for k in ks]))
-        net = traj.network
-        found = _knots.clusters(net, data, 0.05, 0.01)
-        eff = found.position[found.effective]
-        rows.append(dict(inv_beta=inv_beta, F=F, knot_pos=_knot_centre(net, 1.0), knot_neg=_knot_centre(net, -1.0),
-                         n_effective=int(eff.size), min_distance_to_samples=float(np.min(10 - np.abs(eff)))
-                         if eff.size else float("nan"), f_minus=float(net(-10.0)), f_plus=float(net(10.0)),
-                         f0=float(net(0.0))))
-        nets.append(net)
-    ds = xr.Dataset({k: ("inv_beta", [r[k] for r in rows]) for k in rows[0] if k != "inv_beta"},
-                    coords={"inv_beta": list(spec.inv_betas)},
-                    attrs={**{f"F_{k}": v for k, v in bounds.items()}, "lam": spec.lam, "step": spec.step,
+    for lam, inv_beta in settings:
+        trajs = train_many(inits, data, steps=steps, record_every=max(1, steps // 50), seed=list(spec.seeds),
+                           workers=spec.workers, **shevchenko_train_kwargs(spec.step, inv_beta, lam, spec.width))
+        rows.append([_two_point_row(t, data, lam, spec.average_last) for t in trajs])
+        nets.append(trajs[0].network)
+    keys = list(rows[0][0])
+    labels = [f"λ={lam:g}, β⁻¹={ib:g}" for lam, ib in settings]
+    bounds = two_point_bounds(spec.lam)
+    ds = xr.Dataset({k: (("setting", "seed"), [[r[k] for r in row] for row in rows]) for k in keys},
+                    coords={"setting": labels, "seed": list(spec.seeds), "lam": ("setting", [s[0] for s in settings]),
+                            "inv_beta": ("setting", [s[1] for s in settings])},
+                    attrs={**{f"F_{k}": v for k, v in bounds.items()}, "lam_main": spec.lam, "step": spec.step,
                            "width": spec.width})
     fig, axes = new_figure(2, 1, size=(5.0, 4.0))
     xs = np.linspace(-12, 12, 1201)
-    for r, net in zip(rows, nets):
-        axes[0, 0].plot(xs, net(xs), label=f"SGD, β⁻¹ = {r['inv_beta']:g}")
+    for label, net in zip(labels, nets):
+        axes[0, 0].plot(xs, net(xs), label=f"SGD, {label}")
     t = 1 - spec.lam / math.sqrt(101)
     axes[0, 0].plot(xs, t * (2 / 101) * (np.maximum(10 * xs + 1, 0) + np.maximum(1 - 10 * xs, 0)), "k--", lw=0.8,
-                    label="exact β = ∞ minimiser")
+                    label=f"exact β = ∞ minimiser, λ = {spec.lam:g}")
     axes[0, 0].plot(data.x, data.y, "x", color="C3", ms=8, mew=2)
     axes[0, 0].legend(fontsize="small")
     e, mu = nets[0].knots, np.abs(nets[0].delta_slopes)
     keep = np.isfinite(e) & (np.abs(e) < 1)
     axes[0, 1].hist(e[keep], bins=80, weights=mu[keep], color="C2")
     axes[0, 1].set_xlabel("knot −b/w (|delta-slope| weighted)")
-    axes[0, 1].set_title("knot mass near 0, β = ∞")
-    r0 = rows[0]
+    axes[0, 1].set_title(f"knot mass near 0, β = ∞, λ = {spec.lam:g}")
+
+    main = rows[0]                                    # λ = spec.lam, first β⁻¹ (plain SGD)
+    n = len(spec.seeds)
+
+    def vals(row, key):
+        return np.array([r[key] for r in row])
+
+    F = vals(main, "F")
+    pos = vals(main, "knot_pos")
+    plain = [(lam, row) for (lam, ib), row in zip(settings, rows) if ib == 0]
+    exact_text = ("exact computation: for every λ ∈ (0, √101) the β = ∞ minimiser is "
+                  "(1 − λ/√101)(2/101)((10x + 1)₊ + (1 − 10x)₊), knots at ±1/10, F* = 4λ/√101 − 2λ²/101 (module "
+                  "docstring; an independent minimisation in tests/test_shevchenko2022.py)")
+    sgd_text = (f"; the SGD end states (β = ∞, λ = {spec.lam:g}, {n} seeds) reach F = {F.mean():.5g} against the exact "
+                f"{bounds['exact']:.5g}")
+    printed_net = network_from_theta(_PRINTED_PAIR)
+    printed_F = free_energy(printed_net, data, spec.lam, 0.0)
     claims = [
-        Claim.above("the effective knots are strictly inside (−10, 10): distance of the nearest one to a sample",
-                    f"{_REF}, two-point example (§7)", r0["min_distance_to_samples"], 5.0,
-                    note=f"{r0['n_effective']} effective cluster(s); knot mass at {r0['knot_pos']:.4g} (neurons "
-                         f"w > 0) and {r0['knot_neg']:.4g} (w < 0)"),
-        Claim.close("knot location as printed: 0 (f* = 0.2|x|), neurons with w > 0", f"{_REF}, two-point example",
-                    r0["knot_pos"], 0.0, 0.02,
-                    note="the printed minimiser is not the minimiser when the bias is penalised: the cheapest "
-                         "neuron active at x = 10 only has (w, b) ∝ (10, 1), knot −1/10 (and +1/10 for x = −10)"),
-        Claim.close("knot location derived here: −1/10 (w > 0) — and +1/10 (w < 0) by symmetry",
-                    "this module's derivation", r0["knot_pos"], -0.1, 0.01,
-                    note=f"w < 0 knot at {r0['knot_neg']:.4g}; with β⁻¹ = {spec.inv_betas[-1]:g}: "
-                         f"{rows[-1]['knot_pos']:.4g} and {rows[-1]['knot_neg']:.4g}"),
-        Claim.below("F (β = ∞ part, time-averaged) far below any linear fit's 2λ − λ²/2",
-                    f"{_REF}, two-point example", r0["F"], bounds["linear"]),
-        Claim.close("F against the exact β = ∞ minimum 4λ/√101 − 2λ²/101", "this module's derivation",
-                    r0["F"], bounds["exact"], 0.002,
-                    note=f"0.2|x| family: {bounds['abs_family']:.5g}; paper's 2λ/5: {bounds['paper']:.5g}; "
-                         f"the excess is the jitter of batch-1 SGD at step {spec.step}"),
-        Claim.below("F below the paper's value 2λ/5 (and below the best multiple of 0.2|x|)",
-                    f"{_REF}, two-point example", r0["F"], bounds["abs_family"]),
+        Claim.above("knots_inside", "the effective knots are strictly inside (−10, 10): distance of the nearest one "
+                    "to a sample, smallest over seeds", f"{_REF}, two-point example (§6)",
+                    float(np.nanmin(vals(main, "min_distance_to_samples"))), 5.0, seeds=n,
+                    note=f"effective clusters per seed {vals(main, 'n_effective').tolist()}; knot mass at "
+                         f"{pos.mean():.4g} (w > 0) and {vals(main, 'knot_neg').mean():.4g} (w < 0), mean over seeds"),
+        Claim.close("knot_at_zero", "the β = ∞ solution is the printed f* = 0.2|x| (ρ* of eq. 6.3), its knot at 0: "
+                    "|μ|-weighted median knot of the neurons with w > 0, mean over seeds", f"{_REF}, §6 (6.3), Fig. 6",
+                    float(pos.mean()), 0.0, 0.02, seeds=n, interval=_mean_interval(pos),
+                    readings=tuple(Reading(f"β = ∞, λ = {lam:g}" + (" (Fig. 6b's setting)" if lam == 0 else ""),
+                                           float(vals(row, "knot_pos").mean()),
+                                           bool(abs(vals(row, "knot_pos").mean()) <= 0.02)) for lam, row in plain)
+                    + (Reading("bias not penalised (not the paper's objective: §8 penalises b): the infimum of F∞ is "
+                               "0, approached by the constant 2 (w = 0, a → 0, b → ∞): no knot", float("nan"), False),),
+                    certificate=exact_text + sgd_text,
+                    mechanism="(6.3) puts both neurons' knots at 0 (b = 0), the cheapest representation of 0.2|x| "
+                              "when b is free; but the paper penalises b (eq. 3.2, §8), a neuron costs a² + w² + b², "
+                              "and the cheapest neuron adding to f(10) has (w, b) ∝ (10, 1), the direction maximising "
+                              "(10w + b)₊ on the unit circle (value √101 per unit norm, against 10 with the knot at "
+                              "0): knot at −1/10, and +1/10 for x = −10 (on penalised biases changing the minimisers, "
+                              "cf. Boursier & Flammarion, NeurIPS 2023). At λ = 0 (Fig. 6b) nothing selects a "
+                              "minimiser: SGD from a small initialisation spreads the knot mass over about ±0.4, "
+                              "centred near ∓1/10. The paper uses f* only as a witness that no linear fit is "
+                              "optimal, which stays true (claims knots_inside, beats_linear)",
+                    note=f"per seed {np.array2string(pos, precision=4)}; f(0) = {vals(main, 'f0').mean():.4g} (f*: 0), "
+                         f"f(10) = {vals(main, 'f_plus').mean():.4g}"),
+        Claim.below("f_star_printed", "F∞ at the β = ∞ minimum is at most λ/5, as printed for f* (eq. 6.4: "
+                    "M(ρ*) = 2/5, F∞(ρ*) = λ/5): time-averaged F of SGD, mean over seeds",
+                    f"{_REF}, §6 (6.4), (6.13)", float(F.mean()), bounds["printed"] + 0.002, seeds=n,
+                    interval=_mean_interval(F),
+                    readings=tuple(Reading(f"SGD, β = ∞, λ = {lam:g}", float(vals(row, "F").mean()),
+                                           bool(vals(row, "F").mean() < 0.2 * lam + 0.002))
+                                   for lam, row in plain if lam > 0)
+                    + (Reading(f"exact: F∞ of the paper's ρ* (6.3), λ = {spec.lam:g} (M(ρ*) = "
+                               f"{printed_F.penalty:.4g})", printed_F.value, printed_F.value < bounds["printed"]),
+                       Reading(f"exact: the minimum over all ρ, λ = {spec.lam:g}", bounds["exact"],
+                               bounds["exact"] < bounds["printed"])),
+                    certificate=exact_text + sgd_text,
+                    mechanism="(6.4) halves M(ρ*): each atom of (6.3) that interpolates has a² + w² = 4/5 "
+                              "(a·w = 2/5 per side, and a² + w² + b² ≥ 2|a|·‖(w, b)‖), so F∞(ρ*) = 2λ/5, and the "
+                              "minimum over all ρ, 4λ/√101 − 2λ²/101, exceeds λ/5 for every λ ∈ (0, 1]. The "
+                              "conclusion (6.6) survives: a linear fit costs at least 2λ − λ²/2 > 2λ/5",
+                    note="(at λ = 0 every interpolant has F∞ = 0 and the statement is empty; not a reading)"),
+        Claim.below("beats_linear", "F (β = ∞ part, time-averaged) far below any linear fit's 2λ − λ²/2, largest "
+                    "over seeds", f"{_REF}, two-point example (6.6)", float(F.max()), bounds["linear"], seeds=n),
+        Claim.close("knots_at_tenth", "knot location derived here: −1/10 (w > 0) — and +1/10 (w < 0) by symmetry; "
+                    "mean over seeds", "relu1d derivation (bias penalised; module docstring)", float(pos.mean()), -0.1,
+                    0.01, seeds=n, interval=_mean_interval(pos),
+                    readings=tuple(Reading(f"β = ∞, λ = {lam:g}", float(vals(row, "knot_pos").mean()),
+                                           bool(abs(vals(row, "knot_pos").mean() + 0.1) <= 0.01))
+                                   for lam, row in plain if lam > 0),
+                    note=f"w < 0 knot at {vals(main, 'knot_neg').mean():.4g}; with β⁻¹ = {spec.inv_betas[-1]:g}: "
+                         f"{vals(rows[len(spec.inv_betas) - 1], 'knot_pos').mean():.4g} and "
+                         f"{vals(rows[len(spec.inv_betas) - 1], 'knot_neg').mean():.4g}"),
+        Claim.close("f_exact_minimum", "F against the exact β = ∞ minimum 4λ/√101 − 2λ²/101, mean over seeds",
+                    "relu1d derivation (bias penalised; module docstring)", float(F.mean()), bounds["exact"], 0.002,
+                    seeds=n, interval=_mean_interval(F),
+                    note=f"0.2|x| family: {bounds['abs_family']:.5g}; the paper's f* = 0.2|x|: {bounds['paper']:.5g} "
+                         f"(printed λ/5 = {bounds['printed']:.5g}); the excess is the jitter of batch-1 SGD at step "
+                         f"{spec.step}"),
+        Claim.below("beats_abs_family", "F below 2λ/5 − λ²/50, the best multiple of the paper's 0.2|x|, largest "
+                    "over seeds", "relu1d derivation (bias penalised; module docstring)", float(F.max()),
+                    bounds["abs_family"], seeds=n),
     ]
     return ExperimentResult(ds, {"two_point": fig}, claims)
-

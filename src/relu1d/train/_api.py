@@ -7,13 +7,16 @@ same minibatches and the same Gaussian noise and agree to rounding.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import json
 import math
 import os
 import sys
+import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -26,7 +29,8 @@ from ..data import Dataset
 from ..network import Network
 from . import _reference
 
-__all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged"]
+__all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged", "TrainingInterrupted",
+           "interrupt_policy"]
 
 METHODS = ("gd", "flow", "sgd", "langevin")
 PARAMETERIZATIONS = ("full", "canonical")
@@ -37,6 +41,9 @@ _CHUNK_NUMBERS = 1 << 20
 # At most this many neuron-steps run between two progress-bar updates (~0.1-0.5 s).
 _CHUNK_WORK = 20_000_000
 _LOG_POINTS_PER_DECADE = 20
+ON_INTERRUPT = ("return", "raise")
+# what train/train_many do on Ctrl-C when their on_interrupt is None (see interrupt_policy)
+_ON_INTERRUPT = contextvars.ContextVar("relu1d_on_interrupt", default="return")
 
 
 class TrainingDiverged(RuntimeError):
@@ -61,6 +68,66 @@ class TrainingDiverged(RuntimeError):
         self.last_loss = last_loss
         self.lr = lr
         self.trajectory = trajectory
+
+    def __reduce__(self):
+        # rebuilt with every attribute (the default would call __init__ with the message
+        # alone), so that it crosses process boundaries: sweep workers, Dask
+        return (type(self), (str(self), self.step, self.last_loss, self.lr, self.trajectory))
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (KeyboardInterrupt) stopped training under ``on_interrupt="raise"``.
+
+    A subclass of KeyboardInterrupt, so code that does not know it treats it as Ctrl-C
+    (``except Exception`` does not catch it), while code that does can keep the partial
+    results.
+
+    Attributes
+    ----------
+    trajectory : Trajectory or None
+        From :func:`train`: the run up to its last record point (``interrupted=True``).
+    trajectories : list of Trajectory or None
+        From :func:`train_many`: one per network, in order; the runs that finished are
+        complete, the others stopped at their last record point (``interrupted=True``;
+        a run that had not started yet holds step 0 only).
+    """
+
+    def __init__(self, message: str, trajectory: "Trajectory | None" = None,
+                 trajectories: "list[Trajectory] | None" = None):
+        super().__init__(message)
+        self.trajectory = trajectory
+        self.trajectories = trajectories
+
+
+@contextlib.contextmanager
+def interrupt_policy(mode: str):
+    """Within the ``with`` block, :func:`train` and :func:`train_many` called with
+    ``on_interrupt=None`` (their default) handle Ctrl-C as ``mode`` says.
+
+    Parameters
+    ----------
+    mode : {"return", "raise"}
+        "return" (the default outside any block): return the partial trajectory with
+        ``interrupted=True`` after a RuntimeWarning; "raise": raise
+        :class:`TrainingInterrupted` carrying it. Code that stores results under final
+        names (``relu1d.report.run_experiment``, ``relu1d reproduce``) uses "raise", so
+        that an experiment that calls ``train`` cannot go on with a truncated run and
+        save it as complete.
+
+    Examples
+    --------
+    >>> with interrupt_policy("raise"):  # doctest: +SKIP
+    ...     traj = train(net, data)      # Ctrl-C raises TrainingInterrupted
+    """
+    token = _ON_INTERRUPT.set(as_choice(mode, "mode", ON_INTERRUPT))
+    try:
+        yield
+    finally:
+        _ON_INTERRUPT.reset(token)
+
+
+def _interrupt_mode(on_interrupt) -> str:
+    return _ON_INTERRUPT.get() if on_interrupt is None else as_choice(on_interrupt, "on_interrupt", ON_INTERRUPT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +192,8 @@ class Trajectory:
     options : dict
         Every setting of the run (for provenance).
     interrupted : bool
-        True when the run was stopped by KeyboardInterrupt before its last step.
+        True when the run was stopped by KeyboardInterrupt (or by :func:`train_many`
+        on Ctrl-C) before its last step: a partial record, never a finished run.
     stats : dict
         Solver statistics (method="flow"), empty otherwise.
     delta : (m,) array or None
@@ -188,10 +256,27 @@ class Trajectory:
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"path {str(path)!r} is not a file; expected a NetCDF file written by Trajectory.save")
-        ds = _storage.read_netcdf(path)
+        try:
+            ds = _storage.read_netcdf(path)
+        except Exception as exc:  # h5py/h5netcdf/xarray raise OSError, RuntimeError, KeyError, ...
+            why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ValueError(f"{str(path)!r} is not a readable NetCDF file (damaged or truncated?): {why}; "
+                             "expected a file written by Trajectory.save") from None
+        try:
+            return cls._from_dataset(ds)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{str(path)!r} has a damaged attribute (not JSON: {exc})") from None
+        except ValueError as exc:
+            raise ValueError(f"{str(path)!r}: {exc}; expected a file written by Trajectory.save") from None
+        except (KeyError, TypeError, IndexError) as exc:
+            raise ValueError(f"{str(path)!r} is damaged or not written by Trajectory.save "
+                             f"({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_dataset(cls, ds) -> "Trajectory":
         missing = {"a", "b", "c", "loss", "data_loss"} - set(ds.data_vars)
         if missing:
-            raise ValueError(f"{str(path)!r} lacks {sorted(missing)}; expected a file written by Trajectory.save")
+            raise ValueError(f"lacks {sorted(missing)}")
         alpha = float(ds.attrs["alpha"])
         canonical = "r" in ds.data_vars
         snap = Snapshots(ds["step"].values.astype(np.int64), ds["time"].values, ds["a"].values,
@@ -252,6 +337,27 @@ def _as_trainable(trainable, parameterization: str) -> tuple[tuple, str]:
                          f"got {trainable!r}")
     flags = tuple(ch in trainable for ch in allowed)
     return flags, "".join(ch for ch in allowed if ch in trainable)
+
+
+def _require_training_memory(m: int, steps: int, record_every, record, max_snapshots, parameterization) -> None:
+    """Refuse up front a run whose records or snapshots cannot fit in memory (instead of
+    a MemoryError, or the OOM killer, part-way through)."""
+    from ..network import require_memory
+
+    if record is None:
+        n_records = steps // as_int(record_every, "record_every", minimum=1) + 2
+    elif isinstance(record, str):
+        n_records = _LOG_POINTS_PER_DECADE * (int(math.log10(max(steps, 1))) + 1) + 2
+    else:
+        n_records = int(np.size(record)) + 2
+    n_kept = n_records if max_snapshots is None else min(n_records, int(max_snapshots))
+    names = 5 if parameterization == "canonical" else 3
+    # per record point: step, time, loss, data_loss, masks and slots; per snapshot: the
+    # kept parameters; and the state, its copies and the kernels' work arrays
+    need = 48 * n_records + 8 * m * (names * n_kept + 12)
+    require_memory(need, f"training m = {m:,} neurons for {steps:,} steps with {n_records:,} record points "
+                   f"and {n_kept:,} snapshots", "record less often (record_every, record='log'), keep fewer "
+                   "snapshots (max_snapshots) or use fewer neurons or steps")
 
 
 def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.ndarray, np.ndarray]:
@@ -325,6 +431,7 @@ def _configure(net, data, method, lr, steps, trainable, weight_decay, temperatur
         max_snapshots = as_int(max_snapshots, "max_snapshots", minimum=2)
     as_choice(backend, "backend", BACKENDS)
     as_rng(seed)  # validates; the streams are made per run
+    _require_training_memory(net.m, steps, record_every, record, max_snapshots, parameterization)
     record_steps, keep = _record_plan(steps, record_every, record, max_snapshots)
     lr_eff = lr * net.m if lr_scale == "width" else lr
     options = dict(method=method, lr=lr, steps=steps, trainable=names, weight_decay=weight_decay,
@@ -509,7 +616,7 @@ def _diverged(cfg: _Config, step: int, last_loss: float, traj: Trajectory) -> Tr
         f"{int(traj.steps[-1])}) is in .trajectory", step, last_loss, cfg.lr, traj)
 
 
-def _run_steps(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
+def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event | None = None) -> Trajectory:
     engine = _Engine(net, data, cfg)
     canonical = cfg.parameterization == "canonical"
     rec = _Recorder(cfg, net.m, canonical)
@@ -534,6 +641,8 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
         for k in range(1, cfg.record_steps.size):
             target = int(cfg.record_steps[k])
             while step < target:
+                if stop is not None and stop.is_set():  # train_many was interrupted
+                    raise KeyboardInterrupt
                 n = min(target - step, chunk_cap)
                 idx, lens = batches.take(n) if batches is not None else (None, None)
                 noise = noise_rng.standard_normal((n, n_noise_rows, net.m)) if noisy else None
@@ -551,30 +660,38 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
             rec.record(k, value, penalty, engine.full_params())
             bar.set_postfix(loss=f"{rec.loss[k]:.4g}", refresh=False)
     except KeyboardInterrupt:
-        interrupted = True
-        warnings.warn(f"training interrupted by KeyboardInterrupt after step {int(cfg.record_steps[rec.count - 1])} "
-                      f"(the last record point); returning the partial trajectory with interrupted=True",
-                      RuntimeWarning, stacklevel=3)
+        interrupted = True  # train() warns or raises, as on_interrupt says
     finally:
         bar.close()
     return rec.trajectory(net, net.alpha, interrupted, delta=engine.delta)
 
 
-def _run_flow(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
+def _run_flow(net: Network, data: Dataset, cfg: _Config, stop: threading.Event | None = None) -> Trajectory:
     try:
         from ._flow import integrate_flow
     except ImportError as exc:
         raise NotImplementedError(f"method='flow' needs relu1d.train._flow.integrate_flow, which is not "
                                   f"available ({exc})") from exc
     times = cfg.lr * cfg.record_steps
-    result = integrate_flow(net, data, times, trainable=cfg.names, weight_decay=cfg.weight_decay,
-                            rtol=cfg.rtol, atol=cfg.atol, parameterization=cfg.parameterization,
-                            progress=cfg.progress)
-    a, b, c = result.a, result.b, result.c
     canonical = cfg.parameterization == "canonical"
     rec = _Recorder(cfg, net.m, canonical)
     delta = net.invariants() if canonical else None
-    for k in range(times.size):
+    try:
+        result = integrate_flow(net, data, times, trainable=cfg.names, weight_decay=cfg.weight_decay,
+                                rtol=cfg.rtol, atol=cfg.atol, parameterization=cfg.parameterization,
+                                progress=cfg.progress, **({} if stop is None else {"_stop": stop}))
+    except KeyboardInterrupt:  # before the flow recorded anything: the initial state, step 0
+        value = _reference.data_loss(net.a, net.b, net.c, net.alpha, data.x, data.y, False)
+        params = (np.array(net.a), np.array(net.b), np.array(net.c))
+        penalty = 0.5 * cfg.weight_decay * sum(float(p @ p) for p, on in zip(params, cfg.train) if on)
+        if canonical:
+            r, theta = net.canonical()
+            params = params + (r, np.mod(theta, 2 * np.pi))
+            penalty = 0.5 * cfg.weight_decay * float(r @ r) if cfg.train[0] else 0.0
+        rec.record(0, value, penalty, params)
+        return rec.trajectory(net, net.alpha, True, delta=delta)
+    a, b, c = result.a, result.b, result.c
+    for k in range(len(result.a)):  # fewer than times.size when interrupted
         # the recorded losses are computed here, as for the other methods
         value = _reference.data_loss(a[k], b[k], c[k], net.alpha, data.x, data.y, False)
         params = (a[k], b[k], c[k])
@@ -585,7 +702,8 @@ def _run_flow(net: Network, data: Dataset, cfg: _Config) -> Trajectory:
         else:
             penalty = 0.5 * cfg.weight_decay * sum(float(p @ p) for p, on in zip(params, cfg.train) if on)
         rec.record(k, value, penalty, params)
-    return rec.trajectory(net, net.alpha, False, stats=dict(result.stats), delta=delta)
+    interrupted = bool(getattr(result, "interrupted", False))
+    return rec.trajectory(net, net.alpha, interrupted, stats=dict(result.stats), delta=delta)
 
 
 # ----------------------------------------------------------------------------- public
@@ -594,7 +712,7 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
           batch_size: int | None = None, record_every: int = 100, record=None, seed=0,
           progress: bool = True, parameterization: str = "full", rtol: float = 1e-8,
           atol: float = 1e-10, loss: str = "sum", lr_scale: str = "none", tv_penalty: float = 0.0,
-          *, max_snapshots: int | None = 100, backend: str = "numba") -> Trajectory:
+          *, max_snapshots: int | None = 100, backend: str = "numba", on_interrupt: str | None = None) -> Trajectory:
     r"""Train a network on data and record the trajectory.
 
     The objective is L(z) = ½ Σⱼ (f(xⱼ) − yⱼ)² (Williams eq. 1; a sum over samples, or
@@ -680,6 +798,12 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     backend : {"numba", "numpy"}, keyword only
         "numba": the compiled kernels; "numpy": the plain reference they are tested
         against (same random numbers; agreement to rounding).
+    on_interrupt : {"return", "raise"} or None, keyword only
+        What KeyboardInterrupt (Ctrl-C) does: "return" the trajectory up to the last
+        record point reached, with ``interrupted=True``, after a RuntimeWarning;
+        "raise" :class:`TrainingInterrupted` carrying it (``.trajectory``). None (the
+        default): as the enclosing :func:`interrupt_policy` block says, "return"
+        outside any.
 
     Returns
     -------
@@ -690,6 +814,8 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     TrainingDiverged
         When a state has a non-finite loss or parameter; carries ``.trajectory`` up to
         the last record point before it.
+    TrainingInterrupted
+        On Ctrl-C with ``on_interrupt="raise"``.
 
     Notes
     -----
@@ -704,8 +830,10 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     Summation orders differ from the reference, so the backends agree to rounding
     (tested to 1e-10 over hundreds of steps), not bit for bit.
 
-    KeyboardInterrupt (Ctrl-C) stops the run and returns the trajectory up to the last
-    record point reached, with ``interrupted=True``, after a RuntimeWarning.
+    KeyboardInterrupt (Ctrl-C) stops the run within one chunk of steps (at most ~0.5 s;
+    for "flow" within one solver step) and, by default, returns the trajectory up to the
+    last record point reached, with ``interrupted=True``, after a RuntimeWarning (see
+    ``on_interrupt``). A Ctrl-C before step 0 is recorded propagates as is.
 
     Shevchenko et al.'s noisy SGD θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) +
     √(2s/β)·g, with ŷ = (1/N) Σᵢ σ*(x, θᵢ), θᵢ = (aᵢ, wᵢ, bᵢ) (their names) = our
@@ -720,12 +848,29 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     cfg = _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
                      record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,
                      tv_penalty, max_snapshots, backend)
+    mode = _interrupt_mode(on_interrupt)
+    traj = _train(net, data, cfg)
+    if traj.interrupted:
+        done = int(traj.steps[-1])
+        if mode == "raise":
+            raise TrainingInterrupted(f"training interrupted by KeyboardInterrupt after step {done} of {cfg.steps} "
+                                      f"(the last record point); the partial trajectory is in .trajectory",
+                                      trajectory=traj)
+        warnings.warn(f"training interrupted by KeyboardInterrupt after step {done} of {cfg.steps} "
+                      f"(the last record point); returning the partial trajectory with interrupted=True",
+                      RuntimeWarning, stacklevel=2)
+    return traj
+
+
+def _train(net: Network, data: Dataset, cfg: _Config, stop: threading.Event | None = None) -> Trajectory:
+    """One run; a KeyboardInterrupt, or ``stop`` being set, ends it with interrupted=True."""
     if cfg.method == "flow":
-        return _run_flow(net, data, cfg)
-    return _run_steps(net, data, cfg)
+        return _run_flow(net, data, cfg, stop)
+    return _run_steps(net, data, cfg, stop)
 
 
-def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = None, **kwargs) -> list[Trajectory]:
+def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = None,
+               on_interrupt: str | None = None, **kwargs) -> list[Trajectory]:
     """Train each network of ``nets`` on the same data, in parallel threads.
 
     The compiled kernels release the GIL, so the runs use all cores. Each run is
@@ -739,12 +884,21 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
     data : Dataset
     workers : int, optional
         Threads; default the number of CPUs.
+    on_interrupt : {"return", "raise"} or None
+        What Ctrl-C does (None: as the enclosing :func:`interrupt_policy` says,
+        "return" outside any). Either way every running training is told to stop and
+        does so within one chunk of steps (well under a second), and nothing is
+        discarded: the runs that finished are complete, the others end at their last
+        record point with ``interrupted=True`` (a run that had not started holds step 0
+        only). "return": that list is returned after one RuntimeWarning; "raise":
+        :class:`TrainingInterrupted` is raised with the list in ``.trajectories``.
     **kwargs
         Any keyword of :func:`train`.
     """
     nets = list(nets)
     if not nets:
         raise ValueError("nets must hold at least one Network")
+    mode = _interrupt_mode(on_interrupt)
     seed = kwargs.pop("seed", 0)
     if isinstance(seed, (list, tuple, np.ndarray)):
         seeds = list(seed)
@@ -756,17 +910,47 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
                             "(a single Generator would be shared between threads)")
         seeds = [seed] * len(nets)
     kwargs["progress"] = False
+    unknown = sorted(set(kwargs) - set(_TRAIN_DEFAULTS))
+    if unknown:
+        raise TypeError(f"train_many got unexpected keyword argument(s) {unknown}; it accepts train's keywords")
     # fail fast on bad settings, in the caller's thread
-    for net, sd in zip(nets, seeds):
-        _configure(net, data, **{**_TRAIN_DEFAULTS, **kwargs, "seed": sd})
+    cfgs = [_configure(net, data, **{**_TRAIN_DEFAULTS, **kwargs, "seed": sd}) for net, sd in zip(nets, seeds)]
     workers = os.cpu_count() or 1 if workers is None else as_int(workers, "workers", minimum=1)
+    stop = threading.Event()
     if workers == 1 or len(nets) == 1:
-        return [train(net, data, seed=sd, **kwargs) for net, sd in zip(nets, seeds)]
-    with ThreadPoolExecutor(max_workers=min(workers, len(nets))) as pool:
-        futures = [pool.submit(train, net, data, seed=sd, **kwargs) for net, sd in zip(nets, seeds)]
-        return [f.result() for f in futures]
+        results = []
+        try:
+            for net, cfg in zip(nets, cfgs):
+                results.append(_train(net, data, cfg, stop))
+                if results[-1].interrupted:
+                    stop.set()  # the others record their step 0 and stop
+        except KeyboardInterrupt:  # between two runs
+            stop.set()
+            results += [_train(net, data, cfg, stop) for net, cfg in zip(nets[len(results):], cfgs[len(results):])]
+    else:
+        pool = ThreadPoolExecutor(max_workers=min(workers, len(nets)))
+        try:
+            futures = [pool.submit(_train, net, data, cfg, stop) for net, cfg in zip(nets, cfgs)]
+            try:
+                pending = set(futures)
+                while pending:  # short waits: the main thread sees a Ctrl-C within 0.25 s
+                    _, pending = wait(pending, timeout=0.25)
+            except KeyboardInterrupt:
+                stop.set()  # every run ends at its next chunk; those not started record step 0
+            results = [f.result() for f in futures]
+        finally:
+            stop.set()  # a second Ctrl-C or an error: do not wait for the remaining steps
+            pool.shutdown(wait=True)
+    stopped = [k for k, traj in enumerate(results) if traj.interrupted]
+    if stopped:
+        message = (f"train_many interrupted by KeyboardInterrupt: {len(results) - len(stopped)} of {len(results)} "
+                   f"runs complete; runs {stopped} stopped at their last record point (interrupted=True)")
+        if mode == "raise":
+            raise TrainingInterrupted(message + "; the trajectories are in .trajectories", trajectories=results)
+        warnings.warn(message, RuntimeWarning, stacklevel=2)
+    return results
 
 
 # train's defaults, read from its signature so that the two cannot drift apart
 _TRAIN_DEFAULTS = {name: p.default for name, p in inspect.signature(train).parameters.items()
-                   if p.default is not inspect.Parameter.empty}
+                   if p.default is not inspect.Parameter.empty and name != "on_interrupt"}

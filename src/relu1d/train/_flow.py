@@ -137,11 +137,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 from scipy.integrate import DOP853
-from scipy.optimize import brentq
 
 from .._validation import check_network_and_data, _short, as_choice, as_float_array, as_real
 from ..network import Network
 from ._api import _as_trainable
+from ._compile_notice import install as _install_compile_notice
+
+_install_compile_notice()  # one line on stderr when the flow kernel is compiled (not when cached)
 
 __all__ = ["integrate_flow", "FlowResult"]
 
@@ -174,6 +176,9 @@ class FlowResult:
         ``sliding_at_end``, ``n_steps`` (accepted solver steps), ``n_segments``,
         ``n_rhs_evals`` (every evaluation of the gradient, by the solver, the event
         location and the decisions), ``wall_time_s``, ``method``.
+    interrupted : bool
+        True when KeyboardInterrupt stopped the integration: ``times`` and the arrays
+        then hold only the record times reached.
     """
 
     times: np.ndarray
@@ -184,6 +189,7 @@ class FlowResult:
     r: np.ndarray | None = None
     theta: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
+    interrupted: bool = False
 
 
 @njit(cache=True)
@@ -231,6 +237,391 @@ def _pattern_sums(A, B, C, o, p, x, yd, alpha):  # pragma: no cover - compiled
     return rho, w, wx
 
 
+@njit(cache=True)
+def _mode_sums(y, canonical, o, p, x, yd, alpha):  # pragma: no cover - compiled
+    """:func:`_pattern_sums` from the state vector (full or canonical)."""
+    m = o.size
+    if canonical:
+        return _pattern_sums(np.cos(y[m:]), -np.sin(y[m:]), y[:m], o, p, x, yd, alpha)
+    return _pattern_sums(y[:m], y[m:2 * m], y[2 * m:], o, p, x, yd, alpha)
+
+
+@njit(cache=True)
+def _boundaries(o, p, slide, dead, s):  # pragma: no cover - compiled
+    """The two sector-bounding samples (j, σ) of every free, live neuron: all neurons'
+    first boundary, then all their second. Interior suffix [p, s): p − 1 (inactive),
+    p (active); prefix [0, p): p − 1 active, p inactive; all active: samples 0 and
+    s − 1 from inside (σ = +1); none active: s − 1 and 0 from outside (σ = −1)."""
+    m = o.size
+    n = 0
+    for i in range(m):
+        if slide[i] < 0 and not dead[i]:
+            n += 1
+    bi = np.empty(2 * n, dtype=np.int64)
+    bj = np.empty(2 * n, dtype=np.int64)
+    bs = np.empty(2 * n)
+    k = 0
+    for i in range(m):
+        if slide[i] >= 0 or dead[i]:
+            continue
+        bi[k] = i
+        bi[n + k] = i
+        if o[i] > 0 and p[i] == 0:
+            bj[k], bj[n + k], bs[k], bs[n + k] = 0, s - 1, 1.0, 1.0
+        elif o[i] > 0 and p[i] == s:
+            bj[k], bj[n + k], bs[k], bs[n + k] = s - 1, 0, -1.0, -1.0
+        elif o[i] > 0:
+            bj[k], bj[n + k], bs[k], bs[n + k] = p[i] - 1, p[i], -1.0, 1.0
+        else:
+            bj[k], bj[n + k], bs[k], bs[n + k] = p[i] - 1, p[i], 1.0, -1.0
+        k += 1
+    return bi, bj, bs
+
+
+@njit(cache=True)
+def _field_kernel(y, canonical, tr0, tr1, tr2, lam, alpha, o, p, slide, dead, x, yd):  # pragma: no cover
+    """The whole right-hand side of a mode in one compiled pass, O(m + s).
+
+    Returns the velocity −∇L (with the Filippov projection for sliding neurons and
+    zeros for dead ones), and for the sliding neurons, in index order, the normal
+    speed G⁻ of the inactive side and the jump J = G⁺ − G⁻ (the ``_Events`` exit
+    functions). The same formulas as :meth:`_Field.velocity`, :meth:`_Field.gdot` and
+    :meth:`_Field.normal_speeds` (the reference used by the decisions); a sliding
+    neuron's pattern already counts its sample as inactive, so its sums are W⁻, Wx⁻.
+    """
+    m = o.size
+    A, B = np.empty(m), np.empty(m)
+    if canonical:
+        C = y[:m]
+        for i in range(m):
+            A[i] = np.cos(y[m + i])
+            B[i] = -np.sin(y[m + i])
+    else:
+        C = y[2 * m:]
+        for i in range(m):
+            A[i] = y[i]
+            B[i] = y[m + i]
+    rho, w, wx = _pattern_sums(A, B, C, o, p, x, yd, alpha)
+    vel = np.zeros(y.size)
+    n_sl = 0
+    for i in range(m):
+        if slide[i] >= 0:
+            n_sl += 1
+    g_minus, jump = np.empty(n_sl), np.empty(n_sl)
+    k = 0
+    for i in range(m):
+        if canonical:
+            r = C[i]
+            if tr0:
+                vel[i] = -((A[i] * wx[i] - B[i] * w[i]) / alpha + lam * r)
+            if tr1:
+                vel[m + i] = -(r / alpha) * (B[i] * wx[i] + A[i] * w[i])
+            if slide[i] >= 0:
+                j = slide[i]
+                tau = x[j] * B[i] + A[i]
+                g_minus[k] = tau * vel[m + i]
+                jump[k] = -(r / alpha) * rho[j] * tau * tau if tr1 else 0.0
+                vel[m + i] = 0.0
+                k += 1
+        else:
+            c = C[i]
+            if tr0:
+                vel[i] = -(c * wx[i] / alpha + lam * A[i])
+            if tr1:
+                vel[m + i] = -(-c * w[i] / alpha + lam * B[i])
+            if tr2:
+                vel[2 * m + i] = -((A[i] * wx[i] - B[i] * w[i]) / alpha + lam * c)
+            if slide[i] >= 0:
+                j = slide[i]
+                xj = x[j]
+                gm = xj * vel[i] - vel[m + i]
+                ja = -(c * rho[j] * xj / alpha) if tr0 else 0.0
+                jb = c * rho[j] / alpha if tr1 else 0.0
+                g_minus[k] = gm
+                jump[k] = xj * ja - jb
+                n_sq = xj * xj * tr0 + 1.0 * tr1
+                if n_sq > 0:
+                    # Filippov: the one-sided field projected onto the surface's tangent.
+                    kk = gm / n_sq
+                    if tr0:
+                        vel[i] -= kk * xj
+                    if tr1:
+                        vel[m + i] += kk
+                k += 1
+            if dead[i]:
+                vel[i] = 0.0
+                vel[m + i] = 0.0
+    return vel, g_minus, jump
+
+
+@njit(cache=True)
+def _kern(y, fa):  # pragma: no cover - compiled
+    """:func:`_field_kernel` with the field's arguments packed in the tuple ``fa``."""
+    return _field_kernel(y, fa[0], fa[1], fa[2], fa[3], fa[4], fa[5], fa[6], fa[7], fa[8], fa[9], fa[10], fa[11])
+
+
+# DOP853 (Hairer's explicit Runge–Kutta 8(5,3)): scipy's coefficients and step-size
+# control, compiled with the field so that a step makes no Python calls.
+_DOP_A, _DOP_B, _DOP_C = DOP853.A, DOP853.B, DOP853.C
+_DOP_E3, _DOP_E5, _DOP_D = DOP853.E3, DOP853.E5, DOP853.D
+_DOP_A_EXTRA, _DOP_C_EXTRA = DOP853.A_EXTRA, DOP853.C_EXTRA
+_DOP_STAGES = DOP853.n_stages            # 12 (+1 for the FSAL slope, +3 for the dense output)
+_DOP_EXPONENT = -1.0 / (DOP853.error_estimator_order + 1)
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
+_NO_INT, _NO_FLOAT = np.zeros(0, dtype=np.int64), np.zeros(0)
+
+
+@njit(cache=True)
+def _stage_sum(K, a, s, h):  # pragma: no cover - compiled
+    """h · Σ_{k<s} a_k K_k."""
+    out = np.zeros(K.shape[1])
+    for k in range(s):
+        if a[k] != 0.0:
+            out += a[k] * K[k]
+    return out * h
+
+
+@njit(cache=True)
+def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  # pragma: no cover
+    """One accepted DOP853 step from (t, y) with slope f (scipy's ``RungeKutta._step_impl``
+    with DOP853's error estimate; max_step = ∞). ``K`` (16 × n) receives the stages.
+
+    Returns (ok, t_new, y_new, f_new, g_minus, jump, h_abs_next, h, n_evals); ok is False
+    when the step size fell below 10 ulps of t (nothing else is valid then).
+    """
+    n = y.size
+    min_step = 10.0 * abs(np.nextafter(t, np.inf) - t)
+    if h_abs < min_step:
+        h_abs = min_step
+    rejected = False
+    n_evals = 0
+    while True:
+        if h_abs < min_step:
+            return False, t, y, f, np.empty(0), np.empty(0), h_abs, 0.0, n_evals
+        t_new = t + h_abs
+        if t_new - t_bound > 0:
+            t_new = t_bound
+        h = t_new - t
+        h_abs = abs(h)
+        K[0] = f
+        for s in range(1, _DOP_STAGES):
+            K[s] = _kern(y + _stage_sum(K, A[s], s, h), fa)[0]
+        y_new = y + _stage_sum(K, B, _DOP_STAGES, h)
+        f_new, g_minus, jump = _kern(y_new, fa)
+        K[_DOP_STAGES] = f_new
+        n_evals += _DOP_STAGES
+        e5, e3 = 0.0, 0.0
+        for i in range(n):
+            scale = atol + max(abs(y[i]), abs(y_new[i])) * rtol
+            d5, d3 = 0.0, 0.0
+            for k in range(_DOP_STAGES + 1):
+                d5 += K[k, i] * E5[k]
+                d3 += K[k, i] * E3[k]
+            e5 += (d5 / scale) ** 2
+            e3 += (d3 / scale) ** 2
+        if e5 == 0.0 and e3 == 0.0:
+            err = 0.0
+        else:
+            err = abs(h) * e5 / np.sqrt((e5 + 0.01 * e3) * n)
+        if err < 1.0:
+            if err == 0.0:
+                factor = _MAX_FACTOR
+            else:
+                factor = min(_MAX_FACTOR, _SAFETY * err ** _DOP_EXPONENT)
+            if rejected:
+                factor = min(1.0, factor)
+            return True, t_new, y_new, f_new, g_minus, jump, h_abs * factor, h, n_evals
+        factor = _SAFETY * err ** _DOP_EXPONENT
+        if not factor > _MIN_FACTOR:  # also when err is NaN (an overflowing trial step)
+            factor = _MIN_FACTOR
+        h_abs *= factor
+        rejected = True
+
+
+@njit(cache=True)
+def _dop853_dense(K, t_old, h, y_old, y_new, f_new, fa, A_EXTRA, C_EXTRA, D):  # pragma: no cover
+    """The 7th-order interpolant of the last step (scipy's ``DOP853._dense_output_impl``):
+    3 more stages into ``K``, returns the coefficient rows F (7 × n)."""
+    for e in range(A_EXTRA.shape[0]):
+        s = _DOP_STAGES + 1 + e
+        K[s] = _kern(y_old + _stage_sum(K, A_EXTRA[e], s, h), fa)[0]
+    n = y_old.size
+    F = np.empty((3 + D.shape[0], n))
+    dy = y_new - y_old
+    F[0] = dy
+    F[1] = h * K[0] - dy
+    F[2] = 2 * dy - h * (f_new + K[0])
+    for r in range(D.shape[0]):
+        F[3 + r] = _stage_sum(K, D[r], K.shape[0], h)
+    return F
+
+
+@njit(cache=True)
+def _dense_at(F, y_old, t_old, h, t):  # pragma: no cover - compiled
+    """The interpolant at time t (scipy's ``Dop853DenseOutput``)."""
+    x = (t - t_old) / h
+    y = np.zeros(y_old.size)
+    q = F.shape[0]
+    for k in range(q):
+        y += F[q - 1 - k]
+        if k % 2 == 0:
+            y *= x
+        else:
+            y *= 1 - x
+    return y + y_old
+
+
+@njit(cache=True)
+def _dense_comp(F, y_old, t_old, h, t, c):  # pragma: no cover - compiled
+    """Component c of the interpolant at time t."""
+    x = (t - t_old) / h
+    v = 0.0
+    q = F.shape[0]
+    for k in range(q):
+        v += F[q - 1 - k, c]
+        if k % 2 == 0:
+            v *= x
+        else:
+            v *= 1 - x
+    return v + y_old[c]
+
+
+@njit(cache=True)
+def _event_values(y, g_minus, jump, bi, bj, bs, si, sa, canonical, m, x):  # pragma: no cover
+    """The event functions of a mode (see :class:`_Events`): σ·gᵢⱼ for the free
+    neurons' two bounding samples, then G⁻ and −G⁺ of the sliding neurons and (full
+    parameters) o·aᵢ of the sliding neurons."""
+    nb, ns = bi.size, g_minus.size
+    v = np.empty(nb + (2 if canonical else 3) * ns)
+    for k in range(nb):
+        i = bi[k]
+        if canonical:
+            v[k] = bs[k] * (np.cos(y[m + i]) * x[bj[k]] - (-np.sin(y[m + i])))
+        else:
+            v[k] = bs[k] * (y[i] * x[bj[k]] - y[m + i])
+    for k in range(ns):
+        v[nb + k] = g_minus[k]
+        v[nb + ns + k] = -(g_minus[k] + jump[k])
+        if not canonical:
+            v[nb + 2 * ns + k] = sa[k] * y[si[k]]
+    return v
+
+
+@njit(cache=True)
+def _knot_value(F, y_old, t_old, h, t, i, xj, sg, thr, canonical, m):  # pragma: no cover
+    if canonical:
+        th = _dense_comp(F, y_old, t_old, h, t, m + i)
+        return sg * (np.cos(th) * xj + np.sin(th)) - thr
+    return sg * (_dense_comp(F, y_old, t_old, h, t, i) * xj - _dense_comp(F, y_old, t_old, h, t, m + i)) - thr
+
+
+@njit(cache=True)
+def _knot_roots(F, y_old, t_old, h, t0, t1, bi, xj, sg, thr, canonical, m):  # pragma: no cover
+    """Roots on [t0, t1] of the free-neuron event functions (each depends on two state
+    components): Illinois regula falsi with a bisection every fourth step, to rounding.
+    Only the earliest root matters (the others are found again after the restart), so
+    a component whose bracket lies wholly after another's is dropped (+inf). Each root
+    is returned as the upper end of its final bracket (the far side of the surface)."""
+    n = bi.size
+    lo, hi = np.full(n, t0), np.full(n, t1)
+    tol = 4 * np.finfo(np.float64).eps * max(abs(t0), abs(t1), 1e-300)
+    best = np.inf
+    for k in range(n):
+        fl = _knot_value(F, y_old, t_old, h, t0, bi[k], xj[k], sg[k], thr[k], canonical, m)
+        if fl <= 0:
+            hi[k] = t0
+            best = min(best, t0)
+            continue
+        fh = _knot_value(F, y_old, t_old, h, t1, bi[k], xj[k], sg[k], thr[k], canonical, m)
+        lo_k, hi_k, side = t0, t1, 0
+        for it in range(200):
+            if lo_k > best or not (hi_k - lo_k > tol and fh < 0):
+                break
+            mid = (lo_k * fh - hi_k * fl) / (fh - fl)
+            if it % 4 == 3:
+                mid = 0.5 * (lo_k + hi_k)
+            if not (np.isfinite(mid) and lo_k < mid < hi_k):
+                mid = 0.5 * (lo_k + hi_k)
+            fm = _knot_value(F, y_old, t_old, h, mid, bi[k], xj[k], sg[k], thr[k], canonical, m)
+            if fm > 0:  # Illinois: halve the retained end's value when it is kept twice
+                lo_k, fl = mid, fm
+                if side > 0:
+                    fh = fh / 2
+                side = 1
+            elif fm < 0:
+                hi_k, fh = mid, fm
+                if side < 0:
+                    fl = fl / 2
+                side = -1
+            else:
+                hi_k, fh = mid, 0.0
+        lo[k], hi[k] = lo_k, hi_k
+        best = min(best, hi_k)
+    out = np.full(n, np.inf)
+    for k in range(n):
+        if lo[k] <= best:
+            out[k] = hi[k]
+    return out
+
+
+@njit(cache=True)
+def _exit_root(F, y_old, t_old, h, t0, t1, comps, thr, fa, si, sa, canonical, m, x):  # pragma: no cover
+    """The earliest time on [t0, t1] at which one of the sliding-neuron event functions
+    ``comps`` (indices into the sliding block of :func:`_event_values`) reaches its threshold, as the root of
+    their minimum (Illinois, as :func:`_knot_roots`; the minimum is positive at t0 and
+    not at t1). Returns (t, n_evals)."""
+    tol = 4 * np.finfo(np.float64).eps * max(abs(t0), abs(t1), 1e-300)
+    n_evals = 0
+    lo, hi = t0, t1
+    fl, fh = 1.0, -1.0
+    for side_end in range(2):
+        t = t0 if side_end == 0 else t1
+        y = _dense_at(F, y_old, t_old, h, t)
+        _, gm, jp = _kern(y, fa)
+        n_evals += 1
+        v = _event_values(y, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, m, x)
+        g = np.inf
+        for c in range(comps.size):
+            g = min(g, v[comps[c]] - thr[c])
+        if side_end == 0:
+            fl = g
+        else:
+            fh = g
+    side = 0
+    for it in range(200):
+        if not (hi - lo > tol and fh < 0 and fl > 0):
+            break
+        mid = (lo * fh - hi * fl) / (fh - fl)
+        if it % 4 == 3:
+            mid = 0.5 * (lo + hi)
+        if not (np.isfinite(mid) and lo < mid < hi):
+            mid = 0.5 * (lo + hi)
+        y = _dense_at(F, y_old, t_old, h, mid)
+        _, gm, jp = _kern(y, fa)
+        n_evals += 1
+        v = _event_values(y, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, m, x)
+        fm = np.inf
+        for c in range(comps.size):
+            fm = min(fm, v[comps[c]] - thr[c])
+        if fm > 0:
+            lo, fl = mid, fm
+            if side > 0:
+                fh = fh / 2
+            side = 1
+        elif fm < 0:
+            hi, fh = mid, fm
+            if side < 0:
+                fl = fl / 2
+            side = -1
+        else:
+            hi, fh = mid, 0.0
+    if fl <= 0:
+        return t0, n_evals
+    if fh > 0:  # none of them reaches its threshold by t1
+        return np.inf, n_evals
+    return hi, n_evals
+
+
 # ============================================================================ the field
 class _Field:
     """−∇L for one parameterisation, evaluated for a given mode in O(m + s).
@@ -253,14 +644,24 @@ class _Field:
         self.p = np.zeros(m, dtype=np.int64)
         self.slide = np.full(m, -1, dtype=np.int64)
         self.dead = np.zeros(m, dtype=bool)
+        # The compiled kernel's arguments (the mode arrays are changed in place only).
+        self.kargs = (bool(canonical), bool(train[0]), bool(train[1]), bool(train[2]) if len(train) > 2 else False,
+                      float(lam), float(self.alpha), self.o, self.p, self.slide, self.dead,
+                      np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64))
 
     # ---------------------------------------------------------------- geometry
-    def geometry(self, y):
+    def geometry(self, y, idx=None):
+        """(A, B, C) of all neurons, or of neurons ``idx``."""
         m = self.m
+        if idx is None:
+            if self.canonical:
+                theta = y[m:]
+                return np.cos(theta), -np.sin(theta), y[:m]
+            return y[:m], y[m:2 * m], y[2 * m:]
         if self.canonical:
-            theta = y[m:]
-            return np.cos(theta), -np.sin(theta), y[:m]
-        return y[:m], y[m:2 * m], y[2 * m:]
+            theta = y[m + idx]
+            return np.cos(theta), -np.sin(theta), y[idx]
+        return y[idx], y[m + idx], y[2 * m + idx]
 
     def n_sq(self, j):
         """‖n_T‖² for surfaces at samples j (full only)."""
@@ -271,17 +672,15 @@ class _Field:
     def sums(self, y):
         """Residuals ρ and per-neuron W = Σ_active ρ, Wx = Σ_active ρx for the mode."""
         self.n_evals += 1
-        A, B, C = self.geometry(y)
-        return _pattern_sums(np.ascontiguousarray(A), np.ascontiguousarray(B), np.ascontiguousarray(C),
-                             self.o, self.p, self.x, self.y, self.alpha)
+        return _mode_sums(np.ascontiguousarray(y, dtype=np.float64), self.canonical, self.o, self.p,
+                          self.kargs[10], self.kargs[11], float(self.alpha))
 
     # ---------------------------------------------------------------- velocities
     def velocity(self, y, w, wx, idx=None, decay=True):
         """F = −∇L from the sums (for neurons ``idx``, default all); ``decay=False``
         leaves out the weight decay (used for the linear jump F⁺ − F⁻)."""
         m = self.m
-        sel = slice(None) if idx is None else idx
-        A, B, C = (v[sel] for v in self.geometry(y))
+        A, B, C = self.geometry(y, idx)
         lam = self.lam if decay else 0.0
         # Frozen parameters get exact zeros (not 0·value, which is NaN for a rejected
         # trial step that overflowed).
@@ -324,13 +723,24 @@ class _Field:
         o, p = self.o[idx], self.p[idx]
         return np.where(o > 0, j >= p, j < p) & (self.slide[idx] < 0)
 
+    def evaluate(self, y):
+        """Compiled: the field of the mode at ``y``, and G⁻, J of the sliding neurons
+        (in index order); see :func:`_field_kernel`."""
+        self.n_evals += 1
+        return _field_kernel(np.ascontiguousarray(y, dtype=np.float64), *self.kargs)
+
     def rhs(self, t, y):
         # A too-long trial step of the solver can overflow; its error estimate is then
-        # not finite and the step is rejected, so the warnings would only be noise.
-        with np.errstate(over="ignore", invalid="ignore"):
-            return self._rhs(y)
+        # not finite and the step is rejected (no floating-point warnings in compiled code).
+        return self.evaluate(y)[0]
 
-    def _rhs(self, y):
+    def rhs_reference(self, y):
+        """The same field as :meth:`rhs`, from the numpy building blocks (the readable
+        reference for the compiled kernel, checked against it by the tests)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._rhs_numpy(y)
+
+    def _rhs_numpy(self, y):
         rho, w, wx = self.sums(y)
         vel = self.velocity(y, w, wx)
         sl = np.flatnonzero(self.slide >= 0)
@@ -369,55 +779,41 @@ class _Field:
 
     def boundaries(self):
         """The two sector-bounding samples (j, σ) of every free, live neuron."""
-        s = self.s
-        idx = np.flatnonzero((self.slide < 0) & ~self.dead)
-        o, p = self.o[idx], self.p[idx]
-        all_on = (o > 0) & (p == 0)
-        none_on = (o > 0) & (p == s)
-        # Interior suffix [p, s): p−1 (inactive), p (active); prefix [0, p): p−1 active, p inactive.
-        j1 = np.where(all_on, 0, np.where(none_on, s - 1, p - 1))
-        j2 = np.where(all_on, s - 1, np.where(none_on, 0, p))
-        sg1 = np.where(all_on, 1, np.where(none_on, -1, np.where(o > 0, -1, 1)))
-        sg2 = np.where(all_on, 1, np.where(none_on, -1, np.where(o > 0, 1, -1)))
-        return (np.concatenate((idx, idx)), np.concatenate((j1, j2)),
-                np.concatenate((sg1, sg2)).astype(np.float64))
+        return _boundaries(self.o, self.p, self.slide, self.dead, self.s)
 
 
 # ============================================================================ integrator
 class _Events:
-    """The event functions of one mode, with their arming thresholds."""
+    """The event functions of one mode (:func:`_event_values`), with their arming
+    thresholds; also the field at the mode's start state (``f0``, ``gm0``, ``jump0``)."""
 
     def __init__(self, fld: _Field, y):
         self.fld = fld
         self.bi, self.bj, self.bs = fld.boundaries()
+        self.xj = fld.x[self.bj]
         self.si = np.flatnonzero(fld.slide >= 0)
         self.sj = fld.slide[self.si]
-        if not fld.canonical:
-            # A sliding neuron's (a, b) moves on a line through the origin: watch o·a.
-            self.sa = fld.o[self.si].astype(np.float64)
-        v0, tol = self.values(y, with_tol=True)
-        self.tol = tol
-        self.thr = np.minimum(0.0, v0 - tol)
-
-    def values(self, y, with_tol=False):
-        fld = self.fld
-        A, B, _ = fld.geometry(y)
-        x = fld.x
-        ax, bb = A[self.bi] * x[self.bj], B[self.bi]
-        vb = self.bs * (ax - bb)
-        parts, tols = [vb], [_ZERO_ULPS * np.finfo(float).eps * (np.abs(ax) + np.abs(bb)) + 1e-300]
+        # A sliding neuron's (a, b) moves on a line through the origin: watch o·a
+        # (full parameters only).
+        self.sa = fld.o[self.si].astype(np.float64)
+        self.f0, self.gm0, self.jump0 = fld.evaluate(y)
+        v0 = self.values(y, self.gm0, self.jump0)
+        A, B, _ = fld.geometry(y, self.bi)
+        ax, bb = A * self.xj, B
+        tols = [_ZERO_ULPS * np.finfo(float).eps * (np.abs(ax) + np.abs(bb)) + 1e-300]
         if self.si.size:
-            rho, w, wx = fld.sums(y)
-            g_minus, jump = fld.normal_speeds(y, self.si, self.sj, rho, w, wx)
-            g_plus = g_minus + jump
-            scale = _DECIDE_RTOL * (np.abs(g_minus) + np.abs(g_plus)) + 1e-300
-            parts += [g_minus, -g_plus]
+            scale = _DECIDE_RTOL * (np.abs(self.gm0) + np.abs(self.gm0 + self.jump0)) + 1e-300
             tols += [scale, scale]
             if not fld.canonical:
-                parts.append(self.sa * A[self.si])
                 tols.append(np.zeros(self.si.size))
-        v = np.concatenate(parts)
-        return (v, np.concatenate(tols)) if with_tol else v
+        self.tol = np.concatenate(tols)
+        self.thr = np.minimum(0.0, v0 - self.tol)
+
+    def values(self, y, g_minus, jump):
+        """The event functions at state y, given the field's G⁻ and J there."""
+        fld = self.fld
+        return _event_values(y, g_minus, jump, self.bi, self.bj, self.bs, self.si, self.sa,
+                             fld.canonical, fld.m, fld.x)
 
     def rearm(self, v):
         self.thr[v > self.tol] = 0.0
@@ -465,8 +861,8 @@ def _decide(fld: _Field, y, idx, j, side, stats):
 def _enter_sliding(fld: _Field, y, idx, j):
     y = y.copy()
     m, x = fld.m, fld.x
-    A, B, _ = fld.geometry(y)
-    g = A[idx] * x[j] - B[idx]
+    A, B, _ = fld.geometry(y, idx)
+    g = A * x[j] - B
     if fld.canonical:
         theta = y[m:]
         for _ in range(3):  # Newton on xⱼcos θ + sin θ = 0; θ then stays put (θ̇ = 0)
@@ -543,110 +939,80 @@ def _initial_mode(fld: _Field, y, stats):
     return y
 
 
-class _DenseComponents:
-    """Selected state components of a DOP853 dense output, each at its own time, in
-    O(len(comps)) per evaluation (the full-state evaluation costs O(n) per time)."""
+class _Step:
+    """The last accepted DOP853 step and, on demand, its dense output."""
 
-    def __init__(self, dense, comps):
-        self.dense, self.comps = dense, comps
-        F = getattr(dense, "F", None)
-        self.F = None if F is None else F[::-1, comps]   # highest power first
-        self.y_old = dense.y_old[comps] if F is not None else None
+    def __init__(self, fld, t_old, y_old, h, y_new, f_new, K):
+        self.fld, self.t_old, self.y_old, self.h, self.y_new, self.f_new, self.K = fld, t_old, y_old, h, y_new, f_new, K
+        self.F = None
 
-    def at(self, times, sel):
-        """Components ``comps[sel]`` at ``times`` (one time per selected component)."""
-        if self.F is None:  # another solver's interpolant: evaluate the whole state
-            return np.array([self.dense(t)[c] for c, t in zip(self.comps[sel], times)])
-        x = (times - self.dense.t_old) / self.dense.h
-        y = np.zeros(sel.size)
-        for n, f in enumerate(self.F):
-            y += f[sel]
-            y *= x if n % 2 == 0 else 1 - x
-        return y + self.y_old[sel]
+    def coefficients(self):
+        if self.F is None:
+            self.F = _dop853_dense(self.K, self.t_old, self.h, self.y_old, self.y_new, self.f_new,
+                                   self.fld.kargs, _DOP_A_EXTRA, _DOP_C_EXTRA, _DOP_D)
+            self.fld.n_evals += _DOP_A_EXTRA.shape[0]
+        return self.F
+
+    def __call__(self, t):
+        return _dense_at(self.coefficients(), self.y_old, self.t_old, self.h, float(t))
 
 
-def _boundary_roots(ev: _Events, dense, t0, t1, ks):
-    """Roots of the free-neuron event functions ``ks`` on [t0, t1], all at once (each
-    depends on two state components): Illinois regula falsi with a bisection every
-    fourth step, to rounding. Only the earliest root matters (the others are found again
-    after the restart), so a component whose bracket lies wholly after another's is
-    dropped (its root is returned as +inf)."""
+def _initial_step(fld, t0, y0, f0, t_bound, rtol, atol, order=DOP853.error_estimator_order):
+    """scipy's ``select_initial_step`` (Hairer, Nørsett & Wanner I, Sec. II.4)."""
+    def norm(v):
+        return np.linalg.norm(v) / v.size ** 0.5
+
+    interval = abs(t_bound - t0)
+    scale = atol + np.abs(y0) * rtol
+    d0, d1 = norm(y0 / scale), norm(f0 / scale)
+    h0 = 1e-6 if d0 < 1e-5 or d1 < 1e-5 else 0.01 * d0 / d1
+    h0 = min(h0, interval)
+    f1 = fld.evaluate(y0 + h0 * f0)[0]
+    d2 = norm((f1 - f0) / scale) / h0
+    h1 = max(1e-6, h0 * 1e-3) if d1 <= 1e-15 and d2 <= 1e-15 else (0.01 / max(d1, d2)) ** (1 / (order + 1))
+    return min(100 * h0, h1, interval)
+
+
+def _locate(ev: _Events, step: _Step, flagged):
+    """The earliest event time on the step and the flagged components at it (within
+    10⁻¹² relative)."""
     fld = ev.fld
-    m = fld.m
-    i, j, sg, thr = ev.bi[ks], ev.bj[ks], ev.bs[ks], ev.thr[ks]
-    xj = fld.x[j]
-    if fld.canonical:
-        theta = _DenseComponents(dense, m + i)
-
-        def fun(t, sel):
-            th = theta.at(t, sel)
-            return sg[sel] * (np.cos(th) * xj[sel] + np.sin(th)) - thr[sel]
-    else:
-        a_of, b_of = _DenseComponents(dense, i), _DenseComponents(dense, m + i)
-
-        def fun(t, sel):
-            return sg[sel] * (a_of.at(t, sel) * xj[sel] - b_of.at(t, sel)) - thr[sel]
-
-    n = ks.size
-    everything = np.arange(n)
-    lo, hi = np.full(n, float(t0)), np.full(n, float(t1))
-    f_lo, f_hi = fun(lo, everything), fun(hi, everything)
-    at_start = f_lo <= 0
-    hi[at_start], f_hi[at_start] = t0, 0.0
-    tol = 4 * np.finfo(float).eps * max(abs(t0), abs(t1), 1e-300)
-    side = np.zeros(n)
-    live = everything
-    for it in range(200):
-        live = live[lo[live] <= hi[live].min()]
-        live = live[(hi[live] - lo[live] > tol) & (f_hi[live] < 0)]
-        if not live.size:
-            break
-        l, h, fl, fh = lo[live], hi[live], f_lo[live], f_hi[live]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mid = (l * fh - h * fl) / (fh - fl)
-        if it % 4 == 3:
-            mid = 0.5 * (l + h)
-        mid = np.where(np.isfinite(mid) & (mid > l) & (mid < h), mid, 0.5 * (l + h))
-        fm = fun(mid, live)
-        neg, pos = fm < 0, fm > 0
-        # Illinois: halve the retained end's value when the same end is kept twice.
-        f_lo[live] = np.where(pos, fm, np.where(neg & (side[live] < 0), fl / 2, fl))
-        f_hi[live] = np.where(neg, fm, np.where(pos, np.where(side[live] > 0, fh / 2, fh), 0.0))
-        lo[live] = np.where(pos, mid, l)
-        hi[live] = np.where(pos, h, mid)
-        side[live] = np.where(neg, -1.0, np.where(pos, 1.0, side[live]))
-    out = np.full(n, np.inf)
-    best = hi.min()
-    keep = lo <= best
-    out[keep] = hi[keep]
-    return out
-
-
-def _locate(ev: _Events, dense, t0, t1, flagged):
-    """Root times of the flagged components on [t0, t1]."""
-    times = np.empty(flagged.size)
     nb = ev.bi.size
-    is_b = flagged < nb
-    if is_b.any():
-        times[is_b] = _boundary_roots(ev, dense, t0, t1, flagged[is_b])
-    for n in np.flatnonzero(~is_b):
-        k = flagged[n]
-        thr = ev.thr[k]
+    t0, t1 = step.t_old, step.t_old + step.h
+    F = step.coefficients()
+    kb, ke = flagged[flagged < nb], flagged[flagged >= nb]
+    roots = np.empty(0)
+    t_end = t1
+    if kb.size:
+        roots = _knot_roots(F, step.y_old, t0, step.h, t0, t1, ev.bi[kb], ev.xj[kb], ev.bs[kb], ev.thr[kb],
+                            fld.canonical, fld.m)
+        t_end = min(t_end, float(roots.min()))
+    if ke.size:
+        t_x, n_ev = _exit_root(F, step.y_old, t0, step.h, t0, t_end, ke - nb, ev.thr[ke], fld.kargs,
+                               ev.si, ev.sa, fld.canonical, fld.m, fld.x)
+        fld.n_evals += n_ev
+        t_end = min(t_end, t_x)
+    t_near = t_end + 1e-12 * max(1.0, abs(t_end))
+    near = [kb[roots <= t_near]]
+    if ke.size:
+        t_check = min(t_near, t1)
+        y = _dense_at(F, step.y_old, t0, step.h, t_check)
+        _, gm, jump = fld.evaluate(y)
+        over = ev.values(y, gm, jump)[ke] - ev.thr[ke]
+        hit = ke[over <= 0]
+        if not hit.size and not near[0].size:  # rounding: the one that defined t_end
+            hit = ke[[int(np.argmin(over))]]
+        near.append(hit)
+    return t_end, np.concatenate(near)
 
-        def fun(t, k=k, thr=thr):
-            return ev.values(dense(t))[k] - thr
 
-        if fun(t0) <= 0:
-            times[n] = t0
-        else:
-            times[n] = brentq(fun, t0, t1, xtol=1e-15 * max(1.0, abs(t1)), rtol=4 * np.finfo(float).eps)
-    return times
-
-
-def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, stats, loss_of):
+def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, stats, loss_of, stop=None):
+    """The states at ``record_times`` and whether KeyboardInterrupt (or ``stop`` being
+    set) ended the integration early; then only the states reached are returned."""
     T = float(record_times[-1])
     n_rec = record_times.size
     states = np.empty((n_rec, y0.size))
+    K = np.empty((_DOP_STAGES + 1 + _DOP_A_EXTRA.shape[0], y0.size))
     k_rec = 0
     t, y = 0.0, _initial_mode(fld, y0.copy(), stats)
     while k_rec < n_rec and record_times[k_rec] <= t:
@@ -655,6 +1021,7 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
     h = None
     stalled, last_event_t = 0, -1.0
     bar, last_draw = None, 0.0
+    interrupted = False
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=T, file=sys.stderr, unit="t", desc="flow", leave=False,
@@ -664,52 +1031,47 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
             stats["n_segments"] += 1
             ev = _Events(fld, y)
             stats["max_sliding"] = max(stats["max_sliding"], int(ev.si.size))
-            solver = DOP853(fld.rhs, t, y, T, rtol=rtol, atol=atol,
-                            first_step=None if h is None else min(h, T - t))
-            event = None
-            while solver.status == "running":
-                msg = solver.step()
-                if solver.status == "failed":
-                    raise RuntimeError(f"the flow's ODE solver failed at t = {solver.t:.6g}: {msg}")
+            f = ev.f0
+            h_abs = _initial_step(fld, t, y, f, T, rtol, atol) if h is None else min(h, T - t)
+            event = step = None
+            while t < T:
+                if stop is not None and stop.is_set():  # train_many was interrupted
+                    raise KeyboardInterrupt
+                ok, t1, y1, f1, gm1, jump1, h_abs, h_step, n_ev = _dop853_step(
+                    y, f, t, h_abs, T, rtol, atol, K, fld.kargs, _DOP_A, _DOP_B, _DOP_C, _DOP_E3, _DOP_E5)
+                fld.n_evals += n_ev
+                if not ok:
+                    raise RuntimeError(f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
+                                       "the spacing of floating-point numbers")
                 stats["n_steps"] += 1
-                if not np.all(np.isfinite(solver.y)):
-                    raise RuntimeError(f"the flow's state is not finite at t = {solver.t:.6g} (diverging); "
+                if not np.all(np.isfinite(y1)):
+                    raise RuntimeError(f"the flow's state is not finite at t = {t1:.6g} (diverging); "
                                        "try tighter rtol/atol")
-                t0, t1 = solver.t_old, solver.t
-                v1 = ev.values(solver.y)
+                step = _Step(fld, t, y, h_step, y1, f1, K)
+                v1 = ev.values(y1, gm1, jump1)
                 flagged = np.flatnonzero(v1 < ev.thr)
-                dense = None
                 t_end = t1
                 if flagged.size:
-                    dense = solver.dense_output()
-                    roots = _locate(ev, dense, t0, t1, flagged)
-                    t_end = float(roots.min())
-                    near = roots <= t_end + 1e-12 * max(1.0, abs(t_end))
-                    event = (t_end, flagged[near])
+                    t_end, comps = _locate(ev, step, flagged)
+                    event = (t_end, comps)
                 else:
                     ev.rearm(v1)
                 while k_rec < n_rec and record_times[k_rec] <= t_end:
                     tr = record_times[k_rec]
-                    if tr == t1:
-                        states[k_rec] = solver.y
-                    else:
-                        if dense is None:
-                            dense = solver.dense_output()
-                        states[k_rec] = dense(tr)
+                    states[k_rec] = y1 if tr == t1 else step(tr)
                     k_rec += 1
                 if bar is not None and time.perf_counter() - last_draw > 0.2:
                     last_draw = time.perf_counter()
                     bar.update(t_end - bar.n)
-                    bar.set_postfix_str(f"loss={loss_of(solver.y):.4g} sliding={ev.si.size}", refresh=False)
+                    bar.set_postfix_str(f"loss={loss_of(y1):.4g} sliding={ev.si.size}", refresh=False)
                 if event is not None:
                     break
-                h = getattr(solver, "h_abs", None) or solver.step_size
+                t, y, f = t1, y1, f1
             if event is None:
-                t, y = solver.t, solver.y
                 break
             t_ev, comps = event
-            y = dense(t_ev)
-            h = max(getattr(solver, "h_abs", None) or solver.step_size or 0.0, 1e-12 * max(1.0, T))
+            y = step(t_ev)
+            h = max(h_abs, 1e-12 * max(1.0, T))
             stalled = stalled + 1 if t_ev <= last_event_t + 1e-13 * max(1.0, T) else 0
             if stalled > _MAX_STALLED_EVENTS:
                 raise RuntimeError(f"the flow stalled at t = {t_ev:.6g}: {stalled} events without progress "
@@ -720,13 +1082,20 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
             while k_rec < n_rec and record_times[k_rec] <= t:  # events exactly at a record time
                 states[k_rec] = y
                 k_rec += 1
+    except KeyboardInterrupt:
+        if k_rec == 0:  # nothing to return
+            raise
+        interrupted = True
     finally:
         if bar is not None:
             bar.update(t - bar.n)
             bar.close()
+    if interrupted:
+        stats["sliding_at_end"] = int(np.sum(fld.slide >= 0))
+        return states[:k_rec], True
     states[k_rec:] = y
     stats["sliding_at_end"] = int(np.sum(fld.slide >= 0))
-    return states
+    return states, False
 
 
 def _handle_events(fld: _Field, ev: _Events, y, comps, stats):
@@ -785,7 +1154,7 @@ def _features(A, B, x):
 
 
 def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0, rtol=1e-8,
-                   atol=1e-10, parameterization="full", progress=False) -> FlowResult:
+                   atol=1e-10, parameterization="full", progress=False, _stop=None) -> FlowResult:
     r"""Integrate the gradient flow ż = −∇L(z) exactly (Williams eqs. 2 and 7).
 
     Piecewise-smooth integration with event location and Filippov sliding: see the
@@ -814,10 +1183,15 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
         invariants δ of ``net`` (Lemma 3, :meth:`Network.from_canonical`).
     progress : bool
         A tqdm bar over t on stderr.
+    _stop : threading.Event, optional
+        Internal (``train_many``): when set, the integration stops as on Ctrl-C.
 
     Returns
     -------
     FlowResult
+        KeyboardInterrupt (Ctrl-C) during the integration returns the record times
+        reached so far with ``interrupted=True``; one before the first record time is
+        reached propagates.
     """
     check_network_and_data(net, data)
     times = as_float_array(record_times, "record_times", min_size=1)
@@ -848,6 +1222,7 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
     fld = _Field(x, yd, m, alpha_eff, canonical, train, lam)
 
     frozen_features = train == ((True, False) if canonical else (False, False, True))
+    interrupted = False
     if frozen_features:
         stats["method"] = "exact-linear"
         if canonical:
@@ -861,7 +1236,8 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
     else:
         def loss_of(state):
             return _objective(fld, state)
-        states = _integrate_piecewise(fld, y0, times, rtol, atol, progress, stats, loss_of)
+        states, interrupted = _integrate_piecewise(fld, y0, times, rtol, atol, progress, stats, loss_of, _stop)
+        times = times[:states.shape[0]]
     stats["n_rhs_evals"] = fld.n_evals
     loss = np.array([_objective(fld, st, count=False) for st in states])
     if canonical:
@@ -877,7 +1253,7 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
     stats["wall_time_s"] = time.perf_counter() - start
     return FlowResult(times, np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c),
                       loss, None if r is None else np.ascontiguousarray(r),
-                      None if theta is None else np.ascontiguousarray(theta), stats)
+                      None if theta is None else np.ascontiguousarray(theta), stats, interrupted)
 
 
 def _objective(fld: _Field, state, count=True) -> float:

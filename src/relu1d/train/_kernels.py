@@ -45,6 +45,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ._compile_notice import install as _install_compile_notice
+
+_install_compile_notice()  # one line on stderr when these kernels are compiled (not when cached)
+
 __all__: list[str] = []
 
 # Batches up to this size use the dense blocked path. Measured at m = 10⁴ (ns per

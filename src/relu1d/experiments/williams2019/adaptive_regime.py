@@ -5,9 +5,12 @@ function of δ, Prop. 4), Fig. 4 (a sinusoid fitted at δ ∈ {−∞, −1, 0, 
 (δ conserved by the flow, drifting by O(lr²) per GD step), Lemma 2 (attractors predict
 where mass gathers) and App. B.2 (a TV penalty Σ|rᵢ|/m on the canonical flow prunes knots).
 
-Where the measured truth differs from the paper's words the claim says so (holds=False
-with a note, or restated in its note); the formulas used are derived in
-:mod:`relu1d.meanfield`.
+Every claim has a stable id (``result.claim("stall")``) and one of the four verdicts of
+:mod:`relu1d.experiments._registry`. Where the measured truth differs from the paper's
+words the claim says so in its note, with the readings of what the paper leaves open;
+our own findings (the δ ≥ 0 stall of Fig. 4, its certificate and its escapes) are
+claims referenced as relu1d measurements. The formulas used are derived in
+:mod:`relu1d.meanfield`, and Fig. 2 calls its ``plane_velocity`` and ``preconditioner``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ...init import init_network
 from ...network import Network
 from ...plot import new_figure, plot_function, plot_particles, plot_regions, plot_velocity_field
 from ...train import _reference
-from .._registry import Claim, ExperimentResult, register
+from .._registry import Claim, ExperimentResult, Reading, register
 
 __all__ = ["Fig1Spec", "fig1", "Fig2Spec", "fig2", "Fig4Spec", "fig4", "Lemma3Spec", "lemma3",
            "Lemma2Spec", "lemma2", "TVSpec", "tv_penalty"]
@@ -110,12 +113,12 @@ def fig1(spec: Fig1Spec) -> ExperimentResult:
     axes[0, 0].set_title(f"$f_z$, m = {spec.m}, δ = {spec.delta:g}")
     axes[0, 1].set_title("particles $(u_i, v_i)$ and regions $A_k$")
     claims = [
-        Claim.below("the trained network interpolates the samples (max |ρⱼ|)", _REF_FIG1, residual,
+        Claim.below("interpolates", "the trained network interpolates the samples (max |ρⱼ|)", _REF_FIG1, residual,
                     spec.residual_tolerance),
-        Claim.close("the 2s boundary angles cut the circle into 2s activation regions (2s − 1 non-empty "
+        Claim.close("region_count", "the 2s boundary angles cut the circle into 2s activation regions (2s − 1 non-empty "
                     "sets C_k plus the arc where no sample is active)", _REF_FIG1 + ", §3.1", n_regions,
                     2 * data.s, 0.0),
-        Claim.close("each neuron's region label matches its activation pattern on the data (fraction)",
+        Claim.close("region_labels", "each neuron's region label matches its activation pattern on the data (fraction)",
                     _REF_FIG1 + ", §3.1", agree, 1.0, 0.0),
     ]
     return ExperimentResult(ds, {"fig1": fig}, claims)
@@ -150,16 +153,39 @@ def _ntk_max(net: Network, data: Dataset) -> float:
     return float(np.linalg.eigvalsh(jac @ jac.T)[-1])
 
 
-def _plane_descent(net: Network, data: Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """−∇_{(u,v)} L̃ at every neuron, and the radial unit vectors d(θᵢ); shapes (m, 2)."""
+def _plane_directions(net: Network, data: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The plane descent direction, eq. 14's predicted motion and the radial unit vectors; shapes (m, 2).
+
+    Everything comes from :func:`relu1d.meanfield.plane_velocity` (the canonical flow
+    ẇ = −∇L̃ = −∇V/m seen in the plane, (u̇, v̇) = sign(r)ṙ·d(θ) + |r|θ̇·t(θ)) and
+    :func:`relu1d.meanfield.preconditioner` (Pᵢ of eq. 13). Write that velocity as
+    g_d·d(θᵢ) + g_t·t(θᵢ). Then
+
+    * −∇_{(u,v)}L̃ = g_d·d + (g_t/rᵢ²)·t (the Euclidean plane gradient: ∂/∂τ = ∂/(|r|∂θ));
+    * the full flow moves the particle by P_r·g_d·d + P_θ·g_t·t, which is eq. 14's
+      diag((m/α)²(aᵢ² + bᵢ² + cᵢ²), (m/α)²cᵢ²)·(−∇_{(u,v)}L̃) in the (d, t) frame, since
+      rᵢ² = (m/α)²cᵢ²(aᵢ² + bᵢ²).
+
+    Particles with r = 0 get zero vectors.
+    """
     r, theta = net.canonical()
-    _, g_r, g_t = _reference.canonical_loss_and_grad(r, theta, data.x, data.y)
+    u, v = _plane(r, theta)
+    velocity = np.zeros((net.m, 2))
+    for sign in (1, -1):
+        mine = np.sign(r) == sign
+        if np.any(mine):
+            du, dv = meanfield.plane_velocity(net, data, u[mine], v[mine], sign=sign)
+            velocity[mine] = np.column_stack((du, dv)) / net.m
     d = np.column_stack((np.cos(theta), np.sin(theta)))
     t = np.column_stack((-np.sin(theta), np.cos(theta)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tangential = np.where(r != 0, g_t / np.abs(np.where(r != 0, r, 1.0)), 0.0)
-    grad = (np.sign(r) * g_r)[:, None] * d + tangential[:, None] * t
-    return -grad, d
+    g_d, g_t = np.sum(velocity * d, axis=1), np.sum(velocity * t, axis=1)
+    moving = r != 0
+    r2 = np.where(moving, r, 1.0) ** 2
+    gains = meanfield.preconditioner(net)
+    descent = np.where(moving[:, None], g_d[:, None] * d + (g_t / r2)[:, None] * t, 0.0)
+    predicted = np.where(moving[:, None], (np.where(moving, gains[:, 0], 0.0) * g_d)[:, None] * d
+                         + (np.where(moving, gains[:, 1], 0.0) * g_t)[:, None] * t, 0.0)
+    return descent, predicted, d
 
 
 def _angle(a, b, *, axis_only: bool = False) -> np.ndarray:
@@ -202,11 +228,7 @@ def fig2(spec: Fig2Spec) -> ExperimentResult:
             u0 = np.column_stack(_plane(*now.canonical()))
             u1 = np.column_stack(_plane(*nxt.canonical()))
             step = u1 - u0
-            descent, radial = _plane_descent(now, data)
-            gain_ratio = now.c ** 2 / (now.a ** 2 + now.b ** 2 + now.c ** 2)      # G_τ/G_r (eq. 14)
-            t = np.column_stack((-radial[:, 1], radial[:, 0]))
-            predicted = (np.sum(descent * radial, axis=1)[:, None] * radial
-                         + (gain_ratio * np.sum(descent * t, axis=1))[:, None] * t)
+            descent, predicted, radial = _plane_directions(now, data)
             moving = (np.linalg.norm(step, axis=1) > 1e-9 * max(1e-300, np.max(np.linalg.norm(step, axis=1))))
             moving &= np.linalg.norm(descent, axis=1) > 0
             to_rad.append(_angle(step[moving], radial[moving], axis_only=True))
@@ -220,7 +242,7 @@ def fig2(spec: Fig2Spec) -> ExperimentResult:
         rows["error"].append(float(np.median(np.concatenate(err))))
         rows["lr"].append(lr)
         start = np.column_stack(_plane(*net0.canonical()))
-        descent0, _ = _plane_descent(net0, data)
+        descent0 = _plane_directions(net0, data)[0]
         traces.append((np.stack(path) - start, descent0))
 
     ds = xr.Dataset({name: ("delta", np.asarray(vals)) for name, vals in rows.items()},
@@ -247,10 +269,10 @@ def fig2(spec: Fig2Spec) -> ExperimentResult:
     idx = {d: i for i, d in enumerate(spec.deltas)}
     claims = []
     if -100.0 in idx:
-        claims.append(Claim.below("δ = −100: neurons move radially (mean angle of the motion to the radial "
+        claims.append(Claim.below("radial_at_minus100", "δ = −100: neurons move radially (mean angle of the motion to the radial "
                                   "line, degrees)", _REF_FIG2, rows["to_radial"][idx[-100.0]], tol))
     if 100.0 in idx:
-        claims.append(Claim.below("δ = +100: neurons move along the plane gradient (mean angle of the motion "
+        claims.append(Claim.below("gradient_at_plus100", "δ = +100: neurons move along the plane gradient (mean angle of the motion "
                                   "to −∇L̃, degrees)", _REF_FIG2, rows["to_gradient"][idx[100.0]], tol,
                                   note="The paper says the δ → +∞ flow follows the canonical flow (7); by "
                                   "eq. 14 it is the Euclidean gradient flow of the (u, v) plane, "
@@ -258,11 +280,11 @@ def fig2(spec: Fig2Spec) -> ExperimentResult:
                                   "(motion parallel to ∇L̃) is the plane flow."))
     if 0.0 in idx:
         to_rad0, to_grad0 = rows["to_radial"][idx[0.0]], rows["to_gradient"][idx[0.0]]
-        claims.append(Claim.above("δ = 0: in between, neither radial nor along the plane gradient (smaller of the "
+        claims.append(Claim.above("in_between_at_0", "δ = 0: in between, neither radial nor along the plane gradient (smaller of the "
                                   "mean angles to the radial line and to −∇L̃, degrees)", _REF_FIG2,
                                   min(to_rad0, to_grad0), tol,
                                   note=f"to the radial line {to_rad0:.3g}°, to −∇L̃ {to_grad0:.3g}°"))
-    claims.append(Claim.below("every δ: measured motion matches eq. 14's direction diag(G_r, G_τ)(−∇L̃) "
+    claims.append(Claim.below("eq14_direction", "every δ: measured motion matches eq. 14's direction diag(G_r, G_τ)(−∇L̃) "
                               "(largest median angle between them over δ, degrees; the median leaves out the few neurons "
                               "whose knot crosses a sample within a step)", _REF_FIG2,
                               max(rows["error"]), tol))
@@ -274,6 +296,7 @@ _FIG4_RUNS = {  # δ -> (invariant of the initial rescaling, trainable)
     -np.inf: (-1.0, "c"),
     np.inf: (1.0, "ab"),
 }
+_REF_OURS = "relu1d measurement (cf. Boursier & Flammarion 2025, JMLR, Thm. 2)"
 
 
 @dataclass(frozen=True)
@@ -285,10 +308,16 @@ class Fig4Spec:
     only (the limits in which the other layer's motion vanishes, Prop. 4). ``eps`` is the
     concentration radius, ``tol`` the knot-clustering width (:mod:`relu1d.knots`).
 
-    After the paper's ``steps`` epochs every run is continued, same lr, to ``long_steps``
-    epochs in all, the end state: there the δ < 0 runs interpolate (loss < 1e-5) and the
-    δ ≥ 0 runs have stopped at a non-interpolating critical point (1 000 000 epochs were
-    measured to reach it to 0.1 % for seeds 0–2; 300 000 bring seed 0 within 1.1 %).
+    The paper's time (``steps`` epochs) is measured for every seed of ``seeds`` at every
+    lr of ``lr_readings`` (the paper states none). The runs of ``long_seeds`` at ``lr`` are
+    continued to ``long_steps`` epochs in all, the end state: the δ < 0 runs interpolate,
+    the δ ≥ 0 runs stall at a local minimum (certified there: a block of adjacent samples
+    with no knot between them, f the least-squares line on it). From the stall of each δ
+    in ``escape_deltas`` (first long seed) two perturbations are continued for
+    ``escape_steps`` epochs: Gaussian kicks of standard deviation ``kick`` on every
+    (aᵢ, bᵢ) (``kick_draws`` independent draws), and ``extra_neurons`` small neurons (|a| = |c| = ``extra_scale``, random sign
+    of c) with knots spread inside the block; the run has escaped when its loss falls
+    below ``escape_fraction`` times the stall loss.
     """
 
     m: int = 1000
@@ -296,91 +325,281 @@ class Fig4Spec:
     deltas: tuple = (-np.inf, -1.0, 0.0, 1.0, np.inf)
     lr: float = 0.1
     steps: int = 10_000
+    seeds: tuple = tuple(range(10))
+    lr_readings: tuple = (0.1, 0.03, 0.01, 0.003)
     long_steps: int = 1_000_000
-    seeds: tuple = (0, 1, 2)
+    long_seeds: tuple = (0, 1, 2)
+    escape_deltas: tuple = (1.0,)
+    escape_steps: int = 600_000
+    escape_fraction: float = 0.01
+    kick: float = 1e-3
+    kick_draws: int = 4
+    extra_neurons: int = 12
+    extra_scale: float = 0.05
     data_seed: int = 0
     eps: float = 0.02
     tol: float = 0.02
 
 
+def _block(net: Network, data: Dataset) -> tuple[int, int]:
+    """The longest run x_j … x_k (k − j >= 2) of adjacent samples with no knot strictly
+    between x_j and x_k, any weight counted; (-1, -1) if there is none (ties: the first)."""
+    e = net.knots[np.isfinite(net.knots)]
+    inside = np.array([np.any((e > lo) & (e < hi)) for lo, hi in zip(data.x[:-1], data.x[1:])])
+    best, start = (-1, -1), 0
+    for j in range(data.s - 1):
+        if inside[j]:
+            start = j + 1
+        elif j + 1 - start >= 2 and j + 1 - start > best[1] - best[0]:
+            best = (start, j + 1)
+    return best
+
+
+def _stall_certificate(net: Network, data: Dataset, block: tuple[int, int], trainable: str) -> dict:
+    """What makes a δ ≥ 0 end state a local minimum.
+
+    On the block x_j … x_k no knot lies between samples, so every neuron's activation
+    pattern is constant there and f is affine on it: the loss is at least the block's
+    least-squares misfit, for this network and for every network whose (aᵢ, bᵢ) are each
+    moved by less than ``radius`` = minᵢ,ⱼ |aᵢxⱼ − bᵢ|/√(1 + xⱼ²) (the distance from (aᵢ, bᵢ)
+    to the line where neuron i switches at xⱼ), whatever c does. When the loss equals that
+    misfit (``gap`` = (loss − misfit)/loss ≈ 0), the point is a local minimum.
+    """
+    loss, ga, gb, gc = _reference.loss_and_grad(net.a, net.b, net.c, net.alpha, data.x, data.y)
+    grads = {"a": ga, "b": gb, "c": gc}
+    grad = float(np.sqrt(sum(float(np.sum(grads[name] ** 2)) for name in trainable)))
+    if block[0] < 0:
+        return {"misfit": 0.0, "gap": float("nan"), "radius": 0.0, "grad": grad, "loss": float(loss)}
+    x, y = data.x[block[0]:block[1] + 1], data.y[block[0]:block[1] + 1]
+    design = np.column_stack((x, np.ones_like(x)))
+    residual = y - design @ np.linalg.lstsq(design, y, rcond=None)[0]
+    misfit = 0.5 * float(residual @ residual)
+    radius = float(np.min(np.abs(np.multiply.outer(net.a, x) - net.b[:, None]) / np.sqrt(1.0 + x ** 2)))
+    return {"misfit": misfit, "gap": (float(loss) - misfit) / float(loss), "radius": radius, "grad": grad,
+            "loss": float(loss)}
+
+
+def _l2(net: Network, g, interval, n: int = 64) -> float:
+    """L² distance of a network to g on ``interval``, through its exact spline view.
+
+    The spline declares every knot, so :func:`relu1d.splines.l2_distance` integrates
+    f − g exactly on each cell where g is a polynomial of degree <= 3 between its own
+    declared breakpoints (the linear and the kernel interpolants are).
+    """
+    return splines.l2_distance(net.to_spline(), g, interval, n=n)
+
+
+def _gap_distances(net: Network, lin, data: Dataset) -> np.ndarray:
+    """∫ (f − lin)² over each gap [x_j, x_{j+1}] (their sum is the squared L² distance on the hull)."""
+    spline = net.to_spline()
+    return np.array([splines.l2_distance(spline, lin, (lo, hi), n=1) ** 2
+                     for lo, hi in zip(data.x[:-1], data.x[1:])])
+
+
+def _gap_knot_mass(net: Network, data: Dataset, eps: float) -> np.ndarray:
+    """Fraction of Σ|μᵢ| whose knots lie inside each gap, farther than ``eps`` from both its samples."""
+    e, mu = net.knots, np.abs(net.delta_slopes)
+    has = np.isfinite(e)
+    total = float(mu[has].sum())
+    out = np.zeros(data.s - 1)
+    for j, (lo, hi) in enumerate(zip(data.x[:-1], data.x[1:])):
+        out[j] = mu[has & (e > lo + eps) & (e < hi - eps)].sum() / total if total > 0 else np.nan
+    return out
+
+
+def _mean_interval(values) -> tuple[float, tuple[float, float]]:
+    """Mean and two-sided 95 % Student-t interval over the finite values."""
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    mean = float(v.mean())
+    if v.size < 2:
+        return mean, (float("nan"), float("nan"))
+    half = float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return mean, (mean - half, mean + half)
+
+
+def _spearman_rows(conc: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each column (a seed's concentrations over δ) with the δ order."""
+    from scipy.stats import spearmanr
+
+    order = np.arange(conc.shape[0])
+    out = np.full(conc.shape[1], np.nan)
+    for j in range(conc.shape[1]):
+        col = conc[:, j]
+        if np.all(np.isfinite(col)) and np.ptp(col) > 0:
+            out[j] = float(spearmanr(order, col).statistic)
+    return out
+
+
 @register("williams2019.fig4",
           "Fig. 4: sinusoid fitted at δ ∈ {−∞, −1, 0, 1, ∞}; knot concentration at the samples, effective "
-          "knots, distances to the linear and to the kernel interpolant",
-          quick=Fig4Spec(seeds=(0,), long_steps=300_000), full=Fig4Spec())
+          "knots, distances to the linear and to the kernel interpolant; the δ ≥ 0 stall, its certificate "
+          "and its escapes",
+          quick=Fig4Spec(seeds=(0, 1, 2), lr_readings=(0.1, 0.01), long_steps=300_000, long_seeds=(0,),
+                         escape_steps=150_000, escape_fraction=0.95, kick=1e-2, kick_draws=1),
+          full=Fig4Spec())
 def fig4(spec: Fig4Spec) -> ExperimentResult:
-    """Williams et al., Fig. 4, measured.
+    """Williams et al., Fig. 4, measured, and the δ ≥ 0 stall our runs find.
 
-    Per δ (mean over seeds): the fraction of Σ|μᵢ| within ``eps`` of a sample
-    (:func:`relu1d.knots.concentration`), the number of effective knot clusters, the
-    final loss, and the L² distances on [x₁, x_s] to the linear interpolant
-    (:func:`relu1d.splines.linear`) and to the infinite-width kernel interpolant
-    (:func:`relu1d.kernel.interpolant`, uniform init); the same at ``long_steps`` epochs
-    (suffix ``_long``), with the affine-run lower bound on the loss
-    (:func:`relu1d.knots.affine_misfit_bound`) that shows the δ ≥ 0 end states to be critical points
-    where f is a straight line over samples that no knot separates.
+    At the paper's time (``steps`` epochs), per δ and seed: the fraction of Σ|μᵢ| within
+    ``eps`` of a sample (:func:`relu1d.knots.concentration`), at every lr of
+    ``lr_readings``; at ``lr``, the number of effective knot clusters, the loss and the L²
+    distances on [x₁, x_s] to the linear interpolant (:func:`relu1d.splines.linear`) and to
+    the infinite-width kernel interpolant (:func:`relu1d.kernel.interpolant`, uniform
+    init). At ``long_steps`` epochs (suffix ``_long``, seeds ``long_seeds``): the same,
+    the stall's block and certificate (:func:`_stall_certificate`), the loss plateau over
+    the last tenth of the run, and the squared distance to the linear interpolant split
+    by gap between samples, with the knot mass inside each gap. Then the escapes.
     """
     import xarray as xr
 
     from ..._validation import as_int
+    from ...train import train_many
 
     long_steps = as_int(spec.long_steps, "long_steps", minimum=spec.steps)
+    escape_steps = as_int(spec.escape_steps, "escape_steps", minimum=1)
+    if not spec.seeds or not spec.long_seeds or not set(spec.long_seeds) <= set(spec.seeds):
+        raise ValueError(f"seeds must be non-empty and long_seeds a non-empty subset of them; got "
+                         f"seeds={spec.seeds!r}, long_seeds={spec.long_seeds!r}")
+    if spec.lr not in spec.lr_readings:
+        raise ValueError(f"lr ({spec.lr!r}) must be one of lr_readings {spec.lr_readings!r}")
+    if not set(spec.escape_deltas) <= {d for d in spec.deltas if d >= 0}:
+        raise ValueError(f"escape_deltas must be δ ≥ 0 values of deltas; got {spec.escape_deltas!r}")
     data = sinusoid(spec.s, seed=spec.data_seed)
     lin = splines.linear(data)
     ker = kernel.interpolant(data, init="uniform")
     hull = (float(data.x[0]), float(data.x[-1]))
     grid = np.linspace(data.x[0] - 0.1, data.x[-1] + 0.1, 400)
-    shape = (len(spec.deltas), len(spec.seeds))
-    out = {name: np.zeros(shape) for name in ("concentration", "effective_knots", "loss", "d_linear", "d_kernel",
-                                               "concentration_init", "loss_long", "concentration_long",
-                                               "d_linear_long", "d_kernel_long", "affine_bound_long")}
-    curves = np.zeros(shape + (grid.size,))
+    deltas = list(spec.deltas)
+    lrs = list(spec.lr_readings)
+    n_d, n_s, n_l, n_ls, n_g = len(deltas), len(spec.seeds), len(lrs), len(spec.long_seeds), data.s - 1
+    out = {name: np.zeros((n_d, n_s)) for name in ("concentration", "effective_knots", "loss", "d_linear",
+                                                     "d_kernel", "concentration_init")}
+    conc_lr = np.zeros((n_l, n_d, n_s))
+    long_names = ("loss_long", "concentration_long", "d_linear_long", "d_kernel_long", "affine_bound_long",
+                  "block_misfit_long", "block_gap_long", "block_radius_long", "grad_norm_long", "plateau_long",
+                  "block_first_long", "block_last_long")
+    long = {name: np.zeros((n_d, n_ls)) for name in long_names}
+    gap_d2 = np.zeros((n_d, n_ls, n_g))
+    gap_mass = np.zeros((n_d, n_ls, n_g))
+    curves = np.zeros((n_d, n_s, grid.size))
     n_records = 21
-    history = np.zeros(shape + (n_records,))
+    history = np.zeros((n_d, n_s, n_records))
     history_time = np.zeros(n_records)
-    finals = {}
-    for i, delta in enumerate(spec.deltas):
+    finals, ends = {}, {}
+    end_params = np.zeros((3, n_d, spec.m))
+    record = np.linspace(0, spec.steps, n_records).round().astype(int)
+    for i, delta in enumerate(deltas):
         init_delta, trainable = _FIG4_RUNS.get(delta, (delta, "abc"))
-        for j, seed in enumerate(spec.seeds):
-            net0 = init_network(spec.m, alpha="sqrt", seed=seed, delta=init_delta)
-            traj = _train(net0, data, method="gd", lr=spec.lr, steps=spec.steps, trainable=trainable,
-                          record=np.linspace(0, spec.steps, n_records).round().astype(int), max_snapshots=None)
-            net = traj.network
-            history[i, j] = [knots.concentration(traj.snapshots.network(k), data, spec.eps)
-                             for k in range(n_records)]
-            history_time = traj.snapshots.times
-            out["concentration"][i, j] = knots.concentration(net, data, spec.eps)
-            out["concentration_init"][i, j] = knots.concentration(net0, data, spec.eps)
-            out["effective_knots"][i, j] = knots.clusters(net, data, spec.tol).effective.sum()
-            out["loss"][i, j] = traj.data_loss[-1]
-            out["d_linear"][i, j] = splines.l2_distance(net, lin, hull)
-            out["d_kernel"][i, j] = splines.l2_distance(net, ker, hull)
-            curves[i, j] = net(grid)
-            if long_steps > spec.steps:
-                rest = long_steps - spec.steps
-                more = _train(net, data, method="gd", lr=spec.lr, steps=rest, trainable=trainable, record_every=rest)
-                end, out["loss_long"][i, j] = more.network, more.data_loss[-1]
-            else:
-                end, out["loss_long"][i, j] = net, traj.data_loss[-1]
-            out["concentration_long"][i, j] = knots.concentration(end, data, spec.eps)
-            out["d_linear_long"][i, j] = splines.l2_distance(end, lin, hull)
-            out["d_kernel_long"][i, j] = splines.l2_distance(end, ker, hull)
-            out["affine_bound_long"][i, j] = knots.affine_misfit_bound(end, data)
-            if j == 0:
-                finals[delta] = net
+        nets0 = [init_network(spec.m, alpha="sqrt", seed=seed, delta=init_delta) for seed in spec.seeds]
+        for k, lr in enumerate(lrs):
+            trajs = train_many(nets0, data, method="gd", lr=lr, steps=spec.steps, trainable=trainable,
+                               record=record, max_snapshots=None)
+            conc_lr[k, i] = [knots.concentration(t.network, data, spec.eps) for t in trajs]
+            if lr != spec.lr:
+                continue
+            for j, (net0, traj) in enumerate(zip(nets0, trajs)):
+                net = traj.network
+                history[i, j] = [knots.concentration(traj.snapshots.network(q), data, spec.eps)
+                                 for q in range(n_records)]
+                history_time = traj.snapshots.times
+                out["concentration"][i, j] = conc_lr[k, i, j]
+                out["concentration_init"][i, j] = knots.concentration(net0, data, spec.eps)
+                out["effective_knots"][i, j] = knots.clusters(net, data, spec.tol).effective.sum()
+                out["loss"][i, j] = traj.data_loss[-1]
+                out["d_linear"][i, j] = _l2(net, lin, hull)
+                out["d_kernel"][i, j] = _l2(net, ker, hull)
+                curves[i, j] = net(grid)
+            finals[delta] = trajs[0].network
+            paper_nets = [trajs[spec.seeds.index(seed)].network for seed in spec.long_seeds]
+        rest = long_steps - spec.steps
+        if rest > 0:
+            more = train_many(paper_nets, data, method="gd", lr=spec.lr, steps=rest, trainable=trainable,
+                              record_every=max(1, rest // 10))
+            end_nets = [t.network for t in more]
+            plateaus = [abs(t.data_loss[-2] - t.data_loss[-1]) / t.data_loss[-1] if t.data_loss[-1] > 0 else 0.0
+                        for t in more]
+        else:
+            end_nets, plateaus = paper_nets, [float("nan")] * n_ls
+        for j, end in enumerate(end_nets):
+            block = _block(end, data)
+            cert = _stall_certificate(end, data, block, trainable)
+            long["loss_long"][i, j] = cert["loss"]
+            long["concentration_long"][i, j] = knots.concentration(end, data, spec.eps)
+            long["d_linear_long"][i, j] = _l2(end, lin, hull)
+            long["d_kernel_long"][i, j] = _l2(end, ker, hull)
+            long["affine_bound_long"][i, j] = knots.affine_misfit_bound(end, data)
+            long["block_misfit_long"][i, j] = cert["misfit"]
+            long["block_gap_long"][i, j] = cert["gap"]
+            long["block_radius_long"][i, j] = cert["radius"]
+            long["grad_norm_long"][i, j] = cert["grad"]
+            long["plateau_long"][i, j] = plateaus[j]
+            long["block_first_long"][i, j], long["block_last_long"][i, j] = block
+            gap_d2[i, j] = _gap_distances(end, lin, data)
+            gap_mass[i, j] = _gap_knot_mass(end, data, spec.eps)
+        ends[delta] = end_nets[0]
+        end_params[:, i] = end_nets[0].a, end_nets[0].b, end_nets[0].c
+
+    # ------------------------------------------------------------------ escapes from the stall
+    n_e = len(spec.escape_deltas)
+    draws = as_int(spec.kick_draws, "kick_draws", minimum=1)
+    n_extra = as_int(spec.extra_neurons, "extra_neurons", minimum=1)
+    escape = {"kick_loss": np.zeros((draws, n_e)), "kick_d_linear": np.zeros((draws, n_e)),
+              "extra_loss": np.zeros(n_e), "extra_d_linear": np.zeros(n_e), "escape_stall_loss": np.zeros(n_e)}
+    rng = np.random.default_rng([spec.long_seeds[0], 2019])
+    for q, delta in enumerate(spec.escape_deltas):
+        i = deltas.index(delta)
+        stalled, trainable = ends[delta], _FIG4_RUNS.get(delta, (delta, "abc"))[1]
+        escape["escape_stall_loss"][q] = long["loss_long"][i, 0]
+        first, last = int(long["block_first_long"][i, 0]), int(long["block_last_long"][i, 0])
+        lo, hi = (data.x[first], data.x[last]) if first >= 0 else hull
+        starts = [Network(stalled.a + spec.kick * rng.standard_normal(spec.m),
+                          stalled.b + spec.kick * rng.standard_normal(spec.m), stalled.c, stalled.alpha)
+                  for _ in range(draws)]
+        spots = np.linspace(lo, hi, n_extra + 2)[1:-1]
+        small = spec.extra_scale * np.ones(n_extra)
+        starts.append(Network(np.r_[stalled.a, small], np.r_[stalled.b, small * spots],
+                              np.r_[stalled.c, small * rng.choice([-1.0, 1.0], n_extra)], stalled.alpha))
+        runs = train_many(starts, data, method="gd", lr=spec.lr, steps=escape_steps, trainable=trainable,
+                          record_every=escape_steps)
+        escape["kick_loss"][:, q] = [run.data_loss[-1] for run in runs[:-1]]
+        escape["kick_d_linear"][:, q] = [_l2(run.network, lin, hull) for run in runs[:-1]]
+        escape["extra_loss"][q] = runs[-1].data_loss[-1]
+        escape["extra_d_linear"][q] = _l2(runs[-1].network, lin, hull)
+
+    coords = {"delta": ("delta", np.asarray(deltas, float)), "seed": ("seed", np.asarray(spec.seeds)),
+              "long_seed": ("long_seed", np.asarray(spec.long_seeds)), "x": ("x", grid),
+              "time": ("time", history_time), "lr": ("lr", np.asarray(lrs, float)),
+              "gap": ("gap", np.arange(n_g)), "gap_mid": ("gap", 0.5 * (data.x[:-1] + data.x[1:])),
+              "neuron": ("neuron", np.arange(spec.m)), "sample": ("sample", np.arange(data.s)),
+              "draw": ("draw", np.arange(draws)),
+              "escape_delta": ("escape_delta", np.asarray(spec.escape_deltas, float))}
     ds = xr.Dataset({name: (("delta", "seed"), val) for name, val in out.items()}
-                    | {"network": (("delta", "seed", "x"), curves),
+                    | {name: (("delta", "long_seed"), val) for name, val in long.items()}
+                    | {name: (("draw", "escape_delta") if val.ndim == 2 else ("escape_delta",), val)
+                       for name, val in escape.items()}
+                    | {"concentration_lr": (("lr", "delta", "seed"), conc_lr),
+                       "d_linear_gap_long": (("delta", "long_seed", "gap"), gap_d2),
+                       "knot_mass_gap_long": (("delta", "long_seed", "gap"), gap_mass),
+                       "a_long": (("delta", "neuron"), end_params[0]),
+                       "b_long": (("delta", "neuron"), end_params[1]),
+                       "c_long": (("delta", "neuron"), end_params[2]),
+                       "network": (("delta", "seed", "x"), curves),
                        "concentration_history": (("delta", "seed", "time"), history),
-                       "linear": (("x",), lin(grid)), "kernel": (("x",), ker(grid))},
-                    coords={"delta": ("delta", np.asarray(spec.deltas, float)),
-                            "seed": ("seed", np.asarray(spec.seeds)), "x": ("x", grid),
-                            "time": ("time", history_time)},
-                    attrs={"m": spec.m, "alpha": "sqrt", "lr": spec.lr, "steps": spec.steps,
-                           "long_steps": long_steps, "eps": spec.eps,
-                           "tol": spec.tol,
+                       "linear": (("x",), lin(grid)), "kernel": (("x",), ker(grid)),
+                       "sample_x": (("sample",), data.x), "sample_y": (("sample",), data.y)},
+                    coords=coords,
+                    attrs={"m": spec.m, "alpha": float(np.sqrt(spec.m)), "lr": spec.lr, "steps": spec.steps,
+                           "long_steps": long_steps, "escape_steps": escape_steps, "kick": spec.kick,
+                           "eps": spec.eps, "tol": spec.tol,
                            "linear_to_kernel": splines.l2_distance(lin, ker, hull)})
 
-    fig, axes = new_figure(len(spec.deltas), 3, size=(3.6, 3.4))
-    for col, delta in enumerate(spec.deltas):
+    fig, axes = new_figure(len(deltas), 3, size=(3.6, 3.4))
+    for col, delta in enumerate(deltas):
         net = finals[delta]
         plot_function(net, data, ax=axes[0, col], label="$f_z$")
         axes[0, col].plot(grid, ker(grid), color="0.6", lw=1, ls="--", label="kernel")
@@ -391,91 +610,232 @@ def fig4(spec: Fig4Spec) -> ExperimentResult:
         axes[2, col].set_ylim(0, 1)
         axes[2, col].set_xlabel("time lr·step")
         axes[2, col].set_ylabel(f"concentration (ε = {spec.eps:g})")
+    return ExperimentResult(ds, {"fig4": fig}, _fig4_claims(spec, ds))
 
-    conc = out["concentration"].mean(axis=1)
-    conc_long = out["concentration_long"].mean(axis=1)
-    peak = history.mean(axis=1).max(axis=1)
-    d_lin = out["d_linear"].mean(axis=1)
-    d_ker = out["d_kernel"].mean(axis=1)
-    d_lin_long = out["d_linear_long"].mean(axis=1)
-    d_ker_long = out["d_kernel_long"].mean(axis=1)
-    deltas = list(spec.deltas)
+
+def _fig4_claims(spec: Fig4Spec, ds) -> list:
+    """The claims of :func:`fig4`, from its data."""
+    deltas = [float(d) for d in ds["delta"].values]
+    adaptive = np.asarray(deltas) >= 0
+    n_seeds, n_long = ds.sizes["seed"], ds.sizes["long_seed"]
+    conc = ds["concentration"].mean("seed").values
+    peak = ds["concentration_history"].mean("seed").max("time").values
+    d_lin = ds["d_linear"].mean("seed").values
+    d_ker = ds["d_kernel"].mean("seed").values
+    d_lin_long = ds["d_linear_long"].mean("long_seed").values
+    d_ker_long = ds["d_kernel_long"].mean("long_seed").values
+    loss_at = ds["loss"].mean("seed").values
+    loss_long = ds["loss_long"].values
+    at = f"after {spec.steps} epochs"
+    end = f"at {ds.attrs['long_steps']} epochs"
+    seeds_text = f"{n_seeds} seeds"
 
     def by_delta(values, fmt=".3f"):
         return ", ".join(f"δ={d:g}: {v:{fmt}}" for d, v in zip(deltas, values))
 
-    at = f"after {spec.steps} epochs"
-    end = f"at {long_steps} epochs"
-    adaptive = np.asarray(deltas) >= 0
-    loss_long = out["loss_long"]
-    ratio = out["affine_bound_long"] / loss_long
-    stall = (f"The δ ≥ 0 runs do not interpolate: continued to {long_steps} epochs they stop at a critical "
-             "point (data loss " + ", ".join(f"δ={d:g}: {v:.2e}" for d, v, keep in
-                                              zip(deltas, loss_long.mean(axis=1), adaptive) if keep)
-             + ") where no knot lies between three or four adjacent samples (for the sinusoid with data seed 0: "
-             "central ones, within x ≈ −0.39 … 0.35) and f is the "
-             "least-squares line through them; the knots that reached the samples early leave as a few "
-             "clusters between samples near the extrema of sin πx. ")
+    def per_run(values, fmt=".4g"):
+        return "; ".join(f"δ={d:g}: " + ", ".join(f"{v:{fmt}}" for v in row)
+                         for d, row, keep in zip(deltas, np.atleast_2d(values), adaptive) if keep)
+
+    # ---- paper, concentration grows with δ: Spearman per seed, over lr readings
+    rank = {float(lr): _spearman_rows(ds["concentration_lr"].sel(lr=lr).values) for lr in ds["lr"].values}
+    rank_mean, rank_ci = _mean_interval(rank[spec.lr])
+    readings = []
+    for lr, vals in rank.items():
+        mean, ci = _mean_interval(vals)
+        readings.append(Reading(f"lr = {lr:g}, {spec.steps} epochs, m = {spec.m}, {seeds_text}; Spearman per seed "
+                                + ", ".join(f"{v:.2f}" for v in vals) + f"; 95 % interval [{ci[0]:.2f}, {ci[1]:.2f}]",
+                                mean, bool(np.isfinite(ci[0]) and ci[0] > 0)))
+    others_hold = [r.holds for r in readings]
+    grows = bool(np.isfinite(rank_ci[0]) and rank_ci[0] > 0)
+    held = ", ".join(f"{lr:g}" for lr, r in zip(rank, readings) if r.holds) or "none"
+    failed = ", ".join(f"{lr:g}" for lr, r in zip(rank, readings) if not r.holds) or "none"
+    if grows:
+        verdict_text = f"The rising trend is resolved at lr = {spec.lr:g} (also at lr {held}; not at lr {failed})."
+    elif any(others_hold):
+        verdict_text = (f"Setting-dependent: the rising trend is resolved at lr {held} but not at lr {failed}, "
+                        "and the paper states no lr.")
+    else:
+        verdict_text = ("Inconclusive: the trend is not resolved at any lr tried, at the paper's unconverged "
+                        "time.")
     claims = [
-        Claim.close(f"{at} (the paper's Fig. 4), knot concentration at the samples grows with δ (Spearman rank "
-                    "correlation of the concentration with δ)", _REF_FIG4, _monotone_rank(conc), 1.0, 0.0,
-                    note=f"fraction of Σ|μᵢ| within {spec.eps:g} of a sample, mean over seeds, {at}: "
-                    f"{by_delta(conc)}; {end}: {by_delta(conc_long)}. " + stall
-                    + f"Peak over the first {spec.steps} epochs: {by_delta(peak)}. The radius is not the "
-                    "cause: the two largest end-state clusters (x ≈ −0.48 and 0.45 for seed 0) sit ≥ 0.09 "
-                    "from every sample."),
-        Claim.below(f"the largest knot concentration reached in the first {spec.steps} epochs does not fall as "
-                    "δ grows (largest drop from one δ to the next; 0.02 allows for saturation near 1)", _REF_FIG4,
-                    float(np.max(peak[:-1] - peak[1:])), 0.02,
+        Claim.judged(
+            "concentration_grows", f"{at} (the paper's Fig. 4), knot concentration at the samples grows with δ "
+            "(Spearman rank correlation of the concentration with δ, mean over seeds at the paper-like lr)",
+            _REF_FIG4, rank_mean, "> 0 (a rising trend)", "the 95 % interval over seeds lies above 0",
+            grows, seeds=n_seeds, interval=rank_ci,
+            readings=tuple(readings),
+            on_fail="setting-dependent" if any(others_hold) else "inconclusive",
+            note=(f"Concentration = fraction of Σ|μᵢ| within {spec.eps:g} of a sample, mean over seeds, {at}: "
+                  f"{by_delta(conc)}; {end}: {by_delta(ds['concentration_long'].mean('long_seed').values)}. "
+                  "It varies more between seeds than between adjacent δ (δ ≥ 0 runs that have already moved "
+                  "their knots off the samples into clusters between them read near 0), and the trend depends "
+                  "on lr, which the paper does not state (readings). " + verdict_text)),
+        Claim.below("peak_concentration_monotone",
+                    f"the largest knot concentration reached in the first {spec.steps} epochs does not fall as δ "
+                    "grows (largest drop from one δ to the next, mean over seeds; 0.02 allows for saturation near 1)",
+                    _REF_FIG4, float(np.max(peak[:-1] - peak[1:])), 0.02, seeds=n_seeds,
                     note=f"peak over the run: {by_delta(peak)}; in the adaptive runs the knots gather at the "
                     "samples early and later move as clusters between them"),
     ]
-    if np.inf in deltas and -np.inf in deltas:
-        hi, lo = deltas.index(np.inf), deltas.index(-np.inf)
-        loss_at = out["loss"].mean(axis=1)
+    hi = deltas.index(np.inf) if np.inf in deltas else None
+    lo = deltas.index(-np.inf) if -np.inf in deltas else None
+    interpolants = float(ds.attrs["linear_to_kernel"])
+    esc_d = np.r_[ds["kick_d_linear"].values.ravel(), ds["extra_d_linear"].values]
+    esc_loss = np.r_[ds["kick_loss"].values.ravel(), ds["extra_loss"].values]
+    esc_ok = esc_loss < 1e-5                # escaped and interpolating
+    if hi is not None and lo is not None:
         under = (f"{at} δ = +∞ is far from fitting (loss {loss_at[hi]:.2g} against {loss_at[lo]:.2g} at δ = −∞), "
                  "so its distances measure under-fitting. ")
+        lin_readings = (
+            Reading(f"{at}, lr = {spec.lr:g} (the paper's time): d_lin(+∞) − min over δ", float(d_lin[hi] - d_lin.min()),
+                    bool(np.argmin(d_lin) == hi)),
+            Reading(f"{end} (δ ≥ 0 stalled): d_lin(+∞) − min over δ", float(d_lin_long[hi] - d_lin_long.min()),
+                    bool(np.argmin(d_lin_long) == hi)),
+            Reading("escaped from the stall (kick / extra neurons) and interpolating (loss < 1e-5): smallest "
+                    "d_lin − d_lin(−∞) at the end",
+                    float(np.min(esc_d[esc_ok], initial=np.inf) - d_lin_long[lo]),
+                    bool(np.any(esc_d[esc_ok] < d_lin_long[lo]))),
+        )
         claims += [
-            Claim.above(f"{at}, knot concentration at δ = +∞ exceeds that at δ = −∞ (difference)", _REF_FIG4,
-                        float(conc[hi] - conc[lo]), 0.0,
-                        note=f"{end}: {conc_long[hi] - conc_long[lo]:+.3f}"),
-            Claim.below(f"{at}, δ = +∞ is nearer the linear than the kernel interpolant (d_lin − d_ker)", _REF_FIG4,
-                        float(d_lin[hi] - d_ker[hi]), 0.0,
-                        note=under + f"{end} (+∞ stalled): {d_lin_long[hi] - d_ker_long[hi]:+.4f}. Final data "
-                        f"loss {at}: {by_delta(loss_at, '.2g')}; the two interpolants are "
-                        f"{splines.l2_distance(lin, ker, hull):.3f} apart (L²)"),
-            Claim.below(f"{at}, δ = −∞ is nearer the kernel than the linear interpolant (d_ker − d_lin)", _REF_FIG4,
-                        float(d_ker[lo] - d_lin[lo]), 0.0,
+            Claim.above("concentration_plus_vs_minus_inf",
+                        f"{at}, knot concentration at δ = +∞ exceeds that at δ = −∞ (difference of seed means)",
+                        _REF_FIG4, float(conc[hi] - conc[lo]), 0.0, seeds=n_seeds,
+                        note=f"per seed: " + ", ".join(f"{v:+.3f}" for v in
+                                                      ds["concentration"].values[hi] - ds["concentration"].values[lo])),
+            Claim.below("plus_inf_nearer_linear_than_kernel",
+                        f"{at}, δ = +∞ is nearer the linear than the kernel interpolant (d_lin − d_ker, seed mean)",
+                        _REF_FIG4, float(d_lin[hi] - d_ker[hi]), 0.0, seeds=n_seeds,
+                        note=under + f"{end} (+∞ stalled): {d_lin_long[hi] - d_ker_long[hi]:+.4f}. The two "
+                        f"interpolants are {interpolants:.3f} apart (L²)."),
+            Claim.below("minus_inf_nearer_kernel_than_linear",
+                        f"{at}, δ = −∞ is nearer the kernel than the linear interpolant (d_ker − d_lin, seed mean)",
+                        _REF_FIG4, float(d_ker[lo] - d_lin[lo]), 0.0, seeds=n_seeds,
                         note=f"{end}: {d_ker_long[lo] - d_lin_long[lo]:+.4f}"),
-            Claim.close(f"{at}, among all δ, δ = +∞ is the nearest to the linear interpolant (index of the smallest "
-                        "d_lin minus index of +∞)", _REF_FIG4, float(np.argmin(d_lin) - hi), 0.0, 0.0,
-                        note=f"d_lin {at}: {by_delta(d_lin, '.4f')}; {end}: {by_delta(d_lin_long, '.4f')}. "
-                        + under + stall + "The stalled networks' distance to the linear interpolant is their "
-                        "misfit over the unseparated samples, so no number of epochs makes the claim hold."),
-            Claim.close(f"{at}, among all δ, δ = −∞ is the nearest to the kernel interpolant (index of the smallest "
-                        "d_ker minus index of −∞)", _REF_FIG4, float(np.argmin(d_ker) - lo), 0.0, 0.0,
+            Claim.close("plus_inf_nearest_linear",
+                        f"{at}, among all δ, δ = +∞ is the nearest to the linear interpolant (index of the smallest "
+                        "seed-mean d_lin minus index of +∞)", _REF_FIG4, float(np.argmin(d_lin) - hi), 0.0, 0.0,
+                        seeds=n_seeds, readings=lin_readings, on_fail="setting-dependent",
+                        note=f"d_lin {at}: {by_delta(d_lin, '.4f')}; {end}: {by_delta(d_lin_long, '.4f')}; after "
+                        "the escapes: " + ", ".join(f"{v:.4f}" for v in esc_d.ravel()) + ". " + under
+                        + "It fails in every reading tried (at the paper's time, at the stall, and after escaping "
+                        "it), because the adaptive runs park knot clusters between samples near the peaks of "
+                        "sin πx (see claim stall_distance_outside_block), which costs no ∫|f''| where the data "
+                        "are convex or concave, so the minimal-∫|f''| bias of the adaptive regime (Savarese et al. "
+                        "2019) does not single out the linear interpolant. Setting-dependent, not contradicted: "
+                        "the paper fixes neither its data (sample count and positions), width nor lr, and on "
+                        f"this data the two interpolants are only {interpolants:.3f} apart; data with far-apart "
+                        "interpolants is the untried reading that could change the outcome."),
+            Claim.close("minus_inf_nearest_kernel",
+                        f"{at}, among all δ, δ = −∞ is the nearest to the kernel interpolant (index of the smallest "
+                        "seed-mean d_ker minus index of −∞)", _REF_FIG4, float(np.argmin(d_ker) - lo), 0.0, 0.0,
+                        seeds=n_seeds,
                         note=f"d_ker {at}: {by_delta(d_ker, '.4f')}; {end}: {by_delta(d_ker_long, '.4f')}"),
         ]
     if np.any(~adaptive):
-        claims.append(Claim.below(f"{end}, the δ < 0 runs interpolate (largest data loss over δ < 0 and seeds)",
-                                  _REF_FIG4, float(np.max(loss_long[~adaptive])), 1e-4,
-                                  note=f"data loss {end}: {by_delta(loss_long.mean(axis=1), '.2e')}"))
+        claims.append(Claim.below(
+            "negative_delta_interpolates", f"{end}, the δ < 0 runs interpolate (largest data loss over δ < 0 "
+            "and long seeds)", _REF_FIG4, float(np.max(loss_long[~adaptive])), 1e-4, seeds=n_long,
+            note=f"data loss {end}, mean over long seeds: {by_delta(loss_long.mean(axis=1), '.3e')}"))
     if np.any(adaptive):
+        blocks = per_run(np.char.add(np.char.add(
+            ds["block_first_long"].values.astype(int).astype(str), "–"),
+            ds["block_last_long"].values.astype(int).astype(str)), "s")
+        gap, radius = ds["block_gap_long"].values[adaptive], ds["block_radius_long"].values[adaptive]
+        grad, plateau = ds["grad_norm_long"].values[adaptive], ds["plateau_long"].values[adaptive]
+        certificate = (f"{end}, per δ ≥ 0 and long seed: samples of the knot-free block {blocks}; "
+                       f"(loss − block misfit)/loss {per_run(ds['block_gap_long'].values, '.1e')}; pattern-stability "
+                       f"radius min |aᵢxⱼ − bᵢ|/√(1 + xⱼ²) over the block {per_run(ds['block_radius_long'].values, '.1e')}; "
+                       f"‖∇L‖ {per_run(ds['grad_norm_long'].values, '.1e')}; relative loss change over the last tenth "
+                       f"of the run {per_run(ds['plateau_long'].values, '.1e')}")
+        mechanism = ("Early alignment (Boursier & Flammarion 2025, Thm. 2): with |a| ≥ ‖w‖ at init (δ ≥ 0), the "
+                     "neurons align before they grow and GD converges to a spurious stationary point with loss "
+                     "> 0; here one where no knot lies inside a block of adjacent samples and f is their "
+                     "least-squares line. Within the radius no knot can enter the block, so the loss cannot "
+                     "fall below the block misfit: a local minimum.")
+        loss_text = per_run(loss_long, ".4e")
+        ratio = ds["affine_bound_long"].values / loss_long
+        d2 = ds["d_linear_gap_long"].values
+        first, last = ds["block_first_long"].values.astype(int), ds["block_last_long"].values.astype(int)
+        share = np.full(loss_long.shape, np.nan)
+        for i in np.flatnonzero(adaptive):
+            for j in range(n_long):
+                if first[i, j] >= 0:
+                    share[i, j] = d2[i, j, first[i, j]:last[i, j]].sum() / d2[i, j].sum()
+        top = []
+        mids = ds["gap_mid"].values
+        mass = ds["knot_mass_gap_long"].values
+        for i in np.flatnonzero(adaptive):
+            order = np.argsort(-d2[i, 0])[:2]
+            top.append(f"δ={deltas[i]:g}: block √{d2[i, 0, first[i, 0]:last[i, 0]].sum():.2e} = "
+                       f"{np.sqrt(d2[i, 0, first[i, 0]:last[i, 0]].sum()):.3f} of "
+                       f"{np.sqrt(d2[i, 0].sum()):.3f}; largest gaps at x ≈ "
+                       + ", ".join(f"{mids[g]:+.2f} (knot mass {mass[i, 0, g]:.2f})" for g in order))
+        stall_ok = bool(np.all(gap < 0.02) and np.all(radius > 0) and np.all(grad < 1e-2))
         claims += [
-            Claim.above(f"{end}, the δ ≥ 0 runs do not interpolate: GD stops at a non-interpolating critical "
-                        "point (smallest data loss over δ ≥ 0 and seeds)", _REF_FIG4,
-                        float(np.min(loss_long[adaptive])), 1e-3,
-                        note=stall + "Measured besides (δ = 0, 1, +∞, seed 0): the same loss 3.92e-3 for lr 0.01 "
-                        "and 0.03 at equal time lr·steps = 10⁵, no interpolation at lr 0.3 (loss 3.9e-3 to 7.3e-3) "
-                        "nor at lr 1 (GD unstable, loss ≈ 1); at m = 100 and 4000 loss 3.9e-3 to 4.8e-3 after "
-                        "3·10⁵ epochs; data seeds 0–7 of the sinusoid: loss 2.4e-3 to 4.2e-3 after 3·10⁵ epochs "
-                        "at δ = 0 and +∞. So neither lr, width nor epochs is the cause."),
-            Claim.above(f"{end}, the δ ≥ 0 loss is all misfit of the best line over samples that no knot "
-                        "separates (smallest ratio of that lower bound to the loss over δ ≥ 0 and seeds)",
-                        _REF_FIG4, float(np.min(ratio[adaptive])), 0.95,
-                        note="ratio by δ (mean over seeds): " + by_delta(ratio.mean(axis=1))),
+            Claim.above("stall", f"{end}, the δ ≥ 0 runs do not interpolate: GD stops at a non-interpolating "
+                        "local minimum (smallest data loss over δ ≥ 0 and long seeds)", _REF_OURS,
+                        float(np.min(loss_long[adaptive])), 1e-3, seeds=n_long, certificate=certificate,
+                        mechanism=mechanism,
+                        note=f"our finding, not a statement of the paper (which fixes neither width, lr nor data "
+                        f"and does not say δ ≥ 0 interpolates). Data loss {end}: {loss_text}; the block and so "
+                        "the stall loss differ between runs."),
+            Claim.above("stall_is_block_misfit", f"{end}, the δ ≥ 0 loss is all misfit of the best line over "
+                        "samples that no knot separates (smallest ratio of that lower bound, "
+                        "knots.affine_misfit_bound, to the loss over δ ≥ 0 and long seeds)",
+                        _REF_OURS, float(np.min(ratio[adaptive])), 0.95, seeds=n_long,
+                        note="ratio per run: " + per_run(ratio, ".4f")),
+            Claim.judged("stall_certified", f"{end}, the δ ≥ 0 end states are certified local minima: the loss "
+                         "equals the knot-free block's least-squares misfit to 2 %, the pattern-stability radius "
+                         "is positive and ‖∇L‖ < 1e-2 (largest relative gap (loss − misfit)/loss)", _REF_OURS,
+                         float(np.max(gap)), "0 (gap), > 0 (radius)", "gap < 0.02, ‖∇L‖ < 1e-2", stall_ok,
+                         seeds=n_long, certificate=certificate, mechanism=mechanism,
+                         note=f"radius range {np.min(radius):.1e} … {np.max(radius):.1e}: a perturbation of "
+                         "every (aᵢ, bᵢ) smaller than it cannot lower the loss; one larger can (claim escape_kick)."),
+            Claim.below("stall_distance_outside_block", f"{end}, most of the stalled δ ≥ 0 runs' L² distance to "
+                        "the linear interpolant comes from outside the knot-free block (largest share of the "
+                        "squared distance that lies over the block)", _REF_OURS,
+                        float(np.nanmax(share[adaptive])), 0.5, seeds=n_long,
+                        note="the rest comes from knot clusters sitting between samples near the peaks of sin πx "
+                        "(first long seed: " + "; ".join(top) + "); block share per run "
+                        + per_run(share, ".3f") + "."),
         ]
-    return ExperimentResult(ds, {"fig4": fig}, claims)
+        kick_ratio = ds["kick_loss"].values / ds["escape_stall_loss"].values
+        extra_ratio = ds["extra_loss"].values / ds["escape_stall_loss"].values
+        frac = spec.escape_fraction
+        where = ", ".join(f"δ = {d:g}" for d in ds["escape_delta"].values)
+        n_draws = ds.sizes["draw"]
+        escaped = int(np.sum(kick_ratio < frac))
+        claims += [
+            Claim.below("escape_kick", f"the stall is fragile: a Gaussian kick of {spec.kick:g} on every (aᵢ, bᵢ) "
+                        f"({where}, first long seed) lets GD leave it in at least one of {n_draws} draws: "
+                        f"{ds.attrs['escape_steps']} epochs later the loss is below {frac:g} × the stall loss "
+                        "(smallest ratio over draws; largest over δ)", _REF_OURS,
+                        float(np.max(np.min(kick_ratio, axis=0))), frac,
+                        note=f"{escaped} of {kick_ratio.size} kicked runs escaped; loss after the kicks: "
+                        + ", ".join(f"{v:.3e}" for v in ds["kick_loss"].values.ravel())
+                        + ". Falling below the block misfit needs a knot inside the block. A kicked run that "
+                        "does not escape can settle into a nearby stall instead (measured besides, m = 1000, "
+                        "δ = 1, seed 0: one 1e-3 kick reached loss 1e-13 within 4·10⁵ epochs, another settled "
+                        "at 3.70e-3; from the δ = 0 stall a 1e-3 kick moved to the 4–6 block's stall, 2.7e-3)."),
+            Claim.below("escape_extra_neurons", f"{spec.extra_neurons} small neurons (|a| = |c| = {spec.extra_scale:g}) "
+                        f"with knots inside the block, added at the stall ({where}, first long seed), let GD leave "
+                        f"it: {ds.attrs['escape_steps']} epochs later the loss is below {frac:g} × the stall loss "
+                        "(largest ratio over δ)", _REF_OURS, float(np.max(extra_ratio)), frac,
+                        note="loss after adding them: " + ", ".join(f"{v:.3e}" for v in ds["extra_loss"].values)),
+        ]
+        if lo is not None:
+            claims.append(Claim.above(
+                "escaped_farther_from_linear", "after escaping the stall and interpolating (loss < 1e-5), the δ ≥ 0 "
+                "runs are still farther from the linear interpolant than δ = −∞ is (smallest such d_lin minus "
+                "d_lin(−∞) at the end state)",
+                _REF_OURS, float(np.min(esc_d[esc_ok]) - d_lin_long[lo]) if np.any(esc_ok) else float("nan"), 0.0,
+                on_fail="inconclusive",
+                note=f"{int(esc_ok.sum())} of {esc_ok.size} perturbed runs interpolate; their d_lin: "
+                + ", ".join(f"{v:.4f}" for v in esc_d[esc_ok])
+                + f" (final losses " + ", ".join(f"{v:.1e}" for v in esc_loss)
+                + f"); δ = −∞: {d_lin_long[lo]:.4f}"))
+    return claims
 
 
 # =============================================================================== Lemma 3
@@ -563,12 +923,12 @@ def lemma3(spec: Lemma3Spec) -> ExperimentResult:
     ax.legend(fontsize="small")
     tol = spec.exponent_tolerance
     claims = [
-        Claim.close("GD drift of δ per step is O(lr²) (fitted exponent)", _REF_L3, slope_step, 2.0, tol),
-        Claim.below("one GD step changes δ by exactly lr²(g_c² − g_a² − g_b²) (largest relative error)",
+        Claim.close("per_step_exponent", "GD drift of δ per step is O(lr²) (fitted exponent)", _REF_L3, slope_step, 2.0, tol),
+        Claim.below("one_step_identity", "one GD step changes δ by exactly lr²(g_c² − g_a² − g_b²) (largest relative error)",
                     _REF_L3, float(np.max(identity_error)), 1e-5,
                     note="rounding limits the smallest lr: Δδ ~ lr² against δ ~ 1 in float64"),
-        Claim.close("GD drift of δ at fixed time is O(lr) (fitted exponent)", _REF_L3, slope_time, 1.0, 3 * tol),
-        Claim.below("the gradient flow conserves δ to solver tolerance (max drift relative to max (a² + b² + c²))",
+        Claim.close("fixed_time_exponent", "GD drift of δ at fixed time is O(lr) (fitted exponent)", _REF_L3, slope_time, 1.0, 3 * tol),
+        Claim.below("flow_conserves", "the gradient flow conserves δ to solver tolerance (max drift relative to max (a² + b² + c²))",
                     _REF_L3, flow_drift / scale, spec.flow_tolerance, note=flow_note),
     ]
     return ExperimentResult(ds, {"lemma3": fig}, claims)
@@ -658,9 +1018,9 @@ def lemma2(spec: Lemma2Spec) -> ExperimentResult:
             f"steps; mass shares: attractor {share[1]:.3f}, repulsor {share[-1]:.3f}, neither {share[0]:.3f}; "
             f"chance {chance:.3f}")
     claims = [
-        Claim.above("newly gathered mass sits at predicted attractors far more often than chance "
+        Claim.above("gathers_at_attractors", "newly gathered mass sits at predicted attractors far more often than chance "
                     "(share at attractors − chance)", _REF_L2, share[1] - chance, spec.margin, note=note),
-        Claim.below("no mass gathers at predicted repulsors (share)", _REF_L2, share[-1], 0.05),
+        Claim.below("none_at_repulsors", "no mass gathers at predicted repulsors (share)", _REF_L2, share[-1], 0.05),
     ]
     return ExperimentResult(ds, {"lemma2": fig}, claims)
 
@@ -720,12 +1080,12 @@ def tv_penalty(spec: TVSpec) -> ExperimentResult:
         ax.set_title(f"κ = {kappa:g}: {int(rows['knots'][list(kappas).index(kappa)])} knots")
     table = ", ".join(f"κ={k:g}: {int(n)}" for k, n in zip(kappas, rows["knots"]))
     claims = [
-        Claim.above("the TV penalty reduces the number of effective knots (count at κ = 0 minus at the "
+        Claim.above("fewer_knots", "the TV penalty reduces the number of effective knots (count at κ = 0 minus at the "
                     "largest κ)", _REF_TV, float(rows["knots"][0] - rows["knots"][-1]), 0.0, note=table),
-        Claim.below("the knot count never increases with κ (largest increase from one κ to the next)",
+        Claim.below("knots_monotone", "the knot count never increases with κ (largest increase from one κ to the next)",
                     _REF_TV, float(np.max(np.diff(rows["knots"]))), 0.5,
                     note=table + "; data loss: " + ", ".join(f"{v:.3g}" for v in rows["data_loss"])),
-        Claim.above("the penalty prunes neurons to r = 0 (fraction at the largest κ)", _REF_TV,
+        Claim.above("prunes", "the penalty prunes neurons to r = 0 (fraction at the largest κ)", _REF_TV,
                     float(rows["pruned"][-1]), 0.0),
     ]
     return ExperimentResult(ds, {"tv_penalty": fig}, claims)

@@ -192,7 +192,7 @@ def test_report_is_self_contained_with_every_figure_and_visible_failures(tmp_pat
     assert page.count("<tr class='v-setting-dependent'><td><code>slope_small</code></td>") == 1
     assert page.count("<tr class='v-holds'><td><code>slope</code></td>") == 1
     css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
-    colours = {v: re.search(rf"\.v-{v}{{color:(#[0-9a-f]+)", css).group(1) for v in VERDICTS}
+    colours = {v: re.search(rf"\.v-{v}:not\(tr\){{color:(#[0-9a-f]+)", css).group(1) for v in VERDICTS}
     assert len(set(colours.values())) == 4, colours
     assert all(f"<b class='v-{v}'>{v}</b>:" in page for v in VERDICTS)  # the legend
     assert "shown to check that failing claims are visible" in page

@@ -16,8 +16,9 @@ from . import data as datasets
 from .data import Dataset
 from .init import SCHEMES, init_network
 from .network import Network, PiecewiseLinear
-# eager: the function ``train`` shadows the subpackage ``relu1d.train`` only if that
-# subpackage is imported before this line (importing a submodule later would rebind it)
+# Eager, not lazy: the first import of the subpackage relu1d.train binds the attribute
+# ``relu1d.train`` to that subpackage, so it must happen here, before the function
+# ``train`` takes the name (later imports of relu1d.train.* leave the name alone).
 from .train import Trajectory, TrainingDiverged, TrainingInterrupted, train, train_many
 
 # namespaces loaded on first attribute access (PEP 562); the first six are public API

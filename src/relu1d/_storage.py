@@ -117,6 +117,35 @@ def read_netcdf(path):
         return ds.load()
 
 
+def process_identity(pid: int):
+    """(state, start time) of a process from /proc (Linux), or None where it is gone or
+    /proc is absent."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return fields[0], fields[19]
+    except (OSError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, started=None) -> bool:
+    """Whether process ``pid`` runs: not gone, not a zombie (killed but not yet reaped by
+    its parent) and, where ``started`` is given, still the process that started then
+    (not a new one under a reused pid)."""
+    if os.path.isdir("/proc/self"):
+        identity = process_identity(pid)
+        if identity is None or identity[0] in ("Z", "X"):
+            return False
+        return started is None or identity[1] == started
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _writer_alive(tmp: Path) -> bool:
     """Whether the process named in a temporary's name (``.NAME.PID.XXXX.tmp``) runs."""
     parts = tmp.name[:-len(_TMP_SUFFIX)].split(".")
@@ -125,13 +154,7 @@ def _writer_alive(tmp: Path) -> bool:
     pid = int(parts[-2])
     if pid == os.getpid():
         return True  # ours: being written right now (never our own leftovers: they are removed on error)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def remove_stale_temporaries(directory) -> int:

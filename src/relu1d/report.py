@@ -479,8 +479,8 @@ pre{background:#f7f7f7;border:1px solid #e3e3e3;padding:.6em;overflow-x:auto;fon
 .meta{color:#555;font-size:.9em}
 tr.v-contradicted td{background:#fde2e2}tr.v-setting-dependent td{background:#fff1d6}
 tr.v-inconclusive td{background:#ececec}
-.v-holds{color:#106b21;font-weight:600}.v-contradicted{color:#a40000;font-weight:700}
-.v-setting-dependent{color:#8a5300;font-weight:700}.v-inconclusive{color:#4a4a4a;font-weight:700}
+.v-holds:not(tr){color:#106b21;font-weight:600}.v-contradicted:not(tr){color:#a40000;font-weight:700}
+.v-setting-dependent:not(tr){color:#8a5300;font-weight:700}.v-inconclusive:not(tr){color:#4a4a4a;font-weight:700}
 .legend span{margin-right:1.2em}
 """
 

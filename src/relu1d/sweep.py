@@ -452,35 +452,6 @@ def _run_point(fn: Callable, spec):
 
 
 # --------------------------------------------------------------------------- workers
-def _process_identity(pid: int):
-    """(state, start time) of a process from /proc (Linux), or None where it is gone or
-    /proc is absent."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return fields[0], fields[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _pid_alive(pid: int, started=None) -> bool:
-    """Whether process ``pid`` runs: not gone, not a zombie (killed but not yet reaped by
-    its parent) and, where ``started`` is given, still the process that started then
-    (not a new one under a reused pid)."""
-    if os.path.isdir("/proc/self"):
-        identity = _process_identity(pid)
-        if identity is None or identity[0] in ("Z", "X"):
-            return False
-        return started is None or identity[1] == started
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _worker_init(main_pid: int) -> None:
     """Initializer of the local pool's workers: leave Ctrl-C to the main process (a
     terminal sends SIGINT to the whole process group; the main process stops the pool),
@@ -488,13 +459,13 @@ def _worker_init(main_pid: int) -> None:
     polls it; the worker's parent is the forkserver, so its pid alone does not tell)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     parent = os.getppid()
-    identity = _process_identity(main_pid)
+    identity = _storage.process_identity(main_pid)
     started = identity[1] if identity is not None else None
 
     def watch() -> None:
         while True:
             time.sleep(_POLL_S)
-            if os.getppid() != parent or not _pid_alive(main_pid, started):
+            if os.getppid() != parent or not _storage.pid_alive(main_pid, started):
                 os._exit(70)
 
     threading.Thread(target=watch, name="relu1d-sweep-watchdog", daemon=True).start()

@@ -68,15 +68,18 @@ runs off to ±∞ and comes back from the other side while the neuron stays in t
 "all active" (or "none active") sector, bounded by x₁ and x_s. The field of a pattern
 is evaluated in O(m + s) with prefix sums over the sorted samples (no m × s array).
 
-1. Integrate the smooth field of the current mode with DOP853 (scipy's explicit
-   Runge–Kutta 8(5,3), error control ``rtol``/``atol``), one step at a time; the field
-   of a pattern is used as its polynomial extension, so steps may overshoot a surface.
+1. Integrate the smooth field of the current mode with DOP853 (Hairer's explicit
+   Runge–Kutta 8(5,3) with scipy's coefficients, error estimate and step-size control,
+   error control ``rtol``/``atol``), one step at a time; the field of a pattern is used
+   as its polynomial extension, so steps may overshoot a surface.
 2. After each step, evaluate the event functions at the step end: σ·gᵢⱼ for free
    neurons, and for sliding ones G⁻ (> 0) and −G⁺ (> 0), the two ends of μ ∈ (0, 1).
    A sign change is located on the DOP853 dense output (7th order) to rounding: the
    knot events (two state components each) all at once by Illinois regula falsi,
-   dropping any whose bracket lies after another's; the exit events by Brent's method.
-   The earliest event wins, and events within 10⁻¹² of it are handled together.
+   dropping any whose bracket lies after another's; the exit events (which need the
+   whole state) as the first root of the minimum of the flagged ones, by the same
+   iteration, searched only up to the earliest knot event. The earliest event wins,
+   and events within 10⁻¹² of it are handled together.
 3. At an event on S for free neuron i coming from side σ, compute G⁻ and G⁺ at the
    event state:
    *crossing* if the far side also points away from the near side (σ = −1: G⁺ > 0;
@@ -97,11 +100,23 @@ rounding never re-triggers an event at the same instant. Decisions use a relativ
 tolerance 10⁻⁹·(|G⁻| + |G⁺|) on the normal speeds. Should events still pile up
 without time advancing (a Zeno point), the run stops with a RuntimeError.
 
-Cost: each event restarts the solver, about 20 gradient evaluations (initial slope,
+Implementation: everything between two events runs compiled (numba): the field of a
+mode (:func:`_field_kernel`, one O(m + s) pass that also returns the exit functions and
+the knot geometry), the DOP853 steps and dense output (:func:`_dop853_step`,
+:func:`_dop853_dense`, checked against scipy's DOP853 by the tests), the event
+functions, their location and the records (:func:`_advance`), and the Filippov decision
+(:func:`_decide_kernel`). Python only restarts the solver after an event, applies it
+and checks for interruption every few dozen steps. The numpy methods of
+:class:`_Field` (``velocity``, ``normal_speeds``, ``rhs_reference``) are the readable
+reference the tests compare the kernels with.
+
+Cost: each event restarts the solver, about 18 gradient evaluations (initial slope,
 one 12-stage step, 3 for the dense output, the decision). Measured on the 2-core
-machine: 30 neurons × 9 points (knots sticking) to t = 10 in ~750 evaluations and
-0.3 s, where plain DOP853 on the same field reaches t ≈ 0.85 in 2·10⁵; m = 1000,
-s = 100 to t = 10: ~4000 events, 8·10⁴ evaluations, ~12 s; m = 10⁴, s = 10: 3 s.
+machine (shared, load ≈ 3): 30 neurons × 9 points (knots sticking) to t = 10 in ~670
+evaluations and 4 ms, where plain DOP853 on the same field reaches t ≈ 0.85 in 2·10⁵;
+m = 1000, s = 100 to t = 10: ~4000 events, 7·10⁴ evaluations, 2 s; m = 10⁴, s = 10:
+0.4 s; the canonical flow of Williams et al.'s Lemma 2 (m = 2000, s = 8, to t = 1320):
+~2000 events, 4 s (it took ~90 s when the steps and event location ran in Python).
 
 Degenerate cases
 ----------------
@@ -283,9 +298,9 @@ def _field_kernel(y, canonical, tr0, tr1, tr2, lam, alpha, o, p, slide, dead, x,
     """The whole right-hand side of a mode in one compiled pass, O(m + s).
 
     Returns the velocity −∇L (with the Filippov projection for sliding neurons and
-    zeros for dead ones), and for the sliding neurons, in index order, the normal
-    speed G⁻ of the inactive side and the jump J = G⁺ − G⁻ (the ``_Events`` exit
-    functions). The same formulas as :meth:`_Field.velocity`, :meth:`_Field.gdot` and
+    zeros for dead ones); for the sliding neurons, in index order, the normal speed G⁻
+    of the inactive side and the jump J = G⁺ − G⁻ (the exit event functions); and the
+    knot geometry (A, B) = (a, b), resp. (cos θ, −sin θ), for the knot events. The same formulas as :meth:`_Field.velocity`, :meth:`_Field.gdot` and
     :meth:`_Field.normal_speeds` (the reference used by the decisions); a sliding
     neuron's pattern already counts its sample as inactive, so its sums are W⁻, Wx⁻.
     """
@@ -351,7 +366,7 @@ def _field_kernel(y, canonical, tr0, tr1, tr2, lam, alpha, o, p, slide, dead, x,
             if dead[i]:
                 vel[i] = 0.0
                 vel[m + i] = 0.0
-    return vel, g_minus, jump
+    return vel, g_minus, jump, A, B
 
 
 @njit(cache=True)
@@ -374,11 +389,16 @@ _NO_INT, _NO_FLOAT = np.zeros(0, dtype=np.int64), np.zeros(0)
 @njit(cache=True)
 def _stage_sum(K, a, s, h):  # pragma: no cover - compiled
     """h · Σ_{k<s} a_k K_k."""
-    out = np.zeros(K.shape[1])
+    n = K.shape[1]
+    out = np.zeros(n)
     for k in range(s):
-        if a[k] != 0.0:
-            out += a[k] * K[k]
-    return out * h
+        ak = a[k]
+        if ak != 0.0:
+            for i in range(n):
+                out[i] += ak * K[k, i]
+    for i in range(n):
+        out[i] *= h
+    return out
 
 
 @njit(cache=True)
@@ -386,8 +406,9 @@ def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  
     """One accepted DOP853 step from (t, y) with slope f (scipy's ``RungeKutta._step_impl``
     with DOP853's error estimate; max_step = ∞). ``K`` (16 × n) receives the stages.
 
-    Returns (ok, t_new, y_new, f_new, g_minus, jump, h_abs_next, h, n_evals); ok is False
-    when the step size fell below 10 ulps of t (nothing else is valid then).
+    Returns (ok, t_new, y_new, f_new, g_minus, jump, A_new, B_new, h_abs_next, h,
+    n_evals), the middle ones being :func:`_field_kernel`'s at y_new; ok is False when
+    the step size fell below 10 ulps of t (nothing else is valid then).
     """
     n = y.size
     min_step = 10.0 * abs(np.nextafter(t, np.inf) - t)
@@ -397,7 +418,7 @@ def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  
     n_evals = 0
     while True:
         if h_abs < min_step:
-            return False, t, y, f, np.empty(0), np.empty(0), h_abs, 0.0, n_evals
+            return False, t, y, f, np.empty(0), np.empty(0), np.empty(0), np.empty(0), h_abs, 0.0, n_evals
         t_new = t + h_abs
         if t_new - t_bound > 0:
             t_new = t_bound
@@ -407,7 +428,7 @@ def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  
         for s in range(1, _DOP_STAGES):
             K[s] = _kern(y + _stage_sum(K, A[s], s, h), fa)[0]
         y_new = y + _stage_sum(K, B, _DOP_STAGES, h)
-        f_new, g_minus, jump = _kern(y_new, fa)
+        f_new, g_minus, jump, A_new, B_new = _kern(y_new, fa)
         K[_DOP_STAGES] = f_new
         n_evals += _DOP_STAGES
         e5, e3 = 0.0, 0.0
@@ -430,7 +451,7 @@ def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  
                 factor = min(_MAX_FACTOR, _SAFETY * err ** _DOP_EXPONENT)
             if rejected:
                 factor = min(1.0, factor)
-            return True, t_new, y_new, f_new, g_minus, jump, h_abs * factor, h, n_evals
+            return True, t_new, y_new, f_new, g_minus, jump, A_new, B_new, h_abs * factor, h, n_evals
         factor = _SAFETY * err ** _DOP_EXPONENT
         if not factor > _MIN_FACTOR:  # also when err is NaN (an overflowing trial step)
             factor = _MIN_FACTOR
@@ -487,23 +508,20 @@ def _dense_comp(F, y_old, t_old, h, t, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _event_values(y, g_minus, jump, bi, bj, bs, si, sa, canonical, m, x):  # pragma: no cover
-    """The event functions of a mode (see :class:`_Events`): σ·gᵢⱼ for the free
-    neurons' two bounding samples, then G⁻ and −G⁺ of the sliding neurons and (full
-    parameters) o·aᵢ of the sliding neurons."""
+def _event_values(A, B, g_minus, jump, bi, bj, bs, si, sa, canonical, x):  # pragma: no cover
+    """The event functions of a mode (see :class:`_Events`) from the field kernel's
+    outputs at a state: σ·gᵢⱼ = σ(Aᵢxⱼ − Bᵢ) for the free neurons' two bounding
+    samples, then G⁻ and −G⁺ of the sliding neurons and (full parameters) o·aᵢ of the
+    sliding neurons."""
     nb, ns = bi.size, g_minus.size
     v = np.empty(nb + (2 if canonical else 3) * ns)
     for k in range(nb):
-        i = bi[k]
-        if canonical:
-            v[k] = bs[k] * (np.cos(y[m + i]) * x[bj[k]] - (-np.sin(y[m + i])))
-        else:
-            v[k] = bs[k] * (y[i] * x[bj[k]] - y[m + i])
+        v[k] = bs[k] * (A[bi[k]] * x[bj[k]] - B[bi[k]])
     for k in range(ns):
         v[nb + k] = g_minus[k]
         v[nb + ns + k] = -(g_minus[k] + jump[k])
         if not canonical:
-            v[nb + 2 * ns + k] = sa[k] * y[si[k]]
+            v[nb + 2 * ns + k] = sa[k] * A[si[k]]
     return v
 
 
@@ -577,9 +595,9 @@ def _exit_root(F, y_old, t_old, h, t0, t1, comps, thr, fa, si, sa, canonical, m,
     for side_end in range(2):
         t = t0 if side_end == 0 else t1
         y = _dense_at(F, y_old, t_old, h, t)
-        _, gm, jp = _kern(y, fa)
+        _, gm, jp, A, B = _kern(y, fa)
         n_evals += 1
-        v = _event_values(y, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, m, x)
+        v = _event_values(A, B, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, x)
         g = np.inf
         for c in range(comps.size):
             g = min(g, v[comps[c]] - thr[c])
@@ -597,9 +615,9 @@ def _exit_root(F, y_old, t_old, h, t0, t1, comps, thr, fa, si, sa, canonical, m,
         if not (np.isfinite(mid) and lo < mid < hi):
             mid = 0.5 * (lo + hi)
         y = _dense_at(F, y_old, t_old, h, mid)
-        _, gm, jp = _kern(y, fa)
+        _, gm, jp, A, B = _kern(y, fa)
         n_evals += 1
-        v = _event_values(y, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, m, x)
+        v = _event_values(A, B, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, x)
         fm = np.inf
         for c in range(comps.size):
             fm = min(fm, v[comps[c]] - thr[c])
@@ -620,6 +638,235 @@ def _exit_root(F, y_old, t_old, h, t0, t1, comps, thr, fa, si, sa, canonical, m,
     if fh > 0:  # none of them reaches its threshold by t1
         return np.inf, n_evals
     return hi, n_evals
+
+
+@njit(cache=True)
+def _set_pattern1(o, p, slide, i, lo, hi, s):  # pragma: no cover - compiled
+    """Free neuron i with active set [lo, hi) (a prefix or a suffix); see
+    :meth:`_Field.set_pattern`."""
+    if lo > 0 and hi < s and lo < hi:
+        raise RuntimeError("internal error: an active set that is neither a prefix nor a suffix")
+    empty, full = lo >= hi, lo == 0 and hi == s
+    o[i] = 1 if (empty or full or hi == s) else -1
+    p[i] = s if empty else (0 if full else (lo if hi == s else hi))
+    slide[i] = -1
+
+
+@njit(cache=True)
+def _decide_kernel(y, idx, j, side, fa, decide_rtol):  # pragma: no cover - compiled
+    """The Filippov rule for free neurons ``idx`` on the surfaces of samples ``j``,
+    coming from ``side`` (+1 active, −1 inactive); see :func:`_decide`. Changes the
+    mode arrays in ``fa`` in place; returns the state (new sliding neurons snapped onto
+    their surfaces) and the numbers of crossings and sliding entries.
+
+    G⁻ and J = G⁺ − G⁻ as in :meth:`_Field.normal_speeds` (the numpy reference):
+    the neuron's sums with sample j taken out where the mode counts it active, its
+    velocity with them, and the velocity of the jump (ρⱼ, ρⱼxⱼ) without weight decay.
+    """
+    canonical, tr0, tr1, lam, alpha = fa[0], fa[1], fa[2], fa[4], fa[5]
+    o, p, slide, x, yd = fa[6], fa[7], fa[8], fa[10], fa[11]
+    m, s, n = o.size, x.size, idx.size
+    rho, w, wx = _mode_sums(y, canonical, o, p, x, yd, alpha)
+    g_minus, jump = np.empty(n), np.empty(n)
+    for k in range(n):
+        i, jj = idx[k], j[k]
+        active = slide[i] < 0 and ((o[i] > 0 and jj >= p[i]) or (o[i] <= 0 and jj < p[i]))
+        rj, xj = rho[jj], x[jj]
+        wm = w[i] - (rj if active else 0.0)
+        wxm = wx[i] - (rj * xj if active else 0.0)
+        if canonical:
+            th, r = y[m + i], y[i]
+            A, B = np.cos(th), -np.sin(th)
+            tau = -xj * np.sin(th) + np.cos(th)
+            vt = -(r / alpha) * (B * wxm + A * wm) if tr1 else 0.0
+            vtj = -(r / alpha) * (B * (rj * xj) + A * rj) if tr1 else 0.0
+            g_minus[k], jump[k] = tau * vt, tau * vtj
+        else:
+            a, b, c = y[i], y[m + i], y[2 * m + i]
+            va = -(c * wxm / alpha + lam * a) if tr0 else 0.0
+            vb = -(-c * wm / alpha + lam * b) if tr1 else 0.0
+            vaj = -(c * (rj * xj) / alpha + 0.0 * a) if tr0 else 0.0
+            vbj = -(-c * rj / alpha + 0.0 * b) if tr1 else 0.0
+            g_minus[k], jump[k] = xj * va - vb, xj * vaj - vbj
+    out = y.copy()
+    n_cross, n_slide = 0, 0
+    for k in range(n):
+        i, jj = idx[k], j[k]
+        gm, gp = g_minus[k], g_minus[k] + jump[k]
+        tol = decide_rtol * (abs(gm) + abs(gp)) + 1e-300
+        from_minus = side[k] < 0
+        cross = gp > tol if from_minus else gm < -tol
+        if cross:
+            # Crossing toggles sample j, which is at an end of (or adjacent to) the active set.
+            lo, hi = (p[i], s) if o[i] > 0 else (0, p[i])
+            empty = lo >= hi
+            if from_minus:
+                new_lo = jj if (empty or jj == lo - 1) else lo
+                new_hi = jj + 1 if (empty or jj == hi) else hi
+            else:
+                new_lo = jj + 1 if jj == lo else lo
+                new_hi = jj if (jj == hi - 1 and jj != lo) else hi
+            _set_pattern1(o, p, slide, i, new_lo, new_hi, s)
+            n_cross += 1
+        elif gm > tol if from_minus else gp < -tol:
+            # Sliding: project onto the surface exactly and constrain the neuron.
+            xj = x[jj]
+            if canonical:
+                th = out[m + i]
+                for _ in range(3):  # Newton on xⱼcos θ + sin θ = 0; θ then stays put (θ̇ = 0)
+                    g = xj * np.cos(th) + np.sin(th)
+                    th = th - g / (-xj * np.sin(th) + np.cos(th))
+                out[m + i] = th
+                positive = np.cos(th) > 0
+            else:
+                g = out[i] * xj - out[m + i]
+                kk = g / (xj * xj * tr0 + 1.0 * tr1)
+                if tr0:
+                    out[i] -= kk * xj
+                if tr1:
+                    out[m + i] += kk
+                positive = out[i] > 0
+            o[i] = 1 if positive else -1
+            p[i] = jj + 1 if positive else jj
+            slide[i] = jj
+            n_slide += 1
+    return out, n_cross, n_slide
+
+
+@njit(cache=True)
+def _events_setup(y, fa, zero_ulps, decide_rtol):  # pragma: no cover - compiled
+    """The event functions of the mode at state y (:func:`_event_values`): boundary
+    pairs, sliding neurons, the field at y and the arming tolerances and thresholds.
+    An event function that starts at (or within rounding of) zero is disarmed: its
+    threshold is min(0, v − tol) until it has moved ``tol`` into its side."""
+    canonical, o, p, slide, dead, x = fa[0], fa[6], fa[7], fa[8], fa[9], fa[10]
+    m, s = o.size, x.size
+    bi, bj, bs = _boundaries(o, p, slide, dead, s)
+    ns = 0
+    for i in range(m):
+        if slide[i] >= 0:
+            ns += 1
+    si = np.empty(ns, dtype=np.int64)
+    k = 0
+    for i in range(m):
+        if slide[i] >= 0:
+            si[k] = i
+            k += 1
+    sj = slide[si]
+    sa = o[si].astype(np.float64)
+    f0, gm, jp, A, B = _kern(y, fa)
+    v0 = _event_values(A, B, gm, jp, bi, bj, bs, si, sa, canonical, x)
+    nb = bi.size
+    tol = np.zeros(v0.size)
+    eps = np.finfo(np.float64).eps
+    for k in range(nb):
+        tol[k] = zero_ulps * eps * (abs(A[bi[k]] * x[bj[k]]) + abs(B[bi[k]])) + 1e-300
+    for k in range(ns):
+        scale = decide_rtol * (abs(gm[k]) + abs(gm[k] + jp[k])) + 1e-300
+        tol[nb + k] = scale
+        tol[nb + ns + k] = scale
+    thr = np.minimum(0.0, v0 - tol)
+    return bi, bj, bs, si, sj, sa, f0, tol, thr
+
+
+@njit(cache=True)
+def _record(rec_t, states, k_rec, t_end, t1, y1, F, y_old, t_old, h):  # pragma: no cover - compiled
+    """Record the states at the record times up to ``t_end`` within the step."""
+    while k_rec < rec_t.size and rec_t[k_rec] <= t_end:
+        if rec_t[k_rec] == t1:
+            states[k_rec] = y1
+        else:
+            states[k_rec] = _dense_at(F, y_old, t_old, h, rec_t[k_rec])
+        k_rec += 1
+    return k_rec
+
+
+@njit(cache=True)
+def _locate_kernel(F, y_old, t_old, h, t1, flagged, bi, bj, bs, thr, fa, si, sa):  # pragma: no cover
+    """The earliest event time on the step [t_old, t1] and the flagged components at it
+    (within 10⁻¹² relative), and the field evaluations spent. Knot events by
+    :func:`_knot_roots`; then the sliding-exit events, only up to the earliest knot
+    event, by :func:`_exit_root`."""
+    canonical, x = fa[0], fa[10]
+    m, nb = fa[6].size, bi.size
+    kb = flagged[flagged < nb]
+    ke = flagged[flagged >= nb]
+    n_evals = 0
+    t_end = t1
+    roots = np.empty(0)
+    if kb.size:
+        roots = _knot_roots(F, y_old, t_old, h, t_old, t1, bi[kb], x[bj[kb]], bs[kb], thr[kb], canonical, m)
+        t_end = min(t_end, roots.min())
+    if ke.size:
+        t_x, n_ev = _exit_root(F, y_old, t_old, h, t_old, t_end, ke - nb, thr[ke], fa, si, sa, canonical, m, x)
+        n_evals += n_ev
+        t_end = min(t_end, t_x)
+    t_near = t_end + 1e-12 * max(1.0, abs(t_end))
+    near_b = kb[roots <= t_near]
+    if not ke.size:
+        return t_end, near_b, n_evals
+    y = _dense_at(F, y_old, t_old, h, min(t_near, t1))
+    _, gm, jp, A, B = _kern(y, fa)
+    n_evals += 1
+    v = _event_values(A, B, gm, jp, _NO_INT, _NO_INT, _NO_FLOAT, si, sa, canonical, x)
+    over = v[ke - nb] - thr[ke]
+    hit = ke[over <= 0]
+    if not hit.size and not near_b.size:  # rounding: the one that defined t_end
+        hit = ke[np.argmin(over):np.argmin(over) + 1]
+    return t_end, np.concatenate((near_b, hit)), n_evals
+
+
+@njit(cache=True)
+def _advance(t, y, f, h_abs, t_bound, rtol, atol, K, fa, bi, bj, bs, si, sa, thr, tol, rec_t, states, k_rec,
+             max_steps, A, B, C, E3, E5, A_EXTRA, C_EXTRA, D):  # pragma: no cover - compiled
+    """Accepted DOP853 steps in the current mode until an event function crosses its
+    threshold (located on the dense output), t_bound is reached, or ``max_steps``
+    steps are taken; records the states at ``rec_t`` passed on the way.
+
+    Returns (status, t, y, f, h_abs, t_event, y_event, components, k_rec, n_steps,
+    n_evals): status 0 reached t_bound, 1 event, 2 step size below rounding at t,
+    3 non-finite state at t, 4 ``max_steps`` taken. After an event (t, y, f) is the
+    start of the step that contains it.
+    """
+    canonical, x = fa[0], fa[10]
+    m = fa[6].size
+    n_steps, n_evals = 0, 0
+    none = np.empty(0, dtype=np.int64)
+    while t < t_bound and n_steps < max_steps:
+        ok, t1, y1, f1, gm1, jp1, A1, B1, h_new, h, n_ev = _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K,
+                                                                         fa, A, B, C, E3, E5)
+        n_evals += n_ev
+        if not ok:
+            return 2, t, y, f, h_abs, t, y, none, k_rec, n_steps, n_evals
+        h_abs = h_new
+        n_steps += 1
+        if not np.all(np.isfinite(y1)):
+            return 3, t1, y1, f1, h_abs, t1, y1, none, k_rec, n_steps, n_evals
+        v1 = _event_values(A1, B1, gm1, jp1, bi, bj, bs, si, sa, canonical, x)
+        flagged = np.flatnonzero(v1 < thr)
+        if flagged.size:
+            F = _dop853_dense(K, t, h, y, y1, f1, fa, A_EXTRA, C_EXTRA, D)
+            n_evals += A_EXTRA.shape[0]
+            t_end, comps, n_ev = _locate_kernel(F, y, t, h, t1, flagged, bi, bj, bs, thr, fa, si, sa)
+            n_evals += n_ev
+            k_rec = _record(rec_t, states, k_rec, t_end, t1, y1, F, y, t, h)
+            return 1, t, y, f, h_abs, t_end, _dense_at(F, y, t, h, t_end), comps, k_rec, n_steps, n_evals
+        for c in range(v1.size):  # re-arm the event functions that have left zero
+            if v1[c] > tol[c]:
+                thr[c] = 0.0
+        have_dense = False
+        while k_rec < rec_t.size and rec_t[k_rec] <= t1:
+            if rec_t[k_rec] == t1:
+                states[k_rec] = y1
+            else:
+                if not have_dense:
+                    F = _dop853_dense(K, t, h, y, y1, f1, fa, A_EXTRA, C_EXTRA, D)
+                    n_evals += A_EXTRA.shape[0]
+                    have_dense = True
+                states[k_rec] = _dense_at(F, y, t, h, rec_t[k_rec])
+            k_rec += 1
+        t, y, f = t1, y1, f1
+    return (0 if t >= t_bound else 4), t, y, f, h_abs, t, y, none, k_rec, n_steps, n_evals
 
 
 # ============================================================================ the field
@@ -727,7 +974,7 @@ class _Field:
         """Compiled: the field of the mode at ``y``, and G⁻, J of the sliding neurons
         (in index order); see :func:`_field_kernel`."""
         self.n_evals += 1
-        return _field_kernel(np.ascontiguousarray(y, dtype=np.float64), *self.kargs)
+        return _field_kernel(np.ascontiguousarray(y, dtype=np.float64), *self.kargs)[:3]
 
     def rhs(self, t, y):
         # A too-long trial step of the solver can overflow; its error estimate is then
@@ -773,50 +1020,17 @@ class _Field:
         p = np.where(empty, s, np.where(full, 0, np.where(hi == s, lo, hi)))
         self.o[idx], self.p[idx], self.slide[idx] = o, p, -1
 
-    def active_interval(self, idx):
-        o, p = self.o[idx], self.p[idx]
-        return np.where(o > 0, p, 0), np.where(o > 0, self.s, p)
-
-    def boundaries(self):
-        """The two sector-bounding samples (j, σ) of every free, live neuron."""
-        return _boundaries(self.o, self.p, self.slide, self.dead, self.s)
-
 
 # ============================================================================ integrator
 class _Events:
-    """The event functions of one mode (:func:`_event_values`), with their arming
-    thresholds; also the field at the mode's start state (``f0``, ``gm0``, ``jump0``)."""
+    """The event functions of one mode (:func:`_events_setup`, :func:`_event_values`)
+    with their arming thresholds, and the field at the mode's start state (``f0``)."""
 
     def __init__(self, fld: _Field, y):
         self.fld = fld
-        self.bi, self.bj, self.bs = fld.boundaries()
-        self.xj = fld.x[self.bj]
-        self.si = np.flatnonzero(fld.slide >= 0)
-        self.sj = fld.slide[self.si]
-        # A sliding neuron's (a, b) moves on a line through the origin: watch o·a
-        # (full parameters only).
-        self.sa = fld.o[self.si].astype(np.float64)
-        self.f0, self.gm0, self.jump0 = fld.evaluate(y)
-        v0 = self.values(y, self.gm0, self.jump0)
-        A, B, _ = fld.geometry(y, self.bi)
-        ax, bb = A * self.xj, B
-        tols = [_ZERO_ULPS * np.finfo(float).eps * (np.abs(ax) + np.abs(bb)) + 1e-300]
-        if self.si.size:
-            scale = _DECIDE_RTOL * (np.abs(self.gm0) + np.abs(self.gm0 + self.jump0)) + 1e-300
-            tols += [scale, scale]
-            if not fld.canonical:
-                tols.append(np.zeros(self.si.size))
-        self.tol = np.concatenate(tols)
-        self.thr = np.minimum(0.0, v0 - self.tol)
-
-    def values(self, y, g_minus, jump):
-        """The event functions at state y, given the field's G⁻ and J there."""
-        fld = self.fld
-        return _event_values(y, g_minus, jump, self.bi, self.bj, self.bs, self.si, self.sa,
-                             fld.canonical, fld.m, fld.x)
-
-    def rearm(self, v):
-        self.thr[v > self.tol] = 0.0
+        (self.bi, self.bj, self.bs, self.si, self.sj, self.sa, self.f0, self.tol,
+         self.thr) = _events_setup(np.ascontiguousarray(y, dtype=np.float64), fld.kargs, _ZERO_ULPS, _DECIDE_RTOL)
+        fld.n_evals += 1
 
     def describe(self, k):
         """(kind, neuron, sample, side) of component k."""
@@ -830,56 +1044,18 @@ class _Events:
 
 def _decide(fld: _Field, y, idx, j, side, stats):
     """Apply the Filippov rule to free neurons ``idx`` on the surfaces of samples ``j``,
-    coming from ``side`` (+1 active, −1 inactive). Returns the state (snapped onto the
-    surface for new sliding neurons)."""
-    rho, w, wx = fld.sums(y)
-    g_minus, jump = fld.normal_speeds(y, idx, j, rho, w, wx)
-    g_plus = g_minus + jump
-    tol = _DECIDE_RTOL * (np.abs(g_minus) + np.abs(g_plus)) + 1e-300
-    from_minus = side < 0
-    cross = np.where(from_minus, g_plus > tol, g_minus < -tol)
-    slide = ~cross & np.where(from_minus, g_minus > tol, g_plus < -tol)
-    lo, hi = fld.active_interval(idx)
-    # Crossing toggles sample j, which is at an end of (or adjacent to) the active set.
-    empty = lo >= hi
-    add = cross & from_minus
-    rem = cross & ~from_minus
-    new_lo = np.where(add & (empty | (j == lo - 1)), j, np.where(rem & (j == lo), j + 1, lo))
-    new_hi = np.where(add & (empty | (j == hi)), j + 1, np.where(rem & (j == hi - 1) & (j != lo), j, hi))
-    c_idx = np.flatnonzero(cross)
-    if c_idx.size:
-        fld.set_pattern(idx[c_idx], new_lo[c_idx], new_hi[c_idx])
-    s_idx = np.flatnonzero(slide)
-    if s_idx.size:
-        y = _enter_sliding(fld, y, idx[s_idx], j[s_idx])
-    stats["n_crossings"] += int(c_idx.size)
-    stats["n_sliding_entries"] += int(s_idx.size)
-    stats["n_grazing"] += int(idx.size - c_idx.size - s_idx.size)
-    return y
-
-
-def _enter_sliding(fld: _Field, y, idx, j):
-    y = y.copy()
-    m, x = fld.m, fld.x
-    A, B, _ = fld.geometry(y, idx)
-    g = A * x[j] - B
-    if fld.canonical:
-        theta = y[m:]
-        for _ in range(3):  # Newton on xⱼcos θ + sin θ = 0; θ then stays put (θ̇ = 0)
-            th = theta[idx]
-            g = x[j] * np.cos(th) + np.sin(th)
-            theta[idx] = th - g / (-x[j] * np.sin(th) + np.cos(th))
-        orient = np.sign(np.cos(theta[idx]))
-    else:
-        k = g / fld.n_sq(j)
-        if fld.train[0]:
-            y[idx] -= k * x[j]
-        if fld.train[1]:
-            y[m + idx] += k
-        orient = np.sign(y[idx])
-    fld.o[idx] = np.where(orient > 0, 1, -1)
-    fld.p[idx] = np.where(orient > 0, j + 1, j)
-    fld.slide[idx] = j
+    coming from ``side`` (+1 active, −1 inactive): *cross* if the far side also points
+    away from the near side, *slide* if both sides push into the surface (the neuron is
+    then projected onto it exactly and constrained), else *graze* (stay). Returns the
+    state (:func:`_decide_kernel`)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    y, n_cross, n_slide = _decide_kernel(np.ascontiguousarray(y, dtype=np.float64), idx,
+                                         np.asarray(j, dtype=np.int64), np.asarray(side, dtype=np.float64),
+                                         fld.kargs, _DECIDE_RTOL)
+    fld.n_evals += 1
+    stats["n_crossings"] += int(n_cross)
+    stats["n_sliding_entries"] += int(n_slide)
+    stats["n_grazing"] += int(idx.size - n_cross - n_slide)
     return y
 
 
@@ -939,24 +1115,6 @@ def _initial_mode(fld: _Field, y, stats):
     return y
 
 
-class _Step:
-    """The last accepted DOP853 step and, on demand, its dense output."""
-
-    def __init__(self, fld, t_old, y_old, h, y_new, f_new, K):
-        self.fld, self.t_old, self.y_old, self.h, self.y_new, self.f_new, self.K = fld, t_old, y_old, h, y_new, f_new, K
-        self.F = None
-
-    def coefficients(self):
-        if self.F is None:
-            self.F = _dop853_dense(self.K, self.t_old, self.h, self.y_old, self.y_new, self.f_new,
-                                   self.fld.kargs, _DOP_A_EXTRA, _DOP_C_EXTRA, _DOP_D)
-            self.fld.n_evals += _DOP_A_EXTRA.shape[0]
-        return self.F
-
-    def __call__(self, t):
-        return _dense_at(self.coefficients(), self.y_old, self.t_old, self.h, float(t))
-
-
 def _initial_step(fld, t0, y0, f0, t_bound, rtol, atol, order=DOP853.error_estimator_order):
     """scipy's ``select_initial_step`` (Hairer, Nørsett & Wanner I, Sec. II.4)."""
     def norm(v):
@@ -973,43 +1131,19 @@ def _initial_step(fld, t0, y0, f0, t_bound, rtol, atol, order=DOP853.error_estim
     return min(100 * h0, h1, interval)
 
 
-def _locate(ev: _Events, step: _Step, flagged):
-    """The earliest event time on the step and the flagged components at it (within
-    10⁻¹² relative)."""
-    fld = ev.fld
-    nb = ev.bi.size
-    t0, t1 = step.t_old, step.t_old + step.h
-    F = step.coefficients()
-    kb, ke = flagged[flagged < nb], flagged[flagged >= nb]
-    roots = np.empty(0)
-    t_end = t1
-    if kb.size:
-        roots = _knot_roots(F, step.y_old, t0, step.h, t0, t1, ev.bi[kb], ev.xj[kb], ev.bs[kb], ev.thr[kb],
-                            fld.canonical, fld.m)
-        t_end = min(t_end, float(roots.min()))
-    if ke.size:
-        t_x, n_ev = _exit_root(F, step.y_old, t0, step.h, t0, t_end, ke - nb, ev.thr[ke], fld.kargs,
-                               ev.si, ev.sa, fld.canonical, fld.m, fld.x)
-        fld.n_evals += n_ev
-        t_end = min(t_end, t_x)
-    t_near = t_end + 1e-12 * max(1.0, abs(t_end))
-    near = [kb[roots <= t_near]]
-    if ke.size:
-        t_check = min(t_near, t1)
-        y = _dense_at(F, step.y_old, t0, step.h, t_check)
-        _, gm, jump = fld.evaluate(y)
-        over = ev.values(y, gm, jump)[ke] - ev.thr[ke]
-        hit = ke[over <= 0]
-        if not hit.size and not near[0].size:  # rounding: the one that defined t_end
-            hit = ke[[int(np.argmin(over))]]
-        near.append(hit)
-    return t_end, np.concatenate(near)
+# Accepted steps per compiled call between checks for interruption and progress updates.
+_STEPS_PER_CALL = 64
 
 
 def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, stats, loss_of, stop=None):
     """The states at ``record_times`` and whether KeyboardInterrupt (or ``stop`` being
-    set) ended the integration early; then only the states reached are returned."""
+    set) ended the integration early; then only the states reached are returned.
+
+    The steps, event detection and location and the records run compiled
+    (:func:`_advance`); this loop restarts the solver after each event, applies the
+    event (:func:`_handle_events`) and watches for a Zeno point."""
     T = float(record_times[-1])
+    record_times = np.ascontiguousarray(record_times, dtype=np.float64)
     n_rec = record_times.size
     states = np.empty((n_rec, y0.size))
     K = np.empty((_DOP_STAGES + 1 + _DOP_A_EXTRA.shape[0], y0.size))
@@ -1033,52 +1167,37 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
             stats["max_sliding"] = max(stats["max_sliding"], int(ev.si.size))
             f = ev.f0
             h_abs = _initial_step(fld, t, y, f, T, rtol, atol) if h is None else min(h, T - t)
-            event = step = None
-            while t < T:
+            while True:
                 if stop is not None and stop.is_set():  # train_many was interrupted
                     raise KeyboardInterrupt
-                ok, t1, y1, f1, gm1, jump1, h_abs, h_step, n_ev = _dop853_step(
-                    y, f, t, h_abs, T, rtol, atol, K, fld.kargs, _DOP_A, _DOP_B, _DOP_C, _DOP_E3, _DOP_E5)
-                fld.n_evals += n_ev
-                if not ok:
-                    raise RuntimeError(f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
-                                       "the spacing of floating-point numbers")
-                stats["n_steps"] += 1
-                if not np.all(np.isfinite(y1)):
-                    raise RuntimeError(f"the flow's state is not finite at t = {t1:.6g} (diverging); "
-                                       "try tighter rtol/atol")
-                step = _Step(fld, t, y, h_step, y1, f1, K)
-                v1 = ev.values(y1, gm1, jump1)
-                flagged = np.flatnonzero(v1 < ev.thr)
-                t_end = t1
-                if flagged.size:
-                    t_end, comps = _locate(ev, step, flagged)
-                    event = (t_end, comps)
-                else:
-                    ev.rearm(v1)
-                while k_rec < n_rec and record_times[k_rec] <= t_end:
-                    tr = record_times[k_rec]
-                    states[k_rec] = y1 if tr == t1 else step(tr)
-                    k_rec += 1
+                (status, t, y, f, h_abs, t_ev, y_ev, comps, k_rec, n_steps, n_evals) = _advance(
+                    t, y, f, h_abs, T, rtol, atol, K, fld.kargs, ev.bi, ev.bj, ev.bs, ev.si, ev.sa, ev.thr, ev.tol,
+                    record_times, states, k_rec, _STEPS_PER_CALL, _DOP_A, _DOP_B, _DOP_C, _DOP_E3, _DOP_E5,
+                    _DOP_A_EXTRA, _DOP_C_EXTRA, _DOP_D)
+                stats["n_steps"] += int(n_steps)
+                fld.n_evals += int(n_evals)
                 if bar is not None and time.perf_counter() - last_draw > 0.2:
                     last_draw = time.perf_counter()
-                    bar.update(t_end - bar.n)
-                    bar.set_postfix_str(f"loss={loss_of(y1):.4g} sliding={ev.si.size}", refresh=False)
-                if event is not None:
+                    bar.update(t_ev - bar.n)
+                    bar.set_postfix_str(f"loss={loss_of(y_ev):.4g} sliding={ev.si.size}", refresh=False)
+                if status != 4:
                     break
-                t, y, f = t1, y1, f1
-            if event is None:
+            if status == 2:
+                raise RuntimeError(f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
+                                   "the spacing of floating-point numbers")
+            if status == 3:
+                raise RuntimeError(f"the flow's state is not finite at t = {t:.6g} (diverging); "
+                                   "try tighter rtol/atol")
+            if status == 0:
                 break
-            t_ev, comps = event
-            y = step(t_ev)
             h = max(h_abs, 1e-12 * max(1.0, T))
             stalled = stalled + 1 if t_ev <= last_event_t + 1e-13 * max(1.0, T) else 0
             if stalled > _MAX_STALLED_EVENTS:
                 raise RuntimeError(f"the flow stalled at t = {t_ev:.6g}: {stalled} events without progress "
                                    "(a Zeno point); try a looser rtol or method='gd'")
             last_event_t = t_ev
-            y = _handle_events(fld, ev, y, comps, stats)
-            t = t_ev
+            y = _handle_events(fld, ev, y_ev, comps, stats)
+            t = float(t_ev)
             while k_rec < n_rec and record_times[k_rec] <= t:  # events exactly at a record time
                 states[k_rec] = y
                 k_rec += 1

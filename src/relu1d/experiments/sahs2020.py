@@ -529,7 +529,7 @@ def run_loss_surface(spec: LossSurfaceSpec) -> ExperimentResult:
     data = sinusoid(spec.data_samples, seed=spec.data_seed)
     # 1. an exact interpolating minimum: random first layer, min-norm least-squares c
     net = init_network(spec.m, seed=spec.seed)
-    feats = np.maximum(np.multiply.outer(data.x, net.a) - net.b, 0.0) / net.alpha
+    feats = _hs.jacobian(net, data)[:, 2 * net.m:]  # ∂f(xⱼ)/∂cᵢ = (aᵢxⱼ − bᵢ)₊/α
     exact_min = Network(net.a, net.b, np.linalg.lstsq(feats, data.y, rcond=None)[0], net.alpha)
     # 2. an interpolating point reached by GD on all layers (a large init converges linearly)
     trained = gd(init_network(spec.trained_width, seed=spec.seed, ab_scale=spec.trained_scale,

@@ -362,3 +362,44 @@ def test_training_that_cannot_fit_in_memory_is_refused_up_front():
     net, data = r1.init_network(5), r1.datasets.square_wave(5)
     with pytest.raises(ValueError, match=r"1,000,000,000,002 record points.*needs about 48 TB.*record_every"):
         r1.train(net, data, steps=10 ** 12, record_every=1)
+
+
+def test_torch_state_without_output_bias_for_bias_free_output_layers():
+    net = Network([1.0, -2.0], [0.5, 0.1], [3.0, 4.0], alpha=2.0)
+    assert sorted(net.to_torch_state(output_bias=False)) == ["0.bias", "0.weight", "2.weight"]
+    assert "2.bias" in net.to_torch_state()
+    back = Network.from_torch_state(net.to_torch_state(output_bias=False), alpha=2.0)
+    np.testing.assert_array_equal(back.c, net.c)
+    with pytest.raises(TypeError, match="output_bias must be True or False"):
+        net.to_torch_state(output_bias="no")
+
+
+@pytest.mark.parametrize("alpha", [1.0, 3.0])
+def test_torch_sgd_matches_train_with_lr_over_alpha_squared_on_the_output_layer(alpha):
+    """A literal PyTorch-style SGD on (W1, b1, W2) with loss 0.5·Σ(out − y)², its gradients
+    written by hand, equals relu1d GD at lr η when 2.weight gets lr η/α² (and differs at η)."""
+    import relu1d as r1
+
+    net = r1.init_network(7, seed=4, alpha=alpha)
+    data = r1.datasets.sinusoid(6, seed=1)
+    lr, steps = 0.01, 50
+
+    def torch_sgd(lr_w2):
+        st = net.to_torch_state(output_bias=False)
+        w1, b1, w2 = st["0.weight"][:, 0], st["0.bias"], st["2.weight"][0]
+        for _ in range(steps):
+            pre = np.outer(data.x, w1) + b1
+            h = np.maximum(pre, 0.0)
+            err = h @ w2 - data.y
+            back = np.outer(err, w2) * (pre > 0)
+            g_w1, g_b1, g_w2 = back.T @ data.x, back.sum(axis=0), h.T @ err
+            w1, b1, w2 = w1 - lr * g_w1, b1 - lr * g_b1, w2 - lr_w2 * g_w2
+        return Network.from_torch_state({"0.weight": w1[:, None], "0.bias": b1, "2.weight": w2[None, :]},
+                                        alpha=alpha)
+
+    ours = r1.train(net, data, method="gd", lr=lr, steps=steps, record_every=steps, progress=False).network
+    theirs = torch_sgd(lr / alpha ** 2)
+    for name in "abc":
+        np.testing.assert_allclose(getattr(theirs, name), getattr(ours, name), rtol=1e-11, atol=1e-13)
+    if alpha != 1.0:  # the same lr on every layer is a different dynamics
+        assert np.max(np.abs(torch_sgd(lr).c - ours.c)) > 1e-6

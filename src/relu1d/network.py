@@ -391,6 +391,12 @@ class Network:
         W₂ relu(W₁x + b₁) + b₂, so a = W₁, b = −b₁ and c = α·W₂ give the same function
         divided into the network's α.
 
+        The same function is not the same training dynamics when α ≠ 1: c = α·W₂ gives
+        ∂L/∂W₂ = α·∂L/∂c, so one plain SGD step of size η on (W₁, b₁, W₂) moves c by
+        η·α²·∂L/∂c. relu1d's ``train(..., lr=η)`` corresponds exactly to PyTorch SGD with
+        lr η on the first layer and η/α² on ``2.weight`` (two parameter groups), for the
+        loss ``0.5 * ((model(x) - y) ** 2).sum()``.
+
         The papers' networks have no output bias. ``output_bias`` says what to do
         with a non-zero one: "refuse" (default) raises; "neuron" appends an exact
         constant neuron (a = 0, b = −1, c = α·b₂), so f is unchanged and m grows by
@@ -425,11 +431,29 @@ class Network:
                 a, b, c = np.append(a, 0.0), np.append(b, -1.0), np.append(c, alpha_value * bias)
         return cls(a, b, c, alpha_value)
 
-    def to_torch_state(self) -> dict[str, np.ndarray]:
-        """Plain arrays for ``Sequential(Linear(1, m), ReLU(), Linear(m, 1))``
-        (output bias 0); load with ``{k: torch.as_tensor(v) for k, v in ...}``."""
-        return {"0.weight": self.a[:, None].copy(), "0.bias": -self.b.copy(),
-                "2.weight": (self.c / self.alpha)[None, :].copy(), "2.bias": np.zeros(1)}
+    def to_torch_state(self, output_bias: bool = True) -> dict[str, np.ndarray]:
+        """Plain arrays for ``Sequential(Linear(1, m), ReLU(), Linear(m, 1))``.
+
+        Load with ``model.load_state_dict({k: torch.as_tensor(v) for k, v in ...})``.
+
+        Parameters
+        ----------
+        output_bias : bool
+            Include ``"2.bias"`` (zero). Pass False for the papers' bias-free
+            ``Linear(m, 1, bias=False)``, which a strict ``load_state_dict`` requires.
+
+        Notes
+        -----
+        W₂ = c/α: the function is the same, the SGD dynamics are the same only with lr/α²
+        on ``2.weight`` (see :meth:`from_torch_state`).
+        """
+        if not isinstance(output_bias, (bool, np.bool_)):
+            raise TypeError(f"output_bias must be True or False, got {output_bias!r}")
+        state = {"0.weight": self.a[:, None].copy(), "0.bias": -self.b.copy(),
+                 "2.weight": (self.c / self.alpha)[None, :].copy()}
+        if output_bias:
+            state["2.bias"] = np.zeros(1)
+        return state
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> Path:

@@ -11,36 +11,10 @@ from scipy.optimize import minimize_scalar
 import relu1d as r1
 import relu1d.experiments.shevchenko2022 as shev
 from relu1d._gibbs import free_energy, network_from_theta, shevchenko_train_kwargs, theta_from_network
-from relu1d._validation import as_rng
 from relu1d.experiments import get
 from relu1d.experiments.shevchenko2022 import (KNOTS_CI, _merge_close, _resolved_census, _sample_groups,
                                                _violates, two_point_bounds)
 from relu1d.train import train
-
-
-def _their_noisy_sgd(theta, data, s, inv_beta, lam, steps, seed):
-    """Their update, literally, in their coordinates θ = (a, w, b), with the random
-    numbers drawn as relu1d.train documents (one permutation per epoch from the first
-    spawned stream; standard_normal((3, N)) per step from the second, rows for our
-    (a, b, c) = their (w, −b, a))."""
-    theta = theta.copy()
-    n, m = theta.shape[0], len(data)
-    batch_rng, noise_rng = as_rng(seed).spawn(2)
-    order = []
-    for k in range(steps):
-        if k % m == 0:
-            order = list(batch_rng.permutation(m))
-        j = order[k % m]
-        xi = noise_rng.standard_normal((3, n))
-        g = np.column_stack((xi[2], xi[0], -xi[1]))
-        a, w, b = theta.T
-        pre = w * data.x[j] + b
-        yhat = np.mean(a * np.maximum(pre, 0.0))
-        act = (pre > 0).astype(float)
-        grad_sigma = np.column_stack((np.maximum(pre, 0.0), a * data.x[j] * act, a * act))
-        theta = ((1 - 2 * lam * s) * theta + 2 * s * (data.y[j] - yhat) * grad_sigma
-                 + math.sqrt(2 * s * inv_beta) * g)
-    return theta
 
 
 @pytest.mark.parametrize("s, inv_beta, lam", [(0.3, 0.01, 0.003), (0.1, 0.0, 0.0), (0.05, 0.001, 0.5)])
@@ -51,11 +25,8 @@ def test_engine_with_mapped_kwargs_is_their_literal_update(s, inv_beta, lam):
     traj = train(network_from_theta(theta0), data, steps=steps, record_every=steps, seed=11, progress=False,
                  **shevchenko_train_kwargs(s, inv_beta, lam, 13))
     ours = theta_from_network(traj.network)
-    theirs = _their_noisy_sgd(theta0, data, s, inv_beta, lam, steps, seed=11)
+    theirs = shev.literal_noisy_sgd(theta0, data, s, inv_beta, lam, steps, seed=11)  # their (3.3), literally
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
-    # the experiment's own literal implementation agrees with this one
-    np.testing.assert_allclose(shev.literal_noisy_sgd(theta0, data, s, inv_beta, lam, steps, 11), theirs,
-                               rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.parametrize("field, factor", [("temperature", 2.0), ("weight_decay", 1.5), ("lr", 0.5)])

@@ -11,7 +11,13 @@ neuron in its initial group and flatter the grouped path).
 Rows:
 
 * GD, m ∈ {10³, 10⁴, 10⁵} × s ∈ {10, 100} (``--quick``: m ≤ 10⁴);
-* Langevin (``method="langevin"``, batch_size = 1, temperature T = 10⁻⁴), m ∈ {10³, 10⁴};
+* SGD and Langevin (``method="sgd"`` / ``"langevin"``, batch_size = 1, temperature
+  T = 10⁻⁴), m ∈ {10³, 10⁴}. Langevin rows also time the engine as it was before the
+  noise moved into the kernels ("before": the same steps without noise plus numpy's
+  ``standard_normal`` drawing the same number of Gaussians in the same chunks, which is
+  what the old engine did; neither its ``_add_noise`` loop nor its slower batch-size-1
+  steps (a table gather per neuron, ~0.8 ns more per neuron-step) are counted, so
+  "before" is flattered), and print the speed-up after/before measured in this run;
 * the exact gradient flow (``method="flow"``) at m = 100, s = 10 up to time 5·lr,
   against scipy's DOP853 on the reference gradient at the same tolerances (a longer
   time is out of the reference's reach: once a knot slides along a sample (Filippov
@@ -34,7 +40,8 @@ timings, so other work on a shared machine distorts them less than wall time; th
 load average is printed before and after. ``train_many`` is timed in wall seconds,
 since that is what threads save. The last lines are a markdown table for the README.
 
-Run: ``python benchmarks/bench_train.py [--quick] [--seconds T]``.
+Run: ``python benchmarks/bench_train.py [--quick] [--seconds T] [--only GROUP ...]`` (groups:
+gd, sgd, langevin, flow, many).
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ from relu1d.train import _reference  # noqa: E402
 
 TEMPERATURE = 1e-4
 FLOW_M, FLOW_S, FLOW_STEPS = 100, 10, 5
+GROUPS = ("gd", "sgd", "langevin", "flow", "many")
 MANY = 4
 
 
@@ -126,6 +134,7 @@ class Row:
     loss_diff: float = np.nan
     peer_diff: dict = field(default_factory=dict)
     ref_bound: bool = False  # the reference hit its budget: ref_rate is an upper bound
+    before_rate: float = np.nan  # Langevin: the engine with numpy noise (see numpy_noise_runner)
 
 
 # ----------------------------------------------------------------------------- runners
@@ -165,10 +174,10 @@ def torch_runner(net, data, lr, method):
 
 def jax_runner(net, data, lr, method):
     """JAX ``jit`` of a ``fori_loop`` (the step count is a traced argument, so one
-    compilation serves every n). GD: the full-batch loss; Langevin: one sample drawn
-    uniformly per step (with replacement) and N(0, 2·lr·T) noise on every parameter.
-    Returns the final data loss. None when JAX is missing."""
-    if method not in ("gd", "langevin"):
+    compilation serves every n). GD: the full-batch loss; SGD: one sample drawn
+    uniformly per step (with replacement); Langevin: the same plus N(0, 2·lr·T) noise on
+    every parameter. Returns the final data loss. None when JAX is missing."""
+    if method not in ("gd", "sgd", "langevin"):
         return None
     try:
         import jax
@@ -193,6 +202,17 @@ def jax_runner(net, data, lr, method):
                 return tuple(q - lr * g for q, g in zip(p, grad(p, x, y)))
             p = jax.lax.fori_loop(0, n, body, params)
             return loss(p, x, y)
+    elif method == "sgd":
+        @jax.jit
+        def steps(params, n):
+            def body(_, carry):
+                p, key = carry
+                key, kj = jax.random.split(key)
+                j = jax.random.randint(kj, (1,), 0, x.shape[0])
+                g = grad(p, x[j], y[j])
+                return tuple(q - lr * gq for q, gq in zip(p, g)), key
+            p, _ = jax.lax.fori_loop(0, n, body, (params, jax.random.PRNGKey(0)))
+            return loss(p, x, y)
     else:
         @jax.jit
         def steps(params, n):
@@ -215,6 +235,25 @@ def jax_runner(net, data, lr, method):
 PEERS = {"PyTorch": torch_runner, "JAX": jax_runner}
 
 
+def numpy_noise_runner(net, data, lr, chunk_numbers: int = 1 << 20, **kw):
+    """The Langevin engine as it was: the same steps without noise (``temperature=0``:
+    bit for bit the sgd path) plus numpy drawing the noise, ``standard_normal((n, 3, m))``
+    in chunks of at most ``chunk_numbers`` numbers, as ``_run_steps`` did before the
+    noise moved into the kernels."""
+    quiet = relu1d_runner(net, data, lr, "numba", **{**kw, "temperature": 0.0})
+    rng = np.random.default_rng(0)
+    cap = max(1, chunk_numbers // (3 * net.m))
+
+    def run(n):
+        quiet(n)
+        left = n
+        while left > 0:
+            k = min(left, cap)
+            rng.standard_normal((k, 3, net.m))
+            left -= k
+    return run
+
+
 def peer_status() -> dict:
     status = {}
     for name, module in (("PyTorch", "torch"), ("JAX", "jax")):
@@ -231,11 +270,14 @@ def bench_row(run_name: str, m: int, s: int, seconds: float, method: str = "gd")
     net = r1.init_network(m, seed=0)
     data = r1.datasets.sinusoid(s, seed=0)
     lr = 1.0 / ntk_lambda_max(net, data)
-    kw = {} if method == "gd" else dict(method="langevin", batch_size=1, temperature=TEMPERATURE, seed=0)
+    kw = {"gd": {}, "sgd": dict(method="sgd", batch_size=1, seed=0),
+          "langevin": dict(method="langevin", batch_size=1, temperature=TEMPERATURE, seed=0)}[method]
     row = Row(run_name, m, s, lr)
     fast = relu1d_runner(net, data, lr, "numba", **kw)
     ref = relu1d_runner(net, data, lr, "numpy", **kw)
     row.rate, row.steps = _rate(fast, 500, seconds)
+    if method == "langevin":
+        row.before_rate, _ = _rate(numpy_noise_runner(net, data, lr, **kw), 100, seconds)
     row.ref_rate, row.steps_ref = _rate(ref, 5, seconds / 2)
     # losses of a run of the reference's length, recorded ~10 times, on both backends
     every = max(1, row.steps_ref // 10)
@@ -396,9 +438,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="m ≤ 10⁴ only, shorter timings")
     parser.add_argument("--seconds", type=float, default=1.0, help="target CPU seconds per timing (default 1)")
+    parser.add_argument("--only", action="append", choices=GROUPS,
+                        help="run only these groups of rows (repeatable; default all)")
     args = parser.parse_args()
     if not args.seconds > 0:
         parser.error("--seconds must be > 0")
+    groups = set(args.only or GROUPS)
     seconds = args.seconds / (3 if args.quick else 1)
     widths = (10**3, 10**4) if args.quick else (10**3, 10**4, 10**5)
     peers_ok = peer_status()
@@ -407,18 +452,22 @@ def main() -> None:
     print(f"CPUs: {os.cpu_count()}, load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("peers: " + ", ".join(f"{k} {'installed' if v else 'not installed'}" for k, v in peers_ok.items()))
     rows = []
-    for m in widths:
+    for m in widths if "gd" in groups else ():
         for s in (10, 100):
             rows.append(bench_row("GD", m, s, seconds))
             print(f"  GD m={m} s={s} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    for m in (10**3, 10**4):
+    for m in (10**3, 10**4) if "sgd" in groups else ():
+        rows.append(bench_row("SGD, batch 1", m, 10, seconds, method="sgd"))
+        print(f"  SGD m={m} done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    for m in (10**3, 10**4) if "langevin" in groups else ():
         rows.append(bench_row("Langevin, batch 1", m, 10, seconds, method="langevin"))
         print(f"  Langevin m={m} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    rows.append(bench_flow(seconds))
-    print(f"  flow done ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if "flow" in groups:
+        rows.append(bench_flow(seconds))
+        print(f"  flow done ({time.perf_counter() - t0:.0f} s)", flush=True)
 
-    many = [bench_many(10**4, 10, 4 * seconds)]
-    if not args.quick:
+    many = [bench_many(10**4, 10, 4 * seconds)] if "many" in groups else []
+    if many and not args.quick:
         many.append(bench_many(10**5, 100, 4 * seconds))
 
     print(f"\nlr = 1/λ_max(NTK at init); Langevin T = {TEMPERATURE:g}; flow to t = {FLOW_STEPS}·lr "
@@ -428,6 +477,11 @@ def main() -> None:
         print(f"  {r.run:>18} m={r.m:<6} s={r.s:<4} max rel. loss diff vs reference {r.loss_diff:.1e}{extra}")
     print()
     print(markdown(rows, peers_ok))
+    print()
+    for r in rows:
+        if np.isfinite(r.before_rate):
+            print(f"Langevin m = {_pow10(r.m)}, batch 1: before (numpy noise) {_sci(r.before_rate * r.m)} → after "
+                  f"(in-kernel counter-based noise) {_sci(r.rate * r.m)} neuron-steps/s: × {r.rate / r.before_rate:.2f}")
     print()
     for d in many:
         print(f"train_many: {MANY} networks, m = {_pow10(d['m'])}, s = {d['s']}, {d['steps']} GD steps each: "

@@ -265,7 +265,7 @@ def test_spec_building_blocks_make_what_they_say(tmp_path):
 def test_dotted_keys_replace_and_seeds():
     spec = TrainSpec()
     assert "init.m" in spec_keys(spec) and "training.parameterization" in spec_keys(spec)
-    assert len(spec_keys(spec)) == 7 + 3 + 10
+    assert len(spec_keys(spec)) == 9 + 3 + 10  # init: + antisymmetric, balance
     changed = spec_replace(spec, {"init.m": 11, "training.lr": 0.25})
     assert changed.init.m == 11 and changed.training.lr == 0.25 and changed.data == spec.data
     with pytest.raises(ValueError, match="init.m must be >= 1"):

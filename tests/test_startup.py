@@ -14,7 +14,7 @@ import pytest
 
 import relu1d
 
-HEAVY = ("scipy", "xarray", "matplotlib", "numba", "h5netcdf", "h5py", "pandas", "dask", "tqdm")
+HEAVY = ("scipy", "xarray", "matplotlib", "numba", "h5netcdf", "h5py", "pandas", "dask", "tqdm", "plotly")
 
 
 def _run(code: str) -> str:
@@ -60,7 +60,8 @@ def test_namespaces_are_imported_on_first_use():
 
 
 @pytest.mark.parametrize("name", ["kernel", "splines", "knots", "meanfield", "hessian", "splineview",
-                                  "plot", "experiments", "report", "sweep"])
+                                  "endpoints", "plot", "animate", "viewer", "experiments", "report",
+                                  "sweep"])
 def test_lazy_namespace_attribute(name):
     module = getattr(relu1d, name)
     assert isinstance(module, types.ModuleType) and module.__name__ == f"relu1d.{name}"

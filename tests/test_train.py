@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import relu1d as r1
-from relu1d.train import _api, _kernels
+from relu1d.train import _api, _kernels, langevin_noise
 
 FULL_SUBSETS = ["a", "b", "c", "ab", "ac", "bc", "abc"]
 CANONICAL_SUBSETS = ["r", "t", "rt"]
@@ -207,12 +207,12 @@ def test_shevchenko_update_written_literally_matches_mapped_options():
 
     # their particles θᵢ = (aᵢ, wᵢ, bᵢ) = our (cᵢ, aᵢ, −bᵢ); samples and noise from the documented streams
     theta = np.column_stack((c, a, -b))
-    batch_rng, noise_rng = np.random.default_rng(seed).spawn(2)
+    batch_rng, _ = np.random.default_rng(seed).spawn(2)
     order = []
     while len(order) < n_steps:
         order.extend(batch_rng.permutation(data.s))
     for t in range(n_steps):
-        xi = noise_rng.standard_normal((3, n_particles))        # rows: our a, b, c
+        xi = langevin_noise(seed, n_particles, rows=3, start=t)[0]   # rows: our a, b, c
         g = np.column_stack((xi[2], xi[0], -xi[1]))               # their (a, w, b)
         xj, yj = data.x[order[t]], data.y[order[t]]
         y_hat = sum(p[0] * max(p[1] * xj + p[2], 0.0) for p in theta) / n_particles

@@ -2,9 +2,11 @@
 
 f(x) = (1/α(m)) Σᵢ cᵢ [aᵢ x − bᵢ]₊. The public API is what this module exports; the
 submodules ``kernel``, ``splines``, ``knots``, ``hessian``, ``meanfield``,
-``splineview``, ``plot``, ``experiments``, ``report`` and ``sweep`` are namespaces of
-their own, imported on first use (``relu1d.kernel`` or ``from relu1d import kernel``
-both work), so that ``import relu1d`` loads numpy but not scipy, numba, xarray or
+``splineview``, ``endpoints`` (exact function-space endpoints of wide networks),
+``plot``, ``animate`` (movies), ``viewer`` (interactive pages), ``experiments``,
+``report`` and ``sweep`` are namespaces of their own,
+imported on first use (``relu1d.kernel`` or ``from relu1d import kernel`` both work), so
+that ``import relu1d`` loads numpy but not scipy, numba, xarray or
 matplotlib.
 """
 
@@ -21,9 +23,9 @@ from .network import Network, PiecewiseLinear
 # ``train`` takes the name (later imports of relu1d.train.* leave the name alone).
 from .train import Trajectory, TrainingDiverged, TrainingInterrupted, train, train_many
 
-# namespaces loaded on first attribute access (PEP 562); the first six are public API
-_LAZY_PUBLIC = ("kernel", "splines", "knots", "meanfield", "hessian", "splineview")
-_LAZY_OTHER = ("plot", "experiments", "report", "sweep")
+# namespaces loaded on first attribute access (PEP 562); _LAZY_PUBLIC are public API
+_LAZY_PUBLIC = ("kernel", "splines", "knots", "meanfield", "hessian", "splineview", "endpoints")
+_LAZY_OTHER = ("plot", "animate", "viewer", "experiments", "report", "sweep")
 
 __all__ = ["__version__", "Network", "PiecewiseLinear", "Dataset", "datasets", "init_network", "SCHEMES",
            "train", "train_many", "Trajectory", "TrainingDiverged", "TrainingInterrupted",

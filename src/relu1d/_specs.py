@@ -54,9 +54,11 @@ class InitSpec:
     c_scale: float = 1.0
     seed: int = 0
     delta: float | None = None
+    antisymmetric: bool = False
+    balance: str | float | None = None
 
     def __post_init__(self):
-        from .init import SCHEMES
+        from .init import BALANCE_RATIOS, SCHEMES
 
         _set(self, "m", as_int(self.m, "init.m", minimum=1))
         as_choice(self.scheme, "init.scheme", SCHEMES)
@@ -75,13 +77,33 @@ class InitSpec:
         _set(self, "seed", as_int(self.seed, "init.seed", minimum=0))
         if self.delta is not None:
             _set(self, "delta", as_real(self.delta, "init.delta"))
+        if not isinstance(self.antisymmetric, bool):
+            raise TypeError(f"init.antisymmetric must be true or false; got {self.antisymmetric!r}")
+        if self.antisymmetric and self.m % 2:
+            raise ValueError(f"init.antisymmetric pairs neuron i with i + m/2, so init.m must be even; "
+                             f"got {self.m} (use {self.m - 1} or {self.m + 1})")
+        if self.balance is not None:
+            if isinstance(self.balance, str):
+                as_choice(self.balance, "init.balance", tuple(BALANCE_RATIOS))
+            else:
+                try:
+                    _set(self, "balance", as_real(self.balance, "init.balance", positive=True))
+                except (TypeError, ValueError):
+                    raise ValueError(f"init.balance must be one of {', '.join(map(repr, BALANCE_RATIOS))} or "
+                                     f"a ratio |c|/‖(a, b)‖ > 0; got {self.balance!r}") from None
+            if self.delta is not None:
+                raise ValueError("give init.delta or init.balance, not both (balance = κ sets "
+                                 "δᵢ = (κ − 1/κ)·|cᵢ|·‖(aᵢ, bᵢ)‖ per neuron)")
+            if self.c_scale == 0:
+                raise ValueError("init.balance needs init.c_scale > 0 (it keeps |cᵢ|·‖(aᵢ, bᵢ)‖)")
 
     def network(self):
         """The initial :class:`relu1d.Network`."""
         from .init import init_network
 
         return init_network(self.m, scheme=self.scheme, alpha=self.alpha, ab_scale=self.ab_scale,
-                            c_scale=self.c_scale, seed=self.seed, delta=self.delta)
+                            c_scale=self.c_scale, seed=self.seed, delta=self.delta,
+                            antisymmetric=self.antisymmetric, balance=self.balance)
 
 
 @dataclass(frozen=True)

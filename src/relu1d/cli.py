@@ -24,6 +24,8 @@ def init_cmd(
     ab_scale: float = typer.Option(1.0, help="Multiplier of (a, b)."),
     c_scale: float = typer.Option(1.0, help="Multiplier of c."),
     delta: float = typer.Option(None, help="Set every neuron's invariant to this value."),
+    antisymmetric: bool = typer.Option(False, "--antisymmetric", help="Neurons in pairs (a, b, ±c): f₀ ≡ 0."),
+    balance: str = typer.Option(None, help="balanced, dominated, unbalanced or a ratio |c|/‖(a, b)‖."),
     seed: int = typer.Option(0, help="Random seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ):
@@ -34,7 +36,8 @@ def init_cmd(
     try:
         check_writable_file(out, "OUT", overwrite=overwrite)
         net = init_network(m, scheme=scheme, alpha=_parse_alpha(alpha), ab_scale=ab_scale, c_scale=c_scale,
-                           seed=seed, delta=delta)
+                           seed=seed, delta=delta, antisymmetric=antisymmetric,
+                           balance=None if balance is None else _parse_alpha(balance))
         net.save(out)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
@@ -188,6 +191,9 @@ def train_cmd(
     c_scale: float = typer.Option(None, help="\\[init] multiplier of c."),
     init_seed: int = typer.Option(None, help="\\[init] seed."),
     delta: float = typer.Option(None, help="\\[init] every neuron's invariant δ."),
+    antisymmetric: bool = typer.Option(None, "--antisymmetric/--no-antisymmetric",
+                                       help="\\[init] neurons in pairs (a, b, ±c): f₀ ≡ 0 (m even)."),
+    balance: str = typer.Option(None, help="\\[init] balanced, dominated, unbalanced or a ratio |c|/‖(a, b)‖."),
     data: str = typer.Option(None, help="\\[data] square_wave, sinusoid, random or a CSV path."),
     s: int = typer.Option(None, "--s", help="\\[data] number of samples."),
     data_seed: int = typer.Option(None, help="\\[data] seed."),
@@ -219,7 +225,8 @@ def train_cmd(
 
     flags = {
         "init": {"m": m, "scheme": scheme, "alpha": None if alpha is None else _parse_alpha(alpha),
-                 "ab_scale": ab_scale, "c_scale": c_scale, "seed": init_seed, "delta": delta},
+                 "ab_scale": ab_scale, "c_scale": c_scale, "seed": init_seed, "delta": delta,
+                 "antisymmetric": antisymmetric, "balance": None if balance is None else _parse_alpha(balance)},
         "data": {"name": data, "s": s, "seed": data_seed},
         "training": {"method": method, "lr": lr, "steps": steps, "trainable": trainable,
                      "weight_decay": weight_decay, "temperature": temperature, "batch_size": batch_size,
@@ -315,6 +322,91 @@ def sweep_cmd(
         _fail(str(exc))
     sizes = ", ".join(f"{d}={merged.sizes[d]}" for d in merged.dims)
     typer.echo(f"wrote {out / 'sweep.nc'} ({sizes}) in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command("animate")
+def animate_cmd(
+    run: Path = typer.Argument(..., help="A trajectory: the data.nc of `relu1d train` (or its folder), an "
+                                         "experiment's runs/NAME.nc, or a file written by Trajectory.save."),
+    out: Path = typer.Option(None, "--out", help="The movie, .gif (Pillow) or .mp4 (needs ffmpeg on the PATH); "
+                                                 "default: animation.gif beside RUN."),
+    data: Path = typer.Option(None, "--data", help="CSV of samples (x,y); default: those stored in RUN."),
+    frames: int = typer.Option(60, "--frames", help="Number of frames, spread evenly in log-time over the "
+                                                   "recorded snapshots (at most one per snapshot)."),
+    fps: float = typer.Option(10.0, "--fps", help="Frames per second."),
+    dpi: int = typer.Option(100, "--dpi", help="Resolution (100: 1320 x 420 pixels)."),
+    reference: list[str] = typer.Option(None, "--reference", help="Reference curve: kernel, natural_cubic, linear "
+                                                                   "or rnorm (repeat for several)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+):
+    """Render a training run as a movie: f with its knots and the samples, the particle
+    plane (u, v) coloured by sign(r), and the loss with a moving marker.
+
+    The movie is written to a temporary name and renamed when complete: Ctrl-C
+    leaves no partial movie under OUT (exit code 130).
+    """
+    import time
+
+    from .animate import animate_run
+
+    t0 = time.perf_counter()
+    try:
+        path, notes, scene = animate_run(run, out, data=data, overwrite=overwrite, frames=frames, fps=fps, dpi=dpi,
+                                         references=tuple(reference or ()), progress=progress)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        typer.echo("interrupted: no movie written (a previous file under that name is unchanged)", err=True)
+        raise typer.Exit(code=130)
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    typer.echo(f"wrote {path} ({len(scene.frames)} frame(s), {path.stat().st_size / 1e6:.2f} MB) in "
+               f"{time.perf_counter() - t0:.1f} s")
+
+
+@app.command("view")
+def view_cmd(
+    run: Path = typer.Argument(..., help="A trajectory: the data.nc of `relu1d train` (or its folder), an "
+                                         "experiment's run file OUT/NAME/runs/*.nc (or the folder OUT/NAME, "
+                                         "for all its runs), or a file written by Trajectory.save."),
+    out: Path = typer.Option(None, "--out", help="The page (.html); default: view.html beside RUN."),
+    data: Path = typer.Option(None, "--data", help="CSV of samples (x,y); default: those stored in RUN."),
+    frames: int = typer.Option(60, "--frames", help="At most this many snapshots become frames."),
+    neurons: int = typer.Option(200, "--neurons", help="At most this many neurons are drawn as knots and "
+                                                     "particles (f is always the whole network)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
+):
+    """Write an interactive viewer of a training run: one self-contained HTML page (plotly.js
+    embedded, no network access) with a time slider and play/pause over f with its knots and
+    the samples, the particle plane (u, v) coloured by sign(r) (hover a particle for its
+    neuron's a, b, c, δ, r, θ and knot) and the loss, with reference curves to toggle."""
+    import time
+
+    from ._storage import check_writable_file
+    from .viewer import load_runs, write_viewer
+
+    t0 = time.perf_counter()
+    if out is None:
+        out = (run if run.is_dir() else run.parent) / "view.html"
+    try:
+        check_writable_file(out, "OUT", overwrite=overwrite)
+        if out.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"OUT must end in .html, got {str(out)!r}")
+        runs = load_runs(run, data)
+        if len(runs) == 1:
+            (traj, samples), = runs.values()
+            path = write_viewer(traj, out, samples, title=f"relu1d view: {run}", max_frames=frames,
+                                max_neurons=neurons)
+        else:
+            path = write_viewer(runs, out, title=f"relu1d view: {run}", max_frames=frames, max_neurons=neurons)
+    except (ValueError, TypeError, ImportError) as exc:
+        _fail(str(exc))
+    for traj, _ in runs.values():
+        if len(traj.snapshots) == 1:
+            typer.echo("note: the trajectory holds one snapshot: the page shows it without motion", err=True)
+    typer.echo(f"wrote {path} ({len(runs)} run(s), {path.stat().st_size / 1e6:.2f} MB) in "
+               f"{time.perf_counter() - t0:.1f} s")
 
 
 def main() -> None:

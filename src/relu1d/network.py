@@ -240,6 +240,13 @@ class Network:
     def __repr__(self) -> str:
         return f"Network(m={self.m}, alpha={self.alpha:g})"
 
+    def _repr_html_(self) -> str:
+        """Jupyter display: m, α, provenance and a small inline PNG of f with its knots
+        (see relu1d._display; cheap, never raises)."""
+        from ._display import network_html, safe_html
+
+        return safe_html(network_html, self)
+
     # ------------------------------------------------------------------ evaluation
     @property
     def m(self) -> int:

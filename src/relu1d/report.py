@@ -4,8 +4,11 @@
 for each, a result directory ``DIR/NAME/`` (layout in :mod:`relu1d._storage`: NetCDF
 data, PNG figures, claims, the resolved spec, seeds, versions and wall time), then
 ``DIR/report.html``: one self-contained page (CSS inline, figures embedded as base64
-PNG, no script, no server) with a summary table at the top and, per experiment, its
-description, claims table, figures, spec and wall time. Each claim shows its verdict
+PNG, no server, no request leaving the page) with a summary table at the top and, per
+experiment, its description, claims table, figures, spec and wall time. Experiments that
+train networks (``ExperimentResult.runs``) also store each run as ``runs/NAME.nc`` and its
+interactive viewer (:mod:`relu1d.viewer`) as ``views/NAME.html``, embedded in the report,
+which then holds plotly.js once; a report without runs has no script. Each claim shows its verdict
 (holds, contradicted, setting-dependent, inconclusive; one colour each, counted in the
 summary, explained by a one-line legend) with its evidence; a claim that does not hold is
 listed in the summary by id, never hidden.
@@ -52,11 +55,52 @@ def _own_figures(previous: dict | None) -> set[str]:
     if not previous:
         return set()
     files = set()
-    for entry in list(previous.get("figures") or []) + list(previous.get("stale_figures") or []):
+    entries = list(previous.get("figures") or []) + list(previous.get("stale_figures") or [])
+    entries += [e.get(key) for e in previous.get("views") or [] if isinstance(e, dict) for key in ("file", "run")]
+    for entry in entries:
         file = entry.get("file") if isinstance(entry, dict) else entry
-        if isinstance(file, str) and re.fullmatch(r"figures/[A-Za-z0-9_.-]+\.png", file) and ".." not in file:
+        if isinstance(file, str) and ".." not in file and (
+                re.fullmatch(r"figures/[A-Za-z0-9_.-]+\.png", file) or re.fullmatch(r"views/[A-Za-z0-9_.-]+\.html", file)
+                or re.fullmatch(r"runs/[A-Za-z0-9_.-]+\.nc", file)):
             files.add(file)
     return files
+
+
+def _run_files(runs: dict) -> list[dict]:
+    """The files of each run of a result: ``views/STEM.html`` (its viewer, a fragment
+    embedded in the report) and ``runs/STEM.nc`` (its trajectory and samples, for
+    ``relu1d view``), or ``data.nc`` where the record's data is the trajectory."""
+    entries, used = [], set()
+    for name, run in runs.items():
+        stem = _figure_filename(str(name))
+        while stem in used:
+            stem += "_"
+        used.add(stem)
+        entries.append({"name": str(name), "file": f"views/{stem}.html",
+                        "run": f"runs/{stem}.nc" if run.store else "data.nc"})
+    return entries
+
+
+def _save_runs(directory: Path, name: str, runs: dict, entries: list[dict]) -> None:
+    """Write each run's trajectory file and viewer fragment (see :func:`_run_files`); a
+    viewer that cannot be built is recorded with its error instead of failing the record."""
+    import numpy as np
+
+    from . import viewer
+
+    for entry, run in zip(entries, runs.values()):
+        if run.store:
+            ds = run.trajectory.to_xarray()
+            if run.data is not None:
+                ds = ds.assign(data_x=("sample", np.asarray(run.data.x)), data_y=("sample", np.asarray(run.data.y)))
+            _storage.write_netcdf(ds, directory / entry["run"])
+        try:
+            figure = viewer.viewer_figure(run.trajectory, run.data, references=run.references, title=entry["name"])
+            _storage.write_text(directory / entry["file"],
+                                viewer.viewer_fragment(figure, name=f"{name}-{Path(entry['file']).stem}"))
+        except Exception as exc:  # the record stays complete without its viewer
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            (directory / entry["file"]).unlink(missing_ok=True)
 
 
 def save_result(directory, result, *, name: str, description: str, spec, preset: str,
@@ -109,6 +153,8 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
             stem += "_"
         used.add(stem)
         figure_files.append({"name": str(fig_name), "file": f"figures/{stem}.png"})
+    run_files = _run_files(getattr(result, "runs", None) or {})
+    written = {f["file"] for f in figure_files} | {r[k] for r in run_files for k in ("file", "run") if r[k] != "data.nc"}
     env = _storage.environment()
     common = dict(name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
                   started_utc=started_utc or _storage.utc_now(), env=env)
@@ -116,15 +162,19 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
     # (listing every figure file it may leave, so that the next save can clean them), the
     # final one last
     _storage.write_json(meta_path, _meta(
-        "incomplete", claims=[], figures=[], stale_figures=sorted(old_figures | {f["file"] for f in figure_files}),
+        "incomplete", claims=[], figures=[], stale_figures=sorted(old_figures | written),
         error="saving this record did not finish; run it again", **common))
     for entry, fig in zip(figure_files, result.figures.values()):
         _storage.write_figure(fig, directory / entry["file"])
-    for stale in sorted(old_figures - {f["file"] for f in figure_files}):
+    if run_files:
+        _save_runs(directory, name, result.runs, run_files)
+    for stale in sorted(old_figures - written):
         (directory / stale).unlink(missing_ok=True)
 
     claims = [{**_storage.to_jsonable(c), "holds": c.holds} for c in result.claims]
     meta = _meta(status, claims=claims, figures=figure_files, **common, **extra)
+    if run_files:
+        meta["views"] = run_files
     if result.data is not None:
         ds = result.data.copy(deep=False)
         ds.attrs = dict(ds.attrs)
@@ -203,6 +253,7 @@ def complete_record(directory, spec, preset: str) -> dict | None:
     if meta.get("preset") != preset or meta.get("spec_type") != type(spec).__name__ or meta.get("spec") != wanted:
         return None
     files = [f.get("file") for f in meta.get("figures") or []] + [meta.get("data_file"), "claims.json"]
+    files += [v.get(key) for v in meta.get("views") or [] if not v.get("error") for key in ("file", "run")]
     if not all(isinstance(f, str) and (directory / f).is_file() for f in files if f is not None):
         return None
     meta["path"] = str(directory)
@@ -358,7 +409,7 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
             records.append(meta)
             if echo is not None:
                 echo(_summary_line(meta))
-            write_report(out)  # after each one, so an interrupted run still has a report
+            write_report(out, views=False)  # after each one, so an interrupted run still has a report
     except KeyboardInterrupt as exc:
         bar.close()
         write_report(out)
@@ -453,7 +504,9 @@ def train_to_directory(spec, out, *, base_dir=None, progress: bool = True, overw
     ax.set_title(f"{spec.training.method}, lr={spec.training.lr:g}, m={spec.init.m}"
                  + ("" if status == "ok" else f" ({status} at step {done})"))
     figures["loss"] = fig
-    result = ExperimentResult(data=ds, figures=figures, claims=())
+    from .experiments import Run
+
+    result = ExperimentResult(data=ds, figures=figures, claims=(), runs={"train": Run(traj, data, store=False)})
     description = (f"relu1d train: m={spec.init.m} ({spec.init.scheme}, alpha={spec.init.alpha}), "
                    f"data {spec.data.name}, {spec.training.method} for {spec.training.steps} steps"
                    + ("" if status == "ok" else f" ({status}: partial, steps 0 to {done})"))
@@ -551,7 +604,7 @@ def _anchor(name: str) -> str:
     return "exp-" + re.sub(r"[^A-Za-z0-9_-]+", "-", name)
 
 
-def _section(meta: dict) -> str:
+def _section(meta: dict, views: bool = True) -> str:
     directory = Path(meta["path"])
     parts = [f"<section id='{_anchor(meta['name'])}'><h2>{_esc(meta['name'])}</h2>",
              f"<p>{_esc(meta['description'])}</p>",
@@ -580,6 +633,11 @@ def _section(meta: dict) -> str:
                          f"<figcaption>{_esc(fig['name'])} ({_esc(fig['file'])})</figcaption></figure>")
         else:
             parts.append(f"<p class='bad'>figure file {_esc(fig['file'])} is missing</p>")
+    if views:
+        parts.extend(_views_html(meta))
+    elif meta.get("views"):
+        parts.append(f"<p class='meta'>{len(meta['views'])} interactive viewer(s) in views/: embedded in this page "
+                     "when the reproduction finishes</p>")
     spec_text = (directory / "spec.toml").read_text() if (directory / "spec.toml").is_file() \
         else json.dumps(meta["spec"], indent=2)
     parts.append(f"<h3>Spec ({_esc(meta['spec_type'])})</h3><pre>{_esc(spec_text)}</pre>")
@@ -588,8 +646,35 @@ def _section(meta: dict) -> str:
     return "\n".join(parts)
 
 
-def render_html(records: list[dict], title: str = "relu1d reproduction report") -> str:
-    """The report page for the given records (``load_record`` dicts), as a string."""
+def _views_html(meta: dict) -> list[str]:
+    """The interactive viewers of a record (fragments written by :func:`_save_runs`)."""
+    views = meta.get("views") or []
+    if not views:
+        return []
+    directory = Path(meta["path"])
+    parts = ["<h3>Interactive viewers</h3>"]
+    for view in views:
+        parts.append(f"<h4>{_esc(view['name'])}</h4><p class='meta'>trajectory: {_esc(view['run'])} "
+                     f"(a page of its own: <code>relu1d view {_esc(directory.name)}/{_esc(view['run'])} "
+                     f"--out view.html</code>)</p>")
+        path = directory / view["file"]
+        if view.get("error"):
+            parts.append(f"<p class='bad'>the viewer could not be built: {_esc(view['error'])}</p>")
+        elif path.is_file():
+            parts.append(path.read_text(encoding="utf-8"))
+        else:
+            parts.append(f"<p class='bad'>viewer file {_esc(view['file'])} is missing</p>")
+    return parts
+
+
+def _has_views(records: list[dict]) -> bool:
+    return any(not v.get("error") and (Path(r["path"]) / v["file"]).is_file()
+               for r in records if "path" in r for v in r.get("views") or [])
+
+
+def render_html(records: list[dict], title: str = "relu1d reproduction report", *, views: bool = True) -> str:
+    """The report page for the given records (``load_record`` dicts), as a string; with
+    ``views``, the records' interactive viewers are embedded (and plotly.js once)."""
     running = sum(r["wall_time_s"] for r in records)
     saving = sum(r.get("save_time_s", 0.0) for r in records)
     total = running + saving
@@ -625,13 +710,18 @@ def render_html(records: list[dict], title: str = "relu1d reproduction report") 
                f"<p class='meta'>relu1d {_esc(env.get('relu1d_version', '?'))} · Python {_esc(env.get('python', '?'))}"
                f" · numpy {_esc(env.get('numpy', '?'))} · {_esc(env.get('platform', '?'))}, "
                f"{_esc(env.get('cpu_count', '?'))} CPUs · generated {_esc(_storage.utc_now())}</p>")
-    body = "\n".join(_section(r) for r in records)
+    body = "\n".join(_section(r, views) for r in records)
+    script = ""
+    if views and _has_views(records):  # plotly.js once for every viewer of the page
+        from .viewer import plotly_script
+
+        script = plotly_script()
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
-            f"<style>{_CSS}</style></head><body>\n<h1>{_esc(title)}</h1>\n<h2>Summary</h2>\n{summary}\n"
+            f"<style>{_CSS}</style>{script}</head><body>\n<h1>{_esc(title)}</h1>\n<h2>Summary</h2>\n{summary}\n"
             + "\n".join(rows) + f"\n{body}\n</body></html>\n")
 
 
-def write_report(out, *, records=None, title: str = "relu1d reproduction report") -> Path:
+def write_report(out, *, records=None, title: str = "relu1d reproduction report", views: bool = True) -> Path:
     """Write ``out/report.html`` from result directories on disk.
 
     Parameters
@@ -641,8 +731,12 @@ def write_report(out, *, records=None, title: str = "relu1d reproduction report"
         (``meta.json``) goes into the report, sorted by name.
     records : list of paths, optional
         Result directories to include instead.
+    views : bool
+        Embed the records' interactive viewers (False: a line per record says where they
+        are; :func:`reproduce` writes such a light report after each experiment and the
+        full one at the end).
     """
     out = Path(out)
     dirs = records if records is not None else sorted(p.parent for p in out.glob("*/meta.json"))
     metas = [load_record(d) for d in dirs]
-    return _storage.write_text(out / "report.html", render_html(metas, title=title))
+    return _storage.write_text(out / "report.html", render_html(metas, title=title, views=views))

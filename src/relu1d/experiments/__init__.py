@@ -5,7 +5,7 @@ Each experiment is registered under a stable name (``williams2019.fig3``, ...); 
 """
 
 from ._registry import (MIN_SEEDS_CONTRADICTED, VERDICTS, Claim, Experiment, ExperimentResult, Reading,
-                        format_counts, get, names, register, verdict_counts)
+                        Run, format_counts, get, names, register, verdict_counts)
 
 __all__ = ["Claim", "Reading", "VERDICTS", "MIN_SEEDS_CONTRADICTED", "verdict_counts", "format_counts",
-           "Experiment", "ExperimentResult", "get", "names", "register"]
+           "Experiment", "ExperimentResult", "Run", "get", "names", "register"]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 __all__ = ["Claim", "Reading", "VERDICTS", "MIN_SEEDS_CONTRADICTED", "verdict_counts", "format_counts",
-           "ExperimentResult", "Experiment", "register", "get", "names", "REGISTRY"]
+           "Run", "ExperimentResult", "Experiment", "register", "get", "names", "REGISTRY"]
 
 
 VERDICTS = ("holds", "contradicted", "setting-dependent", "inconclusive")
@@ -213,18 +213,64 @@ def format_counts(counts: dict[str, int]) -> str:
 
 
 @dataclass(frozen=True, eq=False)
-class ExperimentResult:
-    """What an experiment returns: data, figures (name → matplotlib Figure) and claims.
+class Run:
+    """One training run of an experiment, shown in the report by an interactive viewer
+    (:mod:`relu1d.viewer`) and stored as ``runs/NAME.nc`` in the experiment's folder.
 
-    Claim ids are unique within a result; :meth:`claim` looks one up.
+    Parameters
+    ----------
+    trajectory : relu1d.train.Trajectory
+    data : relu1d.Dataset, optional
+        The samples it was trained on (drawn, and stored with the trajectory).
+    references : mapping of str to callable, optional
+        Reference curves x ↦ g(x) drawn beside f (toggled in the viewer's legend), e.g.
+        ``{"kernel interpolant": relu1d.kernel.interpolant(data)}``; by default the
+        viewer draws the linear interpolant, the natural cubic spline and the kernel
+        interpolant (uniform init) of ``data``.
+    store : bool
+        Write the trajectory to ``runs/NAME.nc`` (False where the record's ``data.nc``
+        already is that trajectory, as for ``relu1d train``).
+    """
+
+    trajectory: Any
+    data: Any = None
+    references: Any = None
+    store: bool = True
+
+    def __post_init__(self):
+        if not all(hasattr(self.trajectory, name) for name in ("snapshots", "loss", "times", "steps")):
+            raise TypeError(f"trajectory must be a relu1d Trajectory, got {type(self.trajectory).__name__}")
+        if self.references is not None:
+            refs = dict(self.references)
+            bad = [str(k) for k, g in refs.items() if not (isinstance(k, str) and callable(g))]
+            if bad:
+                raise TypeError(f"references must map names (str) to callables x -> g(x); bad entries: {bad}")
+            object.__setattr__(self, "references", refs)
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentResult:
+    """What an experiment returns: data, figures (name → matplotlib Figure), claims and,
+    for experiments that train networks, the runs to show in interactive viewers.
+
+    Claim ids are unique within a result; :meth:`claim` looks one up. ``runs`` maps a
+    name to a :class:`Run` (or a trajectory, or a ``(trajectory, data)`` pair); empty by
+    default.
     """
 
     data: Any  # xarray.Dataset; imported lazily to keep `import relu1d` light
     figures: dict = field(default_factory=dict)
     claims: tuple[Claim, ...] = ()
+    runs: dict = field(default_factory=dict)
 
     def __post_init__(self):
         object.__setattr__(self, "claims", tuple(self.claims))
+        runs = {}
+        for name, run in dict(self.runs).items():
+            if not isinstance(name, str) or not name:
+                raise TypeError(f"run names must be non-empty strings, got {name!r}")
+            runs[name] = run if isinstance(run, Run) else Run(*run) if isinstance(run, (tuple, list)) else Run(run)
+        object.__setattr__(self, "runs", runs)
         seen = set()
         for c in self.claims:
             if c.id in seen:

@@ -48,7 +48,7 @@ from ..data import Dataset
 from ..data import random as _random_data
 from ..data import sinusoid, square_wave
 from ..plot import new_figure, plot_function
-from ._registry import Claim, ExperimentResult, Reading, register
+from ._registry import Claim, ExperimentResult, Reading, Run, register
 
 __all__: list[str] = []
 
@@ -77,6 +77,14 @@ def _train(net, data, step, inv_beta, lam, steps, seed, noise="printed", record_
                  max_snapshots=max_snapshots, **shevchenko_train_kwargs(step, inv_beta, lam, net.m, noise=noise))
 
 
+def _references(data) -> dict:
+    """Reference curves of the runs' viewers (the kernel interpolant of the uniform init
+    does not apply to this initialisation)."""
+    from .. import splines
+
+    return {"linear interpolant": splines.linear(data), "natural cubic spline": splines.natural_cubic(data)}
+
+
 def _diverged(traj) -> bool:
     loss = np.asarray(traj.loss)
     start = max(loss[0], 1e-12)
@@ -89,21 +97,23 @@ def literal_noisy_sgd(theta, data, step, inv_beta, lam, steps, seed) -> np.ndarr
     θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇_θσ*(xⱼ, θᵢ) + √(2s/β)gᵢ, one sample j per update,
     with ŷ = (1/N)Σᵢ aᵢ(wᵢx + bᵢ)₊. The random numbers are drawn as :func:`relu1d.train`
     documents them, so that the two can be compared draw for draw: ``as_rng(seed).spawn(2)``
-    gives the sample stream (one ``permutation(M)`` per epoch) and the noise stream
-    (``standard_normal((3, N))`` per update, rows for the engine's (a, b, c), i.e. their
-    (w, −b, a)). Written for clarity, one update at a time: for checks, not for speed.
+    gives the sample stream (one ``permutation(M)`` per epoch), and the Gaussians gᵢ of
+    update k are ``relu1d.train.langevin_noise(seed, N, rows=3, start=k)[0]``, rows for
+    the engine's (a, b, c), i.e. their (w, −b, a). Written for clarity, one update at a
+    time: for checks, not for speed.
     """
     from .._validation import as_rng
+    from ..train import langevin_noise
 
     theta = np.array(theta, dtype=float)
     n, m = theta.shape[0], len(data)
-    sample_rng, noise_rng = as_rng(seed).spawn(2)
+    sample_rng, _ = as_rng(seed).spawn(2)
     order = []
     for k in range(steps):
         if k % m == 0:
             order = list(sample_rng.permutation(m))
         j = order[k % m]
-        xi = noise_rng.standard_normal((3, n))
+        xi = langevin_noise(seed, n, rows=3, start=k)[0]
         g = np.column_stack((xi[2], xi[0], -xi[1]))
         a, w, b = theta.T
         pre = w * data.x[j] + b
@@ -166,6 +176,7 @@ def run_setting(spec: SettingSpec) -> ExperimentResult:
     steps = spec.epochs * len(data)
     grid = np.linspace(data.x[0] - 0.25, data.x[-1] + 0.25, 200)
     paths, risks, pens, lrs, wds, temps = [], [], [], [], [], []
+    runs = {}
     for n in spec.widths:
         kw = shevchenko_train_kwargs(spec.step, spec.inv_beta, spec.lam, n)
         lrs.append(kw["lr"])
@@ -173,6 +184,7 @@ def run_setting(spec: SettingSpec) -> ExperimentResult:
         temps.append(kw["temperature"])
         traj = _train(shevchenko_init(n, spec.init_scale, seed=spec.seed), data, spec.step, spec.inv_beta,
                       spec.lam, steps, spec.seed, record_every=max(1, steps // spec.records))
+        runs[f"N={n}"] = Run(traj, data, references=_references(data))
         snaps = traj.snapshots
         paths.append([snaps.network(k)(grid) for k in range(len(snaps))])
         fe = free_energy(traj.network, data, spec.lam, 0.0)
@@ -219,7 +231,7 @@ def run_setting(spec: SettingSpec) -> ExperimentResult:
                          f"{expected[0] / expected[1]:.3g}; fitted log-log slope {slope:.3g} (one draw per N: the rate "
                          f"itself is not resolved)"),
     ]
-    return ExperimentResult(ds, {"width": fig}, claims)
+    return ExperimentResult(ds, {"width": fig}, claims, runs=runs)
 
 
 # ====================================================================== free energy
@@ -312,7 +324,8 @@ def run_free_energy(spec: FreeEnergySpec) -> ExperimentResult:
                     note=f"mean error by n {dict(zip(spec.kl_sizes, np.round(kl.mean(axis=1), 4).tolist()))}; spread "
                          f"{np.round(kl.std(axis=1), 3)}: a slight negative bias that shrinks with n"),
     ]
-    return ExperimentResult(ds, {"free_energy": fig}, claims)
+    return ExperimentResult(ds, {"free_energy": fig}, claims,
+                            runs={"langevin": Run(traj, data, references=_references(data))})
 
 
 # ====================================================================== Gibbs / Stein

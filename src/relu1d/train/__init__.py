@@ -4,8 +4,8 @@
 networks on the same data in parallel. See :func:`train` for every option.
 """
 
-from ._api import (Snapshots, Trajectory, TrainingDiverged, TrainingInterrupted, interrupt_policy, train,
-                   train_many)
+from ._api import (Snapshots, Trajectory, TrainingDiverged, TrainingInterrupted, interrupt_policy,
+                   langevin_noise, train, train_many)
 
 __all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged", "TrainingInterrupted",
-           "interrupt_policy"]
+           "interrupt_policy", "langevin_noise"]

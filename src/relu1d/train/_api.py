@@ -1,8 +1,29 @@
 """The training front end: ``train``, ``train_many``, ``Trajectory`` and the faults.
 
-Everything random is drawn here, in numpy, before the updates run, so that the numpy
+The minibatches are drawn here, in numpy, before the updates run, so that the numpy
 reference (``backend="numpy"``) and the compiled kernels (``backend="numba"``) consume the
-same minibatches and the same Gaussian noise and agree to rounding.
+same ones. The Gaussian noise of "langevin" comes from a counter-based generator that
+both backends evaluate (numpy here, compiled inside the kernels), bit for bit the same.
+
+Langevin noise
+--------------
+``as_rng(seed).spawn(2)`` gives two independent streams; the second yields one 64-bit
+key K = ``integers(2**64, dtype=uint64)``. Gaussian number g of the run is
+
+    g = (t·p + k)·m + i   for step t = 0, 1, ... (the update from step t to t + 1), row
+                          k of the p trained names in the order "abc" (or "r", "θ"),
+                          neuron i,
+
+and equals the first (g even) or second (g odd) member of the Box–Muller pair ⌊g/2⌋:
+with h = SplitMix64 output number ⌊g/2⌋ for the seed K (z = K + (⌊g/2⌋ + 1)·γ, γ =
+0x9E3779B97F4A7C15, then z ← (z ⊕ z≫30)·0xBF58476D1CE4E5B9, z ← (z ⊕ z≫27)·
+0x94D049BB133111EB, h = z ⊕ z≫31, all mod 2⁶⁴), u = (⌊h/2³²⌋ + ½)·2⁻³², r = √(−2 ln u),
+φ = (π/4)·(h mod 2²⁹)/2²⁹, θ = φ mirrored to π/2 − φ when bit 29 of h is set, plus π/2
+when bit 30 is, plus π when bit 31 is; the pair is (r cos θ, r sin θ). ln, cos and sin
+are fdlibm's polynomials written with +, −, ×, ÷ only (``_reference.gaussian_noise``),
+so the numbers do not depend on the platform's libm. u ≥ 2⁻³³ bounds |ξ| by 6.77 (a
+standard normal exceeds it with probability 1.3·10⁻¹¹). :func:`langevin_noise` returns
+these numbers.
 """
 
 from __future__ import annotations
@@ -30,13 +51,14 @@ from ..network import Network
 from . import _reference
 
 __all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged", "TrainingInterrupted",
-           "interrupt_policy"]
+           "interrupt_policy", "langevin_noise"]
 
 METHODS = ("gd", "flow", "sgd", "langevin")
 PARAMETERIZATIONS = ("full", "canonical")
 BACKENDS = ("numba", "numpy")
-# Gaussian noise and minibatch tables are drawn in chunks of at most this many numbers
-# (8 MB of float64), which also bounds the steps run between two progress updates.
+# Minibatch tables (and the reference backend's Gaussian noise) are drawn in chunks of
+# at most this many numbers (8 MB), which also bounds the steps run between two progress
+# updates.
 _CHUNK_NUMBERS = 1 << 20
 # At most this many neuron-steps run between two progress-bar updates (~0.1-0.5 s).
 _CHUNK_WORK = 20_000_000
@@ -218,6 +240,21 @@ class Trajectory:
         return (f"Trajectory(method={self.method!r}, m={self.network.m}, records={self.steps.size}, "
                 f"snapshots={len(self.snapshots)}, last step={int(self.steps[-1])}, loss={last:.6g}"
                 f"{', interrupted' if self.interrupted else ''})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: method, m, α, steps, loss, snapshots and small inline PNGs of
+        the final f with its knots and of the loss (see relu1d._display; never raises)."""
+        from .._display import safe_html, trajectory_html
+
+        return safe_html(trajectory_html, self)
+
+    def animate(self, data: Dataset | None, path, **kwargs) -> Path:
+        """Render this run as a GIF or MP4 movie: f with its knots and the samples, the
+        particle plane, the loss with a moving marker (see :func:`relu1d.animate.animate`
+        for the keywords: frames, fps, dpi, references, grid_points, progress)."""
+        from ..animate import animate
+
+        return animate(self, data, path, **kwargs)
 
     def to_xarray(self):
         """An ``xarray.Dataset``: a, b, c (and r, theta for canonical runs) with dimensions
@@ -447,11 +484,55 @@ def _configure(net, data, method, lr, steps, trainable, weight_decay, temperatur
 
 
 # ----------------------------------------------------------------------------- randomness
-def _streams(seed) -> tuple[np.random.Generator, np.random.Generator]:
-    """(minibatch stream, noise stream): ``as_rng(seed).spawn(2)``, independent, so that
-    adding noise never changes the minibatches."""
+def _streams(seed) -> tuple[np.random.Generator, np.uint64]:
+    """(minibatch stream, noise key): ``as_rng(seed).spawn(2)``, independent, so that
+    adding noise never changes the minibatches; the key is the second stream's first
+    ``integers(2**64, dtype=uint64)`` (see "Langevin noise" in the module notes)."""
     batch_rng, noise_rng = as_rng(seed).spawn(2)
-    return batch_rng, noise_rng
+    return batch_rng, np.uint64(noise_rng.integers(2**64, dtype=np.uint64))
+
+
+def langevin_noise(seed, m: int, rows: int = 3, steps: int = 1, start: int = 0) -> np.ndarray:
+    """The Gaussian noise ξ that ``train(..., method="langevin", seed=seed)`` adds.
+
+    Parameters
+    ----------
+    seed : int or numpy.random.Generator
+        The ``seed`` given to :func:`train`. A Generator is spawned from as train
+        does, which advances it: pass one in the state train's got (e.g.
+        ``np.random.default_rng(7)`` again), not the one train has used.
+    m : int >= 1
+        The number of neurons.
+    rows : int >= 1
+        p, the number of trained parameter vectors (3 for "abc", 1 for "c", 2 for
+        canonical "rt"): one row of noise per trained name, in the order "abc" (or
+        "r", "θ").
+    steps : int >= 0
+        How many steps.
+    start : int >= 0
+        The first step (0: the update from the initial network to step 1).
+
+    Returns
+    -------
+    (steps, rows, m) array
+        ``xi[t, k, i]`` is added, times √(2·lr_eff·T), to the k-th trained parameter of
+        neuron i in update start + t. The layout and the generator are in the module
+        notes of ``relu1d.train._api`` ("Langevin noise"); both backends of
+        :func:`train` use these numbers, bit for bit.
+
+    Examples
+    --------
+    >>> xi = langevin_noise(0, m=4, rows=3, steps=2)
+    >>> xi.shape
+    (2, 3, 4)
+    """
+    m = as_int(m, "m", minimum=1)
+    rows = as_int(rows, "rows", minimum=1)
+    steps = as_int(steps, "steps", minimum=0)
+    start = as_int(start, "start", minimum=0)
+    _, key = _streams(seed)
+    per_step = rows * m
+    return _reference.gaussian_noise(key, start * per_step, steps * per_step).reshape(steps, rows, m)
 
 
 class _Batches:
@@ -497,6 +578,8 @@ class _Engine:
         self.cfg, self.alpha, self.m = cfg, net.alpha, net.m
         self.x, self.y = np.array(data.x), np.array(data.y)  # writable: one numba signature
         self.noise_scale = math.sqrt(2.0 * cfg.lr_eff * cfg.temperature)
+        self.noise_key = np.uint64(0)     # set by _run_steps for noisy runs
+        self.noise_rows = int(sum(cfg.train))
         if cfg.parameterization == "full":
             self.state = [np.array(net.a), np.array(net.b), np.array(net.c)]
             self.delta = None
@@ -509,12 +592,18 @@ class _Engine:
             from . import _kernels
             self._kernels = _kernels
 
-    def advance(self, n, batch_idx, batch_len, noise) -> tuple[int, float]:
+    def advance(self, n, batch_idx, batch_len, noise_at) -> tuple[int, float]:
+        """n steps; ``noise_at``: None (no noise) or the index of the first Gaussian of
+        these steps in the run's noise stream (``noise_key``)."""
         cfg = self.cfg
         if cfg.backend == "numpy":
+            noise = None
+            if noise_at is not None:
+                count = n * self.noise_rows * self.m
+                noise = _reference.gaussian_noise(self.noise_key, noise_at, count).reshape(n, self.noise_rows, self.m)
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
                 return self._advance_reference(n, batch_idx, batch_len, noise)
-        return self._kernels.advance(self, n, batch_idx, batch_len, noise)
+        return self._kernels.advance(self, n, batch_idx, batch_len, noise_at)
 
     def _advance_reference(self, n, batch_idx, batch_len, noise):
         cfg = self.cfg
@@ -620,13 +709,15 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event 
     engine = _Engine(net, data, cfg)
     canonical = cfg.parameterization == "canonical"
     rec = _Recorder(cfg, net.m, canonical)
-    batch_rng, noise_rng = _streams(cfg.seed)
+    batch_rng, engine.noise_key = _streams(cfg.seed)
     stochastic = cfg.method in ("sgd", "langevin")
     batches = _Batches(data.s, cfg.batch_size, batch_rng) if stochastic and cfg.batch_size is not None else None
     noisy = cfg.method == "langevin" and cfg.temperature > 0
-    n_noise_rows = sum(cfg.train)
+    per_step = engine.noise_rows * net.m   # Gaussians per step
     batch_work = cfg.batch_size if cfg.batch_size is not None else data.s
-    chunk_cap = max(1, min(_CHUNK_NUMBERS // (n_noise_rows * net.m) if noisy else 1 << 62,
+    # the reference materialises each chunk's noise; the kernels draw it as they go
+    materialised = noisy and cfg.backend == "numpy"
+    chunk_cap = max(1, min(_CHUNK_NUMBERS // per_step if materialised else 1 << 62,
                            _CHUNK_WORK // (net.m + batch_work)))
 
     value, penalty = engine.data_loss(), engine.penalty()
@@ -645,8 +736,7 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event 
                     raise KeyboardInterrupt
                 n = min(target - step, chunk_cap)
                 idx, lens = batches.take(n) if batches is not None else (None, None)
-                noise = noise_rng.standard_normal((n, n_noise_rows, net.m)) if noisy else None
-                bad, seen = engine.advance(n, idx, lens, noise)
+                bad, seen = engine.advance(n, idx, lens, step * per_step if noisy else None)
                 if np.isfinite(seen):
                     last_loss = float(seen)
                 if bad >= 0:
@@ -759,9 +849,12 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
         an array: exactly those steps (plus 0 and ``steps``).
     seed : int or numpy.random.Generator
         ``as_rng(seed).spawn(2)`` gives two independent streams: the first draws one
-        ``permutation(s)`` per epoch (minibatches), the second draws the langevin noise,
-        ``standard_normal((p, m))`` per step in step order, with the p rows for the
-        trained names in the order "abc" (or "r", "θ"). Same seed → same bits.
+        ``permutation(s)`` per epoch (minibatches), the second one 64-bit key of the
+        counter-based Gaussian generator of the langevin noise: the noise of step t is
+        ``langevin_noise(seed, m, p, start=t)[0]``, a (p, m) array with the p rows for
+        the trained names in the order "abc" (or "r", "θ") (generator and layout in
+        the module notes of ``relu1d.train._api``, "Langevin noise"). Same seed → same
+        bits, on both backends.
     progress : bool
         A tqdm bar on stderr (step, loss, speed); off when False or stderr is not a
         terminal.
@@ -825,8 +918,10 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     the residuals. Full-batch runs without noise keep the neurons grouped by the interval
     between samples that holds their knot (one lookup per group, O(m + s) per step) where
     a cost model says that is faster; otherwise batches of at most 80 samples use a dense,
-    vectorised form and larger ones the prefix sums per neuron. Langevin runs spend most of their
-    time drawing the Gaussian noise (numpy), canonical runs with θ trained on cos/sin.
+    vectorised form and larger ones the prefix sums per neuron. Langevin runs draw their Gaussian
+    noise inside the kernel, step by step, from a counter-based generator (SplitMix64 +
+    Box–Muller, ~3.5 ns per number, 3–4× numpy's ``standard_normal``; no noise array), which
+    still dominates a step at batch size 1; canonical runs with θ trained spend theirs on cos/sin.
     Summation orders differ from the reference, so the backends agree to rounding
     (tested to 1e-10 over hundreds of steps), not bit for bit.
 

@@ -144,3 +144,89 @@ def advance_canonical(r, theta, x, y, train, weight_decay, lr, noise_scale, thre
         if not (np.all(np.isfinite(r)) and np.all(np.isfinite(theta))):
             return t + 1, last
     return -1, last
+
+
+# --------------------------------------------------------------------------- langevin noise
+# The Gaussian stream of method="langevin" (layout: _api, "Langevin noise"), written in
+# vectorised numpy from its definition. ``_kernels._fill_gaussians`` computes the same
+# numbers inside the compiled kernels; the two use the same operations in the same
+# order (integer arithmetic, bit casts, IEEE +, −, ×, ÷, √), so they agree bit for bit.
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)   # SplitMix64 (Steele, Lea & Flood 2014)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+# fdlibm's e_log.c kernel on [√2/2, √2) and its k_sin.c / k_cos.c polynomials on [0, π/4]
+_LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+       1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01)
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_SIN = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
+        2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
+_COS = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
+        -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
+_PI_4 = 0.78539816339744830962
+
+
+def splitmix64(key, k) -> np.ndarray:
+    """SplitMix64's outputs number k (0-based, a uint64 array) for the seed ``key``:
+    z = key + (k + 1)·γ, then two xor-shift-multiply rounds (mod 2⁶⁴)."""
+    with np.errstate(over="ignore"):  # arithmetic mod 2⁶⁴ (numpy warns on 0-d operands only)
+        z = np.uint64(key) + (np.asarray(k, dtype=np.uint64) + np.uint64(1)) * _GAMMA
+        z = (z ^ (z >> np.uint64(30))) * _MIX1
+        z = (z ^ (z >> np.uint64(27))) * _MIX2
+        return z ^ (z >> np.uint64(31))
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    """ln x for positive normal float64 (fdlibm's algorithm, branch-free; < 1 ulp)."""
+    bits = x.view(np.int64)
+    mant = bits & 0xFFFFFFFFFFFFF
+    big = ((0x6A09E667F3BCD - mant) >> 63) & 1            # the mantissa exceeds √2's
+    m = (mant | ((1023 - big) << 52)).view(np.float64)    # in [√2/2, √2)
+    k = ((bits >> 52) - 1023 + big).astype(np.float64)
+    f = m - 1.0
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    lg1, lg2, lg3, lg4, lg5, lg6, lg7 = _LG
+    r = z * (lg1 + w * (lg3 + w * (lg5 + w * lg7))) + w * (lg2 + w * (lg4 + w * lg6))
+    hfsq = 0.5 * f * f
+    return k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+
+
+def gaussian_pairs(key, k) -> tuple[np.ndarray, np.ndarray]:
+    """The Box–Muller pairs number k (uint64 array) of the stream ``key``.
+
+    h = SplitMix64 output k; u = (⌊h/2³²⌋ + ½)·2⁻³², r = √(−2 ln u); φ = (π/4)·(h mod
+    2²⁹)/2²⁹ and the octant bits of h: bit 29 mirrors φ to π/2 − φ, bit 30 adds π/2,
+    bit 31 adds π, giving θ; the pair is (r cos θ, r sin θ).
+    """
+    h = splitmix64(key, k).view(np.int64)
+    hi = (h >> 32) & 0xFFFFFFFF
+    lo = h & 0xFFFFFFFF
+    u = (0x3FF0000000000000 | (hi << 20) | 0x80000).view(np.float64) - 1.0     # (hi + ½)·2⁻³², exactly
+    r = np.sqrt(-2.0 * _log(u))
+    x = _PI_4 * ((0x3FF0000000000000 | ((lo & 0x1FFFFFFF) << 23)).view(np.float64) - 1.0)
+    z = x * x
+    s1, s2, s3, s4, s5, s6 = _SIN
+    c1, c2, c3, c4, c5, c6 = _COS
+    sin = x + (z * x) * (s1 + z * (s2 + z * (s3 + z * (s4 + z * (s5 + z * s6)))))
+    cos = 1.0 - (0.5 * z - z * (z * (c1 + z * (c2 + z * (c3 + z * (c4 + z * (c5 + z * c6)))))))
+    mirror = ((lo >> 29) & 1).astype(bool)
+    c, s = np.where(mirror, sin, cos), np.where(mirror, cos, sin)
+    quarter = ((lo >> 30) & 1).astype(bool)
+    c, s = np.where(quarter, -s, c), np.where(quarter, c, s)
+    half = ((lo >> 31) & 1).astype(bool)
+    return np.where(half, -c, c) * r, np.where(half, -s, s) * r
+
+
+def gaussian_noise(key, start: int, count: int) -> np.ndarray:
+    """Gaussians number start, ..., start + count − 1 of the stream ``key``: number g
+    is the first (g even) or second (g odd) of the Box–Muller pair ⌊g/2⌋."""
+    if count <= 0:
+        return np.empty(0)
+    first = start // 2
+    c, s = gaussian_pairs(key, np.arange(first, (start + count - 1) // 2 + 1, dtype=np.uint64))
+    both = np.empty(2 * c.size)
+    both[0::2] = c
+    both[1::2] = s
+    return both[start - 2 * first:start - 2 * first + count]

@@ -25,7 +25,7 @@ from ...init import init_network
 from ...network import Network
 from ...plot import new_figure, plot_function, plot_particles, plot_regions, plot_velocity_field
 from ...train import _reference
-from .._registry import Claim, ExperimentResult, Reading, register
+from .._registry import Claim, ExperimentResult, Reading, Run, register
 
 __all__ = ["Fig1Spec", "fig1", "Fig2Spec", "fig2", "Fig4Spec", "fig4", "Lemma3Spec", "lemma3",
            "Lemma2Spec", "lemma2", "TVSpec", "tv_penalty"]
@@ -84,7 +84,8 @@ def fig1(spec: Fig1Spec) -> ExperimentResult:
 
     data = sinusoid(spec.s, seed=spec.data_seed)
     net0 = init_network(spec.m, alpha="sqrt", seed=spec.seed, delta=spec.delta)
-    net = _train(net0, data, method="gd", lr=spec.lr, steps=spec.steps, record_every=max(1, spec.steps // 10)).network
+    traj = _train(net0, data, method="gd", lr=spec.lr, steps=spec.steps, record_every=max(1, spec.steps // 10))
+    net = traj.network
     residual = float(np.max(np.abs(net(data.x) - data.y)))
 
     circle = np.linspace(0, 2 * np.pi, 100_000, endpoint=False) + 1e-7
@@ -121,7 +122,7 @@ def fig1(spec: Fig1Spec) -> ExperimentResult:
         Claim.close("region_labels", "each neuron's region label matches its activation pattern on the data (fraction)",
                     _REF_FIG1 + ", §3.1", agree, 1.0, 0.0),
     ]
-    return ExperimentResult(ds, {"fig1": fig}, claims)
+    return ExperimentResult(ds, {"fig1": fig}, claims, runs={"fig1": Run(traj, data)})
 
 
 # =============================================================================== Fig. 2
@@ -215,11 +216,13 @@ def fig2(spec: Fig2Spec) -> ExperimentResult:
     base = init_network(spec.m, alpha="m", seed=spec.seed)
     rows = {"to_radial": [], "to_gradient": [], "predicted_to_radial": [], "error": [], "lr": []}
     traces = []
+    runs = {}
     for delta in spec.deltas:
         net0 = Network.from_canonical(*base.canonical(), delta, base.alpha)
         lr = spec.lr_factor / _ntk_max(net0, data)
         traj = _train(net0, data, method="gd", lr=lr, steps=spec.steps, record_every=spec.record_every,
                       max_snapshots=None)
+        runs[f"delta={delta:g}"] = Run(traj, data)
         snaps = traj.snapshots
         to_rad, to_grad, pred, err = [], [], [], []
         path = []
@@ -288,7 +291,7 @@ def fig2(spec: Fig2Spec) -> ExperimentResult:
                               "(largest median angle between them over δ, degrees; the median leaves out the few neurons "
                               "whose knot crosses a sample within a step)", _REF_FIG2,
                               max(rows["error"]), tol))
-    return ExperimentResult(ds, {"fig2": fig}, claims)
+    return ExperimentResult(ds, {"fig2": fig}, claims, runs=runs)
 
 
 # =============================================================================== Fig. 4
@@ -490,7 +493,7 @@ def fig4(spec: Fig4Spec) -> ExperimentResult:
     n_records = 21
     history = np.zeros((n_d, n_s, n_records))
     history_time = np.zeros(n_records)
-    finals, ends = {}, {}
+    finals, ends, viewer_runs = {}, {}, {}
     end_params = np.zeros((3, n_d, spec.m))
     record = np.linspace(0, spec.steps, n_records).round().astype(int)
     for i, delta in enumerate(deltas):
@@ -515,6 +518,8 @@ def fig4(spec: Fig4Spec) -> ExperimentResult:
                 out["d_kernel"][i, j] = _l2(net, ker, hull)
                 curves[i, j] = net(grid)
             finals[delta] = trajs[0].network
+            viewer_runs[f"delta={delta:g}"] = Run(trajs[0], data, references={
+                "linear interpolant": lin, "kernel interpolant (uniform init)": ker})
             paper_nets = [trajs[spec.seeds.index(seed)].network for seed in spec.long_seeds]
         rest = long_steps - spec.steps
         if rest > 0:
@@ -610,7 +615,7 @@ def fig4(spec: Fig4Spec) -> ExperimentResult:
         axes[2, col].set_ylim(0, 1)
         axes[2, col].set_xlabel("time lr·step")
         axes[2, col].set_ylabel(f"concentration (ε = {spec.eps:g})")
-    return ExperimentResult(ds, {"fig4": fig}, _fig4_claims(spec, ds))
+    return ExperimentResult(ds, {"fig4": fig}, _fig4_claims(spec, ds), runs=viewer_runs)
 
 
 def _fig4_claims(spec: Fig4Spec, ds) -> list:

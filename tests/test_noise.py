@@ -1,0 +1,215 @@
+"""The Langevin noise of relu1d.train: the counter-based generator (SplitMix64 + Box–Muller)
+against independent computations, bit equality of the compiled and numpy versions and of
+what the kernels add, and statistical tests of the stream (moments, normality,
+independence across steps, rows, neurons, pair partners and seeds)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import relu1d as r1
+from relu1d.train import _kernels, _reference, langevin_noise
+
+_MASK = (1 << 64) - 1
+
+
+def splitmix64_sequential(seed: int, n: int) -> list[int]:
+    """SplitMix64 as usually written (Vigna's splitmix64.c): a state advanced by γ and
+    mixed at each call, in Python integers."""
+    state, out = seed, []
+    for _ in range(n):
+        state = (state + 0x9E3779B97F4A7C15) & _MASK
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        out.append(z ^ (z >> 31))
+    return out
+
+
+def box_muller_libm(h: int) -> tuple[float, float]:
+    """The documented pair from one 64-bit h, with the platform's log, cos and sin."""
+    u = ((h >> 32) + 0.5) * 2.0**-32
+    lo = h & 0xFFFFFFFF
+    phi = (math.pi / 4) * (lo & 0x1FFFFFFF) / 2**29
+    theta = (math.pi / 2 - phi if lo >> 29 & 1 else phi) + (lo >> 30 & 1) * math.pi / 2 + (lo >> 31 & 1) * math.pi
+    r = math.sqrt(-2.0 * math.log(u))
+    return r * math.cos(theta), r * math.sin(theta)
+
+
+# ----------------------------------------------------------------------------- the generator
+def test_splitmix64_is_the_published_generator():
+    # first output for seed 0 (the value every SplitMix64 port reproduces)
+    assert int(_reference.splitmix64(0, 0)) == 0xE220A8397B1DCDAF
+    for seed in (0, 1, 0xDEADBEEFCAFEF00D, _MASK):
+        got = _reference.splitmix64(np.uint64(seed), np.arange(50, dtype=np.uint64))
+        assert [int(v) for v in got] == splitmix64_sequential(seed, 50)
+    # random access: output k without the k before it
+    state = (7 + 10**12 * 0x9E3779B97F4A7C15) & _MASK   # the state after 10¹² calls
+    assert int(_reference.splitmix64(7, 10**12)) == splitmix64_sequential(state, 1)[0]
+
+
+def test_box_muller_pairs_agree_with_libm():
+    """fdlibm-style log/sin/cos and the octant bits against math.log/cos/sin."""
+    key = np.uint64(0x0123456789ABCDEF)
+    k = np.arange(20_000, dtype=np.uint64)
+    c, s = _reference.gaussian_pairs(key, k)
+    hs = _reference.splitmix64(key, k)
+    want = np.array([box_muller_libm(int(h)) for h in hs])
+    np.testing.assert_allclose(c, want[:, 0], rtol=0, atol=4e-15)
+    np.testing.assert_allclose(s, want[:, 1], rtol=0, atol=4e-15)
+    # every octant occurs, with its signs
+    octant = (hs.view(np.int64) >> 29) & 7
+    assert set(octant.tolist()) == set(range(8))
+
+
+def test_log_kernel_is_accurate_over_the_whole_range():
+    x = np.concatenate((np.geomspace(2.0**-1000, 1e300, 200_001), np.random.default_rng(0).uniform(0.5, 2, 10**5)))
+    got = _reference._log(x)
+    np.testing.assert_allclose(got, np.log(x), rtol=2.3e-16, atol=1e-300)
+
+
+@pytest.mark.parametrize("start, count", [(0, 0), (0, 1), (1, 1), (0, 10), (1, 10), (3, 4), (5, 1001),
+                                          (123_456_789_013, 4096), (2**61 + 1, 333)])
+def test_compiled_generator_is_bit_for_bit_the_numpy_one(start, count):
+    for key in (np.uint64(0), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(987654321987654321)):
+        out = np.full(count, np.nan)
+        _kernels._fill_gaussians(key, start, out)
+        want = _reference.gaussian_noise(key, start, count)
+        np.testing.assert_array_equal(out.view(np.int64), want.view(np.int64))
+
+
+def test_langevin_noise_layout_and_arguments():
+    full = langevin_noise(3, m=5, rows=2, steps=4)
+    assert full.shape == (4, 2, 5)
+    np.testing.assert_array_equal(langevin_noise(3, m=5, rows=2, steps=2, start=2), full[2:])
+    np.testing.assert_array_equal(langevin_noise(np.random.default_rng(3), m=5, rows=2, steps=4), full)
+    # Gaussian g = (t·p + k)·m + i of one stream
+    flat = langevin_noise(3, m=1, rows=1, steps=40).ravel()
+    np.testing.assert_array_equal(full.ravel(), flat)
+    assert not np.array_equal(langevin_noise(4, m=5, rows=2, steps=4), full)
+    for kwargs, err in ((dict(m=0), ValueError), (dict(m=3, rows=0), ValueError),
+                        (dict(m=3, steps=-1), ValueError), (dict(m=2.5), TypeError)):
+        with pytest.raises(err):
+            langevin_noise(0, **kwargs)
+
+
+# ----------------------------------------------------------------------------- what train adds
+def _random_walk(backend, steps, record_every, batch_size, seed=13, m=1100):
+    """A network on which no gradient acts (every neuron off on the data, b ≫ |a·x|) and
+    the noise scale √(2·lr·T) = 1, so each parameter adds exactly ξ each step. m = 1100
+    spans three blocks of the dense kernel path (512 neurons each, the last partial)."""
+    a = np.zeros(m)
+    b = np.full(m, 1e3)
+    c = np.zeros(m)
+    data = r1.datasets.sinusoid(9, seed=0)   # x in [-1, 1]
+    traj = r1.train(r1.Network(a, b, c), data, method="langevin", lr=0.5, temperature=1.0, steps=steps,
+                    batch_size=batch_size, record_every=record_every, seed=seed, progress=False,
+                    max_snapshots=None, backend=backend)
+    xi = langevin_noise(seed, m=m, rows=3, steps=steps)
+    start = np.stack((a, b, c))[None]
+    expected = np.add.accumulate(np.concatenate((start, xi)), axis=0)   # z_t = fl(z_{t−1} + ξ_t)
+    return traj, expected
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("path", ["dense", "sorted"])
+@pytest.mark.parametrize("batch_size", [1, 4, None])
+def test_train_adds_exactly_the_documented_noise(backend, path, batch_size, monkeypatch):
+    if path == "sorted":
+        if backend == "numpy":
+            pytest.skip("one reference path")
+        monkeypatch.setattr(_kernels, "_DENSE_MAX", 0)
+    steps = 30
+    traj, expected = _random_walk(backend, steps, 1, batch_size)   # one kernel call per step
+    got = np.stack((traj.snapshots.a, traj.snapshots.b, traj.snapshots.c), axis=1)
+    np.testing.assert_array_equal(got, expected)
+    whole, _ = _random_walk(backend, steps, steps, batch_size)        # one call for all steps
+    np.testing.assert_array_equal(whole.network.c, expected[-1, 2])
+
+
+def test_both_backends_same_langevin_bits_for_a_real_run():
+    """Real training (gradients on): the backends differ by rounding only, so a change of
+    the noise on one side (shifted by one step, another key) would show at O(noise)."""
+    net, data = r1.init_network(30, seed=1), r1.datasets.square_wave(12, seed=1)
+    kw = dict(method="langevin", lr=1e-2, steps=120, batch_size=1, temperature=0.05, seed=21, progress=False,
+              record_every=40)
+    fast, ref = r1.train(net, data, **kw), r1.train(net, data, backend="numpy", **kw)
+    np.testing.assert_allclose(fast.snapshots.a, ref.snapshots.a, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(fast.snapshots.c, ref.snapshots.c, rtol=0, atol=1e-11)
+    other = r1.train(net, data, **{**kw, "seed": 22})
+    assert np.max(np.abs(other.snapshots.c[-1] - fast.snapshots.c[-1])) > 1e-3
+
+
+# ----------------------------------------------------------------------------- statistics
+@pytest.mark.parametrize("n", [10**3, 10**4, 10**5, 10**6])
+def test_moments_within_their_sampling_error(n):
+    """Mean, variance and fourth moment against N(0, 1), within 4 standard errors of
+    their sampling distributions (sd 1/√n, √(2/n), √(96/n)), at several sizes and
+    seeds, odd starts included."""
+    for seed, start in ((0, 0), (1, 1), (2, 12345)):
+        z = langevin_noise(seed, m=n, rows=1, steps=1, start=start).ravel()
+        assert abs(z.mean()) < 4 / math.sqrt(n)
+        assert abs(z.var() - 1) < 4 * math.sqrt(2 / n)
+        assert abs(np.mean(z**4) - 3) < 4 * math.sqrt(96 / n)
+
+
+def test_distribution_is_standard_normal():
+    """Kolmogorov–Smirnov and Cramér–von Mises against N(0, 1) on 10⁶ numbers, and the
+    tails: P(|ξ| > k) for k = 2, 3, 4 within 4 binomial standard errors."""
+    z = langevin_noise(5, m=10**6, rows=1).ravel()
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    assert stats.cramervonmises(z, "norm").pvalue > 1e-3
+    n = z.size
+    for k in (2.0, 3.0, 4.0):
+        p = 2 * stats.norm.sf(k)
+        assert abs(np.mean(np.abs(z) > k) - p) < 4 * math.sqrt(p * (1 - p) / n) + 1 / n
+    assert np.max(np.abs(z)) < 6.78   # the documented bound of the generator
+
+
+def _pooled_corr(u, v):
+    u = u.ravel()
+    v = v.ravel()
+    return float(np.mean(u * v) / math.sqrt(np.mean(u * u) * np.mean(v * v))), u.size
+
+
+def test_independent_across_steps_rows_neurons_pairs_and_seeds():
+    """Pooled correlations (|ρ̂| < 4/√N, N the number of products) between: consecutive
+    steps of a neuron's parameter (lag 1 and 2), the rows a, b, c of one neuron,
+    neighbouring neurons, the two members of a Box–Muller pair and their squares (which
+    share the radius), and two seeds."""
+    steps, m = 400, 500
+    xi = langevin_noise(7, m=m, rows=3, steps=steps)         # 6·10⁵ numbers
+    checks = {
+        "lag 1 in steps": (xi[1:], xi[:-1]),
+        "lag 2 in steps": (xi[2:], xi[:-2]),
+        "row a vs b": (xi[:, 0], xi[:, 1]),
+        "row b vs c": (xi[:, 1], xi[:, 2]),
+        "row a vs c": (xi[:, 0], xi[:, 2]),
+        "neighbour neurons": (xi[:, :, 1:], xi[:, :, :-1]),
+        "neurons 2 apart": (xi[:, :, 2:], xi[:, :, :-2]),
+    }
+    flat = xi.ravel()
+    checks["pair partners"] = (flat[0::2], flat[1::2])
+    checks["pair partners, squared"] = (flat[0::2] ** 2 - 1, flat[1::2] ** 2 - 1)
+    checks["across pairs, squared"] = (flat[1:-1:2] ** 2 - 1, flat[2::2] ** 2 - 1)
+    checks["seed 7 vs seed 8"] = (xi, langevin_noise(8, m=m, rows=3, steps=steps))
+    for name, (u, v) in checks.items():
+        rho, n = _pooled_corr(u, v)
+        assert abs(rho) < 4 / math.sqrt(n), (name, rho)
+    # per series too: the lag-1 autocorrelation of each (row, neuron) over the steps
+    series = xi.reshape(steps, -1)
+    centred = series - series.mean(axis=0)
+    lag1 = np.sum(centred[1:] * centred[:-1], axis=0) / np.sum(centred**2, axis=0)
+    assert np.max(np.abs(lag1)) < 5.5 / math.sqrt(steps)
+    assert abs(np.mean(lag1) + 1 / steps) < 4 / math.sqrt(steps * series.shape[1])
+
+
+def test_steps_of_a_long_run_do_not_repeat():
+    """Consecutive and distant steps of one run hold different numbers (a counter that
+    ignored the step, or wrapped, would repeat them)."""
+    m = 64
+    first = langevin_noise(9, m=m, rows=3, steps=1)[0]
+    for start in (1, 2, 10**6, 10**9):
+        assert not np.any(langevin_noise(9, m=m, rows=3, steps=1, start=start)[0] == first)

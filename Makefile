@@ -21,7 +21,11 @@ $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 run: $(VENV)/.installed
 	$(BIN)/relu1d reproduce --all --quick --out $(OUT)
 
+# lint (ruff, configured in pyproject.toml), a basic type check (mypy, likewise), then the
+# tests and the docstrings' examples (pytest --doctest-modules over tests/ and src/relu1d)
 test: $(VENV)/.installed-test
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -53,9 +53,8 @@ import types  # noqa: E402
 import numpy as np  # noqa: E402
 
 import relu1d as r1  # noqa: E402
-from relu1d.train import _kernels  # noqa: E402
-
 from bench_train import ntk_lambda_max  # noqa: E402
+from relu1d.train import _kernels  # noqa: E402
 
 _STAYS_OLD = "flag = 0 if _stays(na, nbias, positive, has_l, xl, has_r, xr) else 1"
 _STAYS_NEW = "flag = 0 if _stays(a[i], b[i], positive, has_l, xl, has_r, xr) else 1"
@@ -68,9 +67,17 @@ def clone_kernels() -> types.ModuleType:
     segment-leaving test on the stored parameters (see the module notes)."""
     source = inspect.getsource(_kernels)
     if source.count(_STAYS_OLD) != 1 or source.count(_Z4_OLD) != 1:
-        raise RuntimeError("relu1d.train._kernels changed: update bench_float32's patches of the segment path")
-    source = source.replace("cache=True", "cache=False").replace(_STAYS_OLD, _STAYS_NEW).replace(_Z4_OLD, _Z4_NEW)
-    source = source.replace("from ._compile_notice import", "from relu1d.train._compile_notice import")
+        raise RuntimeError(
+            "relu1d.train._kernels changed: update bench_float32's patches of the segment path"
+        )
+    source = (
+        source.replace("cache=True", "cache=False")
+        .replace(_STAYS_OLD, _STAYS_NEW)
+        .replace(_Z4_OLD, _Z4_NEW)
+    )
+    source = source.replace(
+        "from ._compile_notice import", "from relu1d.train._compile_notice import"
+    )
     module = types.ModuleType("relu1d_bench_float32_kernels")
     module.__dict__["__name__"] = module.__name__
     exec(compile(source, "<bench_float32 clone of relu1d.train._kernels>", "exec"), module.__dict__)
@@ -85,14 +92,36 @@ class Segments:
         self.x, self.y = np.array(data.x), np.array(data.y)
         self.state = [np.array(p, dtype=dtype) for p in (net.a, net.b, net.c)]
         m, nkeys = net.m, 2 * data.s + 2
-        self.layout = (np.empty(m, dtype=np.int64), np.zeros(nkeys + 1, dtype=np.int64), np.empty(m, dtype=dtype),
-                       np.empty(m, dtype=dtype), np.empty(m, dtype=dtype), np.empty(nkeys), np.empty(nkeys))
+        self.layout = (
+            np.empty(m, dtype=np.int64),
+            np.zeros(nkeys + 1, dtype=np.int64),
+            np.empty(m, dtype=dtype),
+            np.empty(m, dtype=dtype),
+            np.empty(m, dtype=dtype),
+            np.empty(nkeys),
+            np.empty(nkeys),
+        )
         self.scale = 1.0 / net.alpha
         self.reuse = False
 
     def run(self, n: int) -> float:
-        bad, last = self.k._advance_segments(False, *self.state, self.scale, self.x, self.y, True, True, True, 0.0,
-                                             self.lr, 0.0, False, n, *self.layout, self.reuse)
+        bad, last = self.k._advance_segments(
+            False,
+            *self.state,
+            self.scale,
+            self.x,
+            self.y,
+            True,
+            True,
+            True,
+            0.0,
+            self.lr,
+            0.0,
+            False,
+            n,
+            *self.layout,
+            self.reuse,
+        )
         self.reuse = True
         if bad >= 0:
             raise FloatingPointError(f"diverged at step {bad}")
@@ -131,13 +160,19 @@ def bench(clone, m: int, s: int, seconds: float, steps: int) -> dict:
         run.run(1)  # compile, lay out
         out[name] = per_step(run.run, seconds)
     # accuracy: the same number of steps from the same start
-    ref, low = Segments(_kernels, net, data, lr, np.float64), Segments(clone, net, data, lr, np.float32)
+    ref, low = (
+        Segments(_kernels, net, data, lr, np.float64),
+        Segments(clone, net, data, lr, np.float32),
+    )
     ref.run(steps)
     low.run(steps)
     out["loss0"] = Segments(_kernels, net, data, lr, np.float64).loss()
     out["loss64"], out["loss32"] = ref.loss(), low.loss()
     big = max(float(np.max(np.abs(p))) for p in ref.state)
-    out["param_diff"] = max(float(np.max(np.abs(p - q.astype(np.float64)))) for p, q in zip(ref.state, low.state)) / big
+    out["param_diff"] = (
+        max(float(np.max(np.abs(p - q.astype(np.float64)))) for p, q in zip(ref.state, low.state))
+        / big
+    )
     out["loss_diff"] = abs(out["loss32"] - out["loss64"]) / out["loss64"]
     return out
 
@@ -145,29 +180,48 @@ def bench(clone, m: int, s: int, seconds: float, steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="m = 10⁵ only, s ∈ {10, 1000}")
-    parser.add_argument("--seconds", type=float, default=1.0, help="target CPU seconds per timing (default 1)")
-    parser.add_argument("--steps", type=int, default=200, help="steps of the accuracy comparison (default 200)")
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="target CPU seconds per timing (default 1)"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=200, help="steps of the accuracy comparison (default 200)"
+    )
     args = parser.parse_args()
     if not args.seconds > 0 or args.steps < 1:
         parser.error("--seconds must be > 0 and --steps >= 1")
-    grid = [(10**5, s) for s in (10, 1000)] if args.quick else [(m, s) for m in (10**5, 10**6) for s in (10, 100, 1000)]
-    print(f"CPUs: {os.cpu_count()}, load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    grid = (
+        [(10**5, s) for s in (10, 1000)]
+        if args.quick
+        else [(m, s) for m in (10**5, 10**6) for s in (10, 100, 1000)]
+    )
+    print(
+        f"CPUs: {os.cpu_count()}, load average before: "
+        f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
     t0 = time.perf_counter()
     clone = clone_kernels()
     rows = []
     for m, s in grid:
         rows.append(bench(clone, m, s, args.seconds, args.steps))
         print(f"  m={m} s={s} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-    print(f"\nfull-batch GD, segment kernel, lr = 1/λ_max(NTK₀); accuracy after {args.steps} steps, "
-          "float32 vs float64")
-    print("| m | s | ns/neuron-step float64 (library) | float64 (clone) | float32 state | float64 / float32 "
-          "| loss₀ → loss (float64) | rel. loss diff | max param diff / max param |")
+    print(
+        f"\nfull-batch GD, segment kernel, lr = 1/λ_max(NTK₀); accuracy after {args.steps} steps, "
+        "float32 vs float64"
+    )
+    print(
+        "| m | s | ns/neuron-step float64 (library) | float64 (clone) | float32 state | float64 / "
+        "float32 "
+        "| loss₀ → loss (float64) | rel. loss diff | max param diff / max param |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for d in rows:
         ns = [d[k] / d["m"] * 1e9 for k in ("lib64", "clone64", "clone32")]
-        print(f"| {d['m']:.0e} | {d['s']} | {ns[0]:.2f} | {ns[1]:.2f} | {ns[2]:.2f} "
-              f"| {d['clone64'] / d['clone32']:.2f} | {d['loss0']:.4g} → {d['loss64']:.4g} | {d['loss_diff']:.1e} "
-              f"| {d['param_diff']:.1e} |")
+        print(
+            f"| {d['m']:.0e} | {d['s']} | {ns[0]:.2f} | {ns[1]:.2f} | {ns[2]:.2f} "
+            f"| {d['clone64'] / d['clone32']:.2f} | {d['loss0']:.4g} → {d['loss64']:.4g} | "
+            f"{d['loss_diff']:.1e} "
+            f"| {d['param_diff']:.1e} |"
+        )
     print(f"\nload average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
           f"total {time.perf_counter() - t0:.0f} s wall")
 

@@ -50,7 +50,9 @@ import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 
 import argparse  # noqa: E402
 import time  # noqa: E402
@@ -112,7 +114,9 @@ def _sci(v: float) -> str:
 
 def _pow10(m: int) -> str:
     e = int(round(np.log10(m)))
-    return f"10{str(e).translate(str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹'))}" if 10**e == m else str(m)
+    return (
+        f"10{str(e).translate(str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹'))}" if 10**e == m else str(m)
+    )
 
 
 def _max_rel(u, v) -> float:
@@ -140,8 +144,16 @@ class Row:
 # ----------------------------------------------------------------------------- runners
 def relu1d_runner(net, data, lr, backend, **kw):
     def run(n, record_every=None):
-        return r1.train(net, data, lr=lr, steps=n, record_every=record_every or max(n, 1), progress=False,
-                        backend=backend, **kw)
+        return r1.train(
+            net,
+            data,
+            lr=lr,
+            steps=n,
+            record_every=record_every or max(n, 1),
+            progress=False,
+            backend=backend,
+            **kw,
+        )
     return run
 
 
@@ -159,7 +171,10 @@ def torch_runner(net, data, lr, method):
     y = torch.tensor(data.y, dtype=torch.float64)
 
     def run(n):
-        a, b, c = (torch.tensor(np.array(p), dtype=torch.float64, requires_grad=True) for p in (net.a, net.b, net.c))
+        a, b, c = (
+            torch.tensor(np.array(p), dtype=torch.float64, requires_grad=True)
+            for p in (net.a, net.b, net.c)
+        )
         for _ in range(n):
             loss = 0.5 * ((torch.relu(x * a - b) @ c / net.alpha - y) ** 2).sum()
             loss.backward()
@@ -270,8 +285,11 @@ def bench_row(run_name: str, m: int, s: int, seconds: float, method: str = "gd")
     net = r1.init_network(m, seed=0)
     data = r1.datasets.sinusoid(s, seed=0)
     lr = 1.0 / ntk_lambda_max(net, data)
-    kw = {"gd": {}, "sgd": dict(method="sgd", batch_size=1, seed=0),
-          "langevin": dict(method="langevin", batch_size=1, temperature=TEMPERATURE, seed=0)}[method]
+    kw = {
+        "gd": {},
+        "sgd": dict(method="sgd", batch_size=1, seed=0),
+        "langevin": dict(method="langevin", batch_size=1, temperature=TEMPERATURE, seed=0),
+    }[method]
     row = Row(run_name, m, s, lr)
     fast = relu1d_runner(net, data, lr, "numba", **kw)
     ref = relu1d_runner(net, data, lr, "numpy", **kw)
@@ -309,14 +327,25 @@ def bench_flow(seconds: float) -> Row:
     t_end = FLOW_STEPS * lr
 
     def rhs(_t, z):
-        _, ga, gb, gc = _reference.loss_and_grad(z[:m], z[m:2 * m], z[2 * m:], alpha, data.x, data.y)
+        _, ga, gb, gc = _reference.loss_and_grad(
+            z[:m], z[m : 2 * m], z[2 * m :], alpha, data.x, data.y
+        )
         return -np.concatenate((ga, gb, gc))
 
     out = {}
 
     def fast(_n):
-        out["fast"] = r1.train(net, data, method="flow", lr=lr, steps=FLOW_STEPS, record_every=FLOW_STEPS,
-                               rtol=rtol, atol=atol, progress=False).data_loss[-1]
+        out["fast"] = r1.train(
+            net,
+            data,
+            method="flow",
+            lr=lr,
+            steps=FLOW_STEPS,
+            record_every=FLOW_STEPS,
+            rtol=rtol,
+            atol=atol,
+            progress=False,
+        ).data_loss[-1]
 
     class _OverBudget(Exception):
         pass
@@ -332,12 +361,20 @@ def bench_flow(seconds: float) -> Row:
             return rhs(_t, z)
 
         try:
-            z = solve_ivp(field_, (0, t_end), np.concatenate((net.a, net.b, net.c)), method="DOP853",
-                          rtol=rtol, atol=atol).y[:, -1]
+            z = solve_ivp(
+                field_,
+                (0, t_end),
+                np.concatenate((net.a, net.b, net.c)),
+                method="DOP853",
+                rtol=rtol,
+                atol=atol,
+            ).y[:, -1]
         except _OverBudget:
             out["ref"], out["over"] = np.nan, True
             return
-        out["ref"] = _reference.data_loss(z[:m], z[m:2 * m], z[2 * m:], alpha, data.x, data.y, False)
+        out["ref"] = _reference.data_loss(
+            z[:m], z[m : 2 * m], z[2 * m :], alpha, data.x, data.y, False
+        )
 
     def timed(fn, repeats=1):
         """Best of two timings of ``repeats`` calls, per call (CPU seconds)."""
@@ -420,24 +457,35 @@ def bench_many(m: int, s: int, seconds: float) -> dict:
 
 # ----------------------------------------------------------------------------- output
 def markdown(rows: list[Row], peers_ok: dict) -> str:
-    head = ("| run | m | s | lr = 1/λ_max | steps timed (relu1d / numpy) | relu1d steps/s | neuron-steps/s "
-            "| × numpy reference | × PyTorch | × JAX | max rel. loss diff vs reference |")
+    head = (
+        "| run | m | s | lr = 1/λ_max | steps timed (relu1d / numpy) | relu1d steps/s | "
+        "neuron-steps/s "
+        "| × numpy reference | × PyTorch | × JAX | max rel. loss diff vs reference |"
+    )
     lines = [head, "|" + "---|" * 3 + "---:|" * 8]
     for r in rows:
         peers = []
         for name in PEERS:
             v = r.peers.get(name)
-            peers.append(f"{v:.1f}" if v is not None else ("not installed" if not peers_ok[name] else "—"))
-        lines.append(f"| {r.run} | {_pow10(r.m)} | {r.s} | {r.lr:.3g} | {_sci(r.steps)} / {_sci(r.steps_ref)} "
-                     f"| {_sci(r.rate)} | {_sci(r.rate * r.m)} | {'> ' if r.ref_bound else ''}{r.rate / r.ref_rate:.0f} "
-                     f"| {peers[0]} | {peers[1]} | {r.loss_diff:.1e} |")
+            peers.append(
+                f"{v:.1f}" if v is not None else ("not installed" if not peers_ok[name] else "—")
+            )
+        lines.append(
+            f"| {r.run} | {_pow10(r.m)} | {r.s} | {r.lr:.3g} | {_sci(r.steps)} / "
+            f"{_sci(r.steps_ref)} "
+            f"| {_sci(r.rate)} | {_sci(r.rate * r.m)} | "
+            f"{'> ' if r.ref_bound else ''}{r.rate / r.ref_rate:.0f} "
+            f"| {peers[0]} | {peers[1]} | {r.loss_diff:.1e} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="m ≤ 10⁴ only, shorter timings")
-    parser.add_argument("--seconds", type=float, default=1.0, help="target CPU seconds per timing (default 1)")
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="target CPU seconds per timing (default 1)"
+    )
     parser.add_argument("--only", action="append", choices=GROUPS,
                         help="run only these groups of rows (repeatable; default all)")
     args = parser.parse_args()
@@ -449,8 +497,14 @@ def main() -> None:
     peers_ok = peer_status()
     t0 = time.perf_counter()
 
-    print(f"CPUs: {os.cpu_count()}, load average before: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("peers: " + ", ".join(f"{k} {'installed' if v else 'not installed'}" for k, v in peers_ok.items()))
+    print(
+        f"CPUs: {os.cpu_count()}, load average before: "
+        f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}"
+    )
+    print(
+        "peers: "
+        + ", ".join(f"{k} {'installed' if v else 'not installed'}" for k, v in peers_ok.items())
+    )
     rows = []
     for m in widths if "gd" in groups else ():
         for s in (10, 100):
@@ -470,24 +524,39 @@ def main() -> None:
     if many and not args.quick:
         many.append(bench_many(10**5, 100, 4 * seconds))
 
-    print(f"\nlr = 1/λ_max(NTK at init); Langevin T = {TEMPERATURE:g}; flow to t = {FLOW_STEPS}·lr "
-          f"(\"steps/s\" = lr-units of flow time per CPU-second; reference: scipy DOP853, same rtol/atol)")
+    print(
+        f"\nlr = 1/λ_max(NTK at init); Langevin T = {TEMPERATURE:g}; flow to t = {FLOW_STEPS}·lr "
+        f"(\"steps/s\" = lr-units of flow time per CPU-second; "
+        "reference: scipy DOP853, same rtol/atol)"
+    )
     for r in rows:
         extra = "".join(f", vs {k} {v:.1e}" for k, v in r.peer_diff.items())
-        print(f"  {r.run:>18} m={r.m:<6} s={r.s:<4} max rel. loss diff vs reference {r.loss_diff:.1e}{extra}")
+        print(
+            f"  {r.run:>18} m={r.m:<6} s={r.s:<4} max rel. loss diff vs reference "
+            f"{r.loss_diff:.1e}{extra}"
+        )
     print()
     print(markdown(rows, peers_ok))
     print()
     for r in rows:
         if np.isfinite(r.before_rate):
-            print(f"Langevin m = {_pow10(r.m)}, batch 1: before (numpy noise) {_sci(r.before_rate * r.m)} → after "
-                  f"(in-kernel counter-based noise) {_sci(r.rate * r.m)} neuron-steps/s: × {r.rate / r.before_rate:.2f}")
+            print(
+                f"Langevin m = {_pow10(r.m)}, batch 1: before (numpy noise) "
+                f"{_sci(r.before_rate * r.m)} → after "
+                f"(in-kernel counter-based noise) {_sci(r.rate * r.m)} neuron-steps/s: × "
+                f"{r.rate / r.before_rate:.2f}"
+            )
     print()
     for d in many:
-        print(f"train_many: {MANY} networks, m = {_pow10(d['m'])}, s = {d['s']}, {d['steps']} GD steps each: "
-              f"one by one {d['seq']:.2f} s, train_many {d['many']:.2f} s wall "
-              f"(× {d['seq'] / d['many']:.2f} on {os.cpu_count()} CPUs, using {d['busy']:.2f} cores on average; "
-              f"load average {d['load']:.2f}; two threads of a pure compiled loop got × {d['ceiling']:.2f})")
+        print(
+            f"train_many: {MANY} networks, m = {_pow10(d['m'])}, s = {d['s']}, {d['steps']} GD "
+            "steps each: "
+            f"one by one {d['seq']:.2f} s, train_many {d['many']:.2f} s wall "
+            f"(× {d['seq'] / d['many']:.2f} on {os.cpu_count()} CPUs, using {d['busy']:.2f} cores "
+            "on average; "
+            f"load average {d['load']:.2f}; two threads of a pure compiled loop got × "
+            f"{d['ceiling']:.2f})"
+        )
     print(f"\nload average after: {', '.join(f'{v:.2f}' for v in os.getloadavg())}; "
           f"total {time.perf_counter() - t0:.0f} s wall")
 

@@ -64,9 +64,11 @@ def test_choose_frames_is_log_spaced_on_even_snapshots():
     idx = anim.choose_frames(times, 20)
     assert idx.size == 20 and np.all(np.diff(idx) > 0)
     assert idx[0] == 0 and idx[1] == 1 and idx[-1] == 1000
-    # log spacing: evenly spaced frames would put 2 in the first decade of steps (≤ 100); log puts about a third
+    # log spacing: evenly spaced frames would put 2 in the first decade of steps (≤ 100); log
+    # puts about a third
     assert np.sum(idx <= 100) >= 6
-    # consecutive positive frames: ratios t_{k+1}/t_k roughly constant (within a factor 3 of the ideal ratio)
+    # consecutive positive frames: ratios t_{k+1}/t_k roughly constant (within a factor 3 of the
+    # ideal ratio)
     ratios = times[idx[2:]] / times[idx[1:-1]]
     ideal = (times[-1] / times[1]) ** (1 / 18)
     assert ratios.max() < ideal ** 3 and ratios.min() >= 1.0
@@ -76,7 +78,8 @@ def test_choose_frames_on_log_snapshots_takes_evenly_spaced_indices():
     times = np.concatenate([[0.0], np.geomspace(1e-3, 10.0, 81)])
     idx = anim.choose_frames(times, 11)
     gaps = np.diff(idx[1:])
-    assert idx.size == 11 and gaps.max() - gaps.min() <= 1  # 80 intervals split into 9 equal-log gaps
+    # 80 intervals split into 9 equal-log gaps
+    assert idx.size == 11 and gaps.max() - gaps.min() <= 1
 
 
 def test_choose_frames_edges():
@@ -99,7 +102,11 @@ def test_choose_frames_edges():
 def test_each_frame_draws_its_snapshot(run):
     traj, data = run
     scene = anim.build_scene(traj, data, frames=7, dpi=40)
-    assert len(scene.frames) == 7 and scene.frames[0] == 0 and scene.frames[-1] == len(traj.snapshots) - 1
+    assert (
+        len(scene.frames) == 7
+        and scene.frames[0] == 0
+        and scene.frames[-1] == len(traj.snapshots) - 1
+    )
     snap = traj.snapshots
     for i, k in enumerate(scene.frames):
         fr = scene.show(i)
@@ -107,25 +114,33 @@ def test_each_frame_draws_its_snapshot(run):
         x, y = scene.artists["f"].get_data()
         np.testing.assert_array_equal(x, scene.grid)
         np.testing.assert_allclose(y, snap.network(int(k))(x), rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(y, _direct_f(snap.a[k], snap.b[k], snap.c[k], snap.alpha, x), rtol=1e-10,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            y, _direct_f(snap.a[k], snap.b[k], snap.c[k], snap.alpha, x), rtol=1e-10, atol=1e-12
+        )
         # knots: every e_i = b_i/a_i inside the grid, at height f(e_i)
         kx, ky = scene.artists["knots"].get_data()
         e = snap.b[k] / snap.a[k]
         inside = np.sort(e[(e >= x[0]) & (e <= x[-1])])
         np.testing.assert_allclose(np.sort(kx), inside, rtol=1e-12)
-        np.testing.assert_allclose(ky, _direct_f(snap.a[k], snap.b[k], snap.c[k], snap.alpha, np.asarray(kx)),
-                                   rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(
+            ky,
+            _direct_f(snap.a[k], snap.b[k], snap.c[k], snap.alpha, np.asarray(kx)),
+            rtol=1e-10,
+            atol=1e-12,
+        )
         # particles (u, v) by sign of r, from eq. 5 computed here
         u, v, pos = _canonical_uv(snap.a[k], snap.b[k], snap.c[k], snap.alpha)
         radius = scene.limits.radius
         inside_r = np.hypot(u, v) <= radius
         pu, pv = scene.artists["pos"].get_data()
         assert len(pu) == pos.sum()
-        np.testing.assert_allclose(np.sort(pu[inside_r[pos]]), np.sort(u[pos & inside_r]), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(
+            np.sort(pu[inside_r[pos]]), np.sort(u[pos & inside_r]), rtol=1e-12, atol=1e-14
+        )
         nu, nv = scene.artists["neg"].get_data()
-        np.testing.assert_allclose(np.sort(nv[inside_r[~pos]]), np.sort(v[~pos & inside_r]), rtol=1e-12,
-                                   atol=1e-14)
+        np.testing.assert_allclose(
+            np.sort(nv[inside_r[~pos]]), np.sort(v[~pos & inside_r]), rtol=1e-12, atol=1e-14
+        )
         # the loss marker sits on the recorded loss of that step
         _, my = scene.artists["marker"].get_data()
         rec = int(np.flatnonzero(traj.steps == snap.steps[k])[0])
@@ -187,7 +202,8 @@ def test_gif_has_the_requested_frames(run, tmp_path):
     anim.animate(traj, data, tmp_path / "three.gif", frames=[0, 5, -1], dpi=40, progress=False)
     with Image.open(tmp_path / "three.gif") as im:
         assert im.n_frames == 3 and im.size == (528, 168)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["movie.gif", "three.gif"]  # no temporaries left
+    # no temporaries left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["movie.gif", "three.gif"]
 
 
 def test_mp4_without_ffmpeg_says_how_to_get_it(run, tmp_path, monkeypatch):
@@ -197,7 +213,9 @@ def test_mp4_without_ffmpeg_says_how_to_get_it(run, tmp_path, monkeypatch):
         anim.animate(traj, data, tmp_path / "movie.mp4")
     assert not any(tmp_path.iterdir())
     nc = _save_like_train(traj, data, tmp_path / "run" / "data.nc")
-    result = runner.invoke(app, ["animate", str(nc), "--out", str(tmp_path / "movie.mp4"), "--no-progress"])
+    result = runner.invoke(
+        app, ["animate", str(nc), "--out", str(tmp_path / "movie.mp4"), "--no-progress"]
+    )
     assert result.exit_code == 2 and "ffmpeg" in result.output and ".gif" in result.output
     assert not (tmp_path / "movie.mp4").exists()
 
@@ -295,7 +313,9 @@ def test_relu1d_animate_on_a_train_like_folder(run, tmp_path):
 
 
 def _animate_record_folder(out: Path) -> None:
-    result = runner.invoke(app, ["animate", str(out), "--frames", "5", "--dpi", "40", "--no-progress"])
+    result = runner.invoke(
+        app, ["animate", str(out), "--frames", "5", "--dpi", "40", "--no-progress"]
+    )
     assert result.exit_code == 0, result.output
     movie = out / "animation.gif"
     assert "wrote" in result.output and "5 frame(s)" in result.output
@@ -304,20 +324,39 @@ def _animate_record_folder(out: Path) -> None:
     # the samples come from the file: the f panel shows them without --data
     loaded = anim.load_run(out / "data.nc")
     assert loaded.data is not None and loaded.data.s == 6
-    np.testing.assert_array_equal(loaded.trajectory.snapshots.c, r1.Trajectory.load(out / "data.nc").snapshots.c)
-    result = runner.invoke(app, ["animate", str(out / "data.nc"), "--out", str(movie), "--no-progress"])
-    assert result.exit_code == 2 and "already exists" in result.output and "--overwrite" in result.output
+    np.testing.assert_array_equal(
+        loaded.trajectory.snapshots.c, r1.Trajectory.load(out / "data.nc").snapshots.c
+    )
+    result = runner.invoke(
+        app, ["animate", str(out / "data.nc"), "--out", str(movie), "--no-progress"]
+    )
+    assert (
+        result.exit_code == 2
+        and "already exists" in result.output
+        and "--overwrite" in result.output
+    )
 
 
 def test_cli_one_snapshot_gives_a_still(run, tmp_path):
     traj, data = run
     snap = traj.snapshots
-    one = Snapshots(snap.steps[-1:], snap.times[-1:], snap.a[-1:], snap.b[-1:], snap.c[-1:], snap.alpha)
-    single = Trajectory(traj.network, traj.steps[-1:], traj.times[-1:], traj.loss[-1:], traj.data_loss[-1:], one,
-                        traj.method)
+    one = Snapshots(
+        snap.steps[-1:], snap.times[-1:], snap.a[-1:], snap.b[-1:], snap.c[-1:], snap.alpha
+    )
+    single = Trajectory(
+        traj.network,
+        traj.steps[-1:],
+        traj.times[-1:],
+        traj.loss[-1:],
+        traj.data_loss[-1:],
+        one,
+        traj.method,
+    )
     nc = _save_like_train(single, data, tmp_path / "one.nc")
-    result = runner.invoke(app, ["animate", str(nc), "--out", str(tmp_path / "one.gif"), "--dpi", "40",
-                                 "--no-progress"])
+    result = runner.invoke(
+        app,
+        ["animate", str(nc), "--out", str(tmp_path / "one.gif"), "--dpi", "40", "--no-progress"],
+    )
     assert result.exit_code == 0, result.output
     assert "single snapshot" in result.output and "one still frame" in result.output
     with Image.open(tmp_path / "one.gif") as im:
@@ -326,11 +365,30 @@ def test_cli_one_snapshot_gives_a_still(run, tmp_path):
 
 def test_cli_width_one(tmp_path):
     data = r1.datasets.square_wave(5, seed=0)
-    traj = r1.train(r1.init_network(1, seed=0), data, lr=1e-2, steps=50, record_every=5, progress=False,
-                    backend="numpy")
+    traj = r1.train(
+        r1.init_network(1, seed=0),
+        data,
+        lr=1e-2,
+        steps=50,
+        record_every=5,
+        progress=False,
+        backend="numpy",
+    )
     nc = _save_like_train(traj, data, tmp_path / "m1.nc")
-    result = runner.invoke(app, ["animate", str(nc), "--out", str(tmp_path / "m1.gif"), "--frames", "4",
-                                 "--dpi", "40", "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "animate",
+            str(nc),
+            "--out",
+            str(tmp_path / "m1.gif"),
+            "--frames",
+            "4",
+            "--dpi",
+            "40",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     with Image.open(tmp_path / "m1.gif") as im:
         assert im.n_frames == 4
@@ -340,22 +398,39 @@ def test_cli_huge_values_keep_readable_axes(run, tmp_path):
     traj, data = run
     snap = traj.snapshots
     c = snap.c.copy()
-    c[:, 0] = 1e150  # one neuron with an enormous output weight in every snapshot: f ~ 1e150 on its side
+    c[:, 0] = (
+        1e150  # one neuron with an enormous output weight in every snapshot: f ~ 1e150 on its side
+    )
     a = snap.a.copy()
     a[:, 1] *= 1e140  # and one with an enormous first layer (its particle far out)
     huge = Snapshots(snap.steps, snap.times, a, snap.b, c, snap.alpha)
     loss = traj.loss.copy()
     loss[: loss.size // 2] = 1e250  # huge but finite
-    big = Trajectory(Network_of(huge), traj.steps, traj.times, loss, traj.data_loss, huge, traj.method)
+    big = Trajectory(
+        Network_of(huge), traj.steps, traj.times, loss, traj.data_loss, huge, traj.method
+    )
     scene = anim.build_scene(big, data, frames=6, dpi=40)
     lo, hi = scene.limits.y
-    # capped at SPAN_CAP data scales (here 2: the samples are ±1) about the samples, plus 8 % padding; not 1e150
+    # capped at SPAN_CAP data scales (here 2: the samples are ±1) about the samples, plus 8 %
+    # padding; not 1e150
     assert lo < data.y.min() and data.y.max() < hi and max(-lo, hi) <= anim.SPAN_CAP * 2 * 1.2
     assert 0 < scene.limits.radius < 1e6
     assert scene.limits.log10_loss
     nc = _save_like_train(big, data, tmp_path / "huge.nc")
-    result = runner.invoke(app, ["animate", str(nc), "--out", str(tmp_path / "huge.gif"), "--frames", "6",
-                                 "--dpi", "40", "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "animate",
+            str(nc),
+            "--out",
+            str(tmp_path / "huge.gif"),
+            "--frames",
+            "6",
+            "--dpi",
+            "40",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "f leaves the fixed y-axis" in result.output and "beyond the fixed axes" in result.output
     with Image.open(tmp_path / "huge.gif") as im:
@@ -371,7 +446,9 @@ def test_robust_limits_without_data(run):
     c = snap.c.copy()
     c[frames[:2]] *= 1e100
     spiky = Snapshots(snap.steps, snap.times, snap.a, snap.b, c, snap.alpha)
-    big = Trajectory(Network_of(spiky), traj.steps, traj.times, traj.loss, traj.data_loss, spiky, traj.method)
+    big = Trajectory(
+        Network_of(spiky), traj.steps, traj.times, traj.loss, traj.data_loss, spiky, traj.method
+    )
     scene = anim.build_scene(big, None, frames=20, dpi=40)
     assert np.array_equal(scene.frames, frames)
     ordinary = np.concatenate([snap.network(int(k))(scene.grid) for k in frames[2:]])
@@ -391,7 +468,9 @@ def test_limits_keep_a_network_that_grows_late(run):
     c = snap.c.copy()
     c[frames[:15]] *= 1e-6
     late = Snapshots(snap.steps, snap.times, snap.a, snap.b, c, snap.alpha)
-    grown = Trajectory(Network_of(late), traj.steps, traj.times, traj.loss, traj.data_loss, late, traj.method)
+    grown = Trajectory(
+        Network_of(late), traj.steps, traj.times, traj.loss, traj.data_loss, late, traj.method
+    )
     for samples in (None, data):
         scene = anim.build_scene(grown, samples, frames=20, dpi=40)
         lo, hi = scene.limits.y
@@ -425,13 +504,40 @@ def test_cli_refuses_what_is_not_a_trajectory(tmp_path):
 def test_cli_without_stored_samples_says_so_and_takes_data(run, tmp_path):
     traj, data = run
     nc = traj.save(tmp_path / "plain.nc")
-    result = runner.invoke(app, ["animate", str(nc), "--out", str(tmp_path / "a.gif"), "--frames", "2",
-                                 "--dpi", "40", "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "animate",
+            str(nc),
+            "--out",
+            str(tmp_path / "a.gif"),
+            "--frames",
+            "2",
+            "--dpi",
+            "40",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0 and "stores no samples" in result.output
     data.to_csv(tmp_path / "d.csv")
-    result = runner.invoke(app, ["animate", str(nc), "--out", str(tmp_path / "b.gif"), "--frames", "2",
-                                 "--dpi", "40", "--data", str(tmp_path / "d.csv"), "--reference", "linear",
-                                 "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "animate",
+            str(nc),
+            "--out",
+            str(tmp_path / "b.gif"),
+            "--frames",
+            "2",
+            "--dpi",
+            "40",
+            "--data",
+            str(tmp_path / "d.csv"),
+            "--reference",
+            "linear",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0 and "stores no samples" not in result.output, result.output
 
 
@@ -456,8 +562,11 @@ SITECUSTOMIZE = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.skipif(not RELU1D.is_file(), reason="the relu1d script is not installed beside this Python")
-@pytest.mark.parametrize("suffix", [".mp4"])  # streamed to ffmpeg as rendered: the case a direct write would break
+@pytest.mark.skipif(
+    not RELU1D.is_file(), reason="the relu1d script is not installed beside this Python"
+)
+# streamed to ffmpeg as rendered: the case a direct write would break
+@pytest.mark.parametrize("suffix", [".mp4"])
 def test_ctrl_c_leaves_no_movie(run, tmp_path, suffix):
     traj, data = run
     nc = _save_like_train(traj, data, tmp_path / "data.nc")
@@ -466,16 +575,28 @@ def test_ctrl_c_leaves_no_movie(run, tmp_path, suffix):
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     ready = tmp_path / "ready"
     target = tmp_path / "movies" / f"movie{suffix}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-           "RELU1D_TEST_READY": str(ready), "PATH": f"{_fake_ffmpeg(tmp_path)}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.Popen([str(RELU1D), "animate", str(nc), "--out", str(target), "--no-progress"], env=env,
-                            cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        "RELU1D_TEST_READY": str(ready),
+        "PATH": f"{_fake_ffmpeg(tmp_path)}{os.pathsep}{os.environ['PATH']}",
+    }
+    proc = subprocess.Popen(
+        [str(RELU1D), "animate", str(nc), "--out", str(target), "--no-progress"],
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not ready.exists():
             if proc.poll() is not None:
-                pytest.fail(f"the child exited ({proc.returncode}) before rendering:\n{proc.communicate()}")
+                pytest.fail(
+                    f"the child exited ({proc.returncode}) before rendering:\n{proc.communicate()}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail("the child did not start rendering in time")
             time.sleep(0.02)
@@ -493,7 +614,7 @@ def test_ctrl_c_leaves_no_movie(run, tmp_path, suffix):
 
 
 # --------------------------------------------------------------------------- notebooks
-def _png_of(page: str) -> "Image.Image":
+def _png_of(page: str) -> Image.Image:
     start = page.index("data:image/png;base64,") + len("data:image/png;base64,")
     return Image.open(io.BytesIO(base64.b64decode(page[start:page.index("'", start)])))
 
@@ -516,7 +637,9 @@ def test_network_repr_html():
 
 
 def test_repr_html_escapes_text_and_never_raises(monkeypatch):
-    net = r1.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0], provenance={"scheme": "<script>alert(1)</script>"})
+    net = r1.Network(
+        [1.0, -1.0], [0.0, 0.5], [1.0, 2.0], provenance={"scheme": "<script>alert(1)</script>"}
+    )
     page = net._repr_html_()
     assert "<script>" not in page and "&lt;script&gt;" in page
     from relu1d import _display

@@ -23,6 +23,19 @@ def _polyfit_line():
     return slope, intercept, misfit
 
 
+def _assert_judged_from_disk(res, spec, path):
+    """The registered judge recomputes the claims from the dataset alone, after a round
+    trip through netCDF."""
+    import xarray as xr
+
+    from relu1d._storage import write_netcdf
+
+    write_netcdf(res.data, path)
+    with xr.open_dataset(path, engine="h5netcdf") as stored:
+        judged = get("boursier2025.three_point").judge(stored.load(), spec)
+    assert [repr(c) for c in judged] == [repr(c) for c in res.claims]   # repr: NaN == NaN
+
+
 @pytest.fixture(scope="module")
 def quick():
     exp = get("boursier2025.three_point")
@@ -61,7 +74,9 @@ def test_stalled_runs_sit_exactly_at_the_least_squares_misfit(quick):
         # certified: loss on a plateau, vanishing gradient, and no knot separating the samples
         assert np.all(ds["plateau"].sel(init_family=family).values < 1e-9)
         assert np.all(ds["grad_norm"].sel(init_family=family).values < 1e-8)
-        np.testing.assert_allclose(ds["affine_bound"].sel(init_family=family).values, misfit, rtol=1e-9)
+        np.testing.assert_allclose(
+            ds["affine_bound"].sel(init_family=family).values, misfit, rtol=1e-9
+        )
         # so f is the OLS line on the data hull, not merely at the samples
         hull = (ds.x >= X[0]) & (ds.x <= X[-1])
         f = ds["function"].sel(init_family=family).values[:, hull.values]
@@ -114,7 +129,9 @@ def test_loss_curves_start_at_the_zero_function_and_end_at_the_final_loss(quick)
     ds = quick.data
     # λ = 1e-3: f₀ ≈ 0, so the loss starts at ½Σy² (relu1d's sum convention, not their mean)
     np.testing.assert_allclose(ds["loss"].isel(time=0).values, 0.5 * np.sum(Y ** 2), rtol=1e-3)
-    np.testing.assert_allclose(ds["loss"].isel(time=-1).values, ds["final_loss"].values, rtol=1e-9, atol=1e-20)
+    np.testing.assert_allclose(
+        ds["loss"].isel(time=-1).values, ds["final_loss"].values, rtol=1e-9, atol=1e-20
+    )
 
 
 def test_dataset_dims_and_figures(quick):
@@ -131,13 +148,18 @@ def test_dataset_dims_and_figures(quick):
     assert len(quick.figures["final_functions"].axes) == 4
 
 
-def test_claims_can_fail():
+def test_quick_claims_judged_from_stored_dataset(quick, tmp_path):
+    _assert_judged_from_disk(quick, get("boursier2025.three_point").quick, tmp_path / "data.nc")
+
+
+def test_claims_can_fail(tmp_path):
     """Outside the theorem's regime the stall claim fails (λ = 1 escapes) and a run cut short
     does not interpolate: verdicts setting-dependent, never holds."""
     exp = get("boursier2025.three_point")
     spec = dataclasses.replace(exp.preset("quick"), m=200, lr=0.1, time=300.0, scale=1.0,
                                families=("dominated",), readings=(), scan_scales=())
     res = exp.run(spec)
+    _assert_judged_from_disk(res, spec, tmp_path / "data.nc")     # no readings, no scan
     claim = res.claim("dominated_stalls_at_least_squares")
     assert claim.verdict == "setting-dependent" and claim.measured == pytest.approx(1.0, abs=1e-6)
     spec = dataclasses.replace(spec, scale=1e-3, time=20.0, families=("unbalanced",))
@@ -167,8 +189,16 @@ def test_full_preset():
     res = exp.run(exp.preset("full"))
     slope, intercept, misfit = _polyfit_line()
     assert all(c.seeds >= 10 for c in res.claims)
-    for cid in ("dominated_stalls_at_least_squares", "balanced_stalls_at_least_squares", "dominated_fits_ols",
-                "dominated_signs_preserved", "unbalanced_interpolates", "unbalanced_signs_change"):
+    for cid in (
+        "dominated_stalls_at_least_squares",
+        "balanced_stalls_at_least_squares",
+        "dominated_fits_ols",
+        "dominated_signs_preserved",
+        "unbalanced_interpolates",
+        "unbalanced_signs_change",
+    ):
         assert res.claim(cid).verdict == "holds", res.claim(cid)
-    np.testing.assert_allclose(res.data["final_loss"].sel(init_family="dominated").values, misfit, rtol=1e-9)
+    np.testing.assert_allclose(
+        res.data["final_loss"].sel(init_family="dominated").values, misfit, rtol=1e-9
+    )
     assert np.all(res.data["final_loss"].sel(init_family="unbalanced").values < 1e-12)

@@ -58,16 +58,23 @@ def run_wave(spec: WaveSpec) -> ExperimentResult:
         axes[0, 0].plot(x, np.sin(2 * np.pi * j * x))
         figures[f"mode {j}"] = fig
     energy = float(np.trapezoid(np.sin(2 * np.pi * x) ** 2, x))
-    return ExperimentResult(xr.Dataset({"x": x}), figures,
-                            [Claim.close("sin2_mean", "∫ sin² over a period is 1/2", "calculus", energy, 0.5, 1e-4),
-                             Claim.above("failing_visible", "a failing claim stays visible", "test", energy, 1.0)])
+    return ExperimentResult(
+        xr.Dataset({"x": x}),
+        figures,
+        [
+            Claim.close("sin2_mean", "∫ sin² over a period is 1/2", "calculus", energy, 0.5, 1e-4),
+            Claim.above("failing_visible", "a failing claim stays visible", "test", energy, 1.0),
+        ],
+    )
 
 
 def test_report_renders_with_every_image_loaded(tmp_path, monkeypatch):
     chromium = _chromium()
     if chromium is None:
         if os.environ.get("RELU1D_REQUIRE_BROWSER"):  # set by .ci/run, which installs Chromium
-            pytest.fail("RELU1D_REQUIRE_BROWSER is set but no Chromium was found; apt-get install chromium")
+            pytest.fail(
+                "RELU1D_REQUIRE_BROWSER is set but no Chromium was found; apt-get install chromium"
+            )
         pytest.skip("no Chromium found (looked for " + ", ".join(_CHROMIUM_NAMES)
                     + "); install Debian's package: apt-get install chromium")
     monkeypatch.setattr(_registry, "REGISTRY", {})
@@ -81,9 +88,18 @@ def test_report_renders_with_every_image_loaded(tmp_path, monkeypatch):
 
     probe = tmp_path / "probe.html"
     probe.write_text(page.replace("</body>", _PROBE + "</body>"))
-    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000",
-           "--dump-dom", probe.as_uri()]
+    cmd = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        probe.as_uri(),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     match = re.search(r'data-probe="([^"]*)"', done.stdout)
@@ -95,10 +111,22 @@ def test_report_renders_with_every_image_loaded(tmp_path, monkeypatch):
     assert sorted(i["alt"] for i in images) == ["mode 1", "mode 1", "mode 2", "mode 2", "mode 3"]
 
     shot = tmp_path / "shot.png"
-    done = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                           f"--user-data-dir={tmp_path / 'profile2'}", "--window-size=1200,900",
-                           f"--screenshot={shot}", (tmp_path / "report.html").as_uri()],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            "--window-size=1200,900",
+            f"--screenshot={shot}",
+            (tmp_path / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,9 +144,13 @@ class _DevTools:
         u = urllib.parse.urlparse(url)
         self.sock = socket.create_connection((u.hostname, u.port), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-                           ).encode())
+        self.sock.sendall(
+            (
+                f"GET {u.path} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
         buf = b""
         while b"\r\n\r\n" not in buf:
             chunk = self.sock.recv(4096)
@@ -149,7 +181,9 @@ class _DevTools:
             head = bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
         else:
             head = bytes([0x81, 0x80 | 127]) + n.to_bytes(8, "big")
-        body = (np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)).tobytes()
+        body = (
+            np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(mask, np.uint8), n)
+        ).tobytes()
         self.sock.sendall(head + mask + body)
 
     def _receive(self) -> dict:
@@ -197,7 +231,9 @@ class _DevTools:
             self.events.append(self._receive())
 
     def evaluate(self, expression: str):
-        res = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        res = self.call(
+            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
+        )
         if "exceptionDetails" in res:
             raise RuntimeError(json.dumps(res["exceptionDetails"])[:2000])
         return res["result"].get("value")
@@ -214,16 +250,30 @@ def _launch_devtools(chromium: str, profile):
     import time
     import urllib.request
 
-    proc = subprocess.Popen([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                             "--no-first-run", "--remote-debugging-port=0", f"--user-data-dir={profile}",
-                             "--window-size=1300,900", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--window-size=1300,900",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     port_file = profile / "DevToolsActivePort"
     end = time.monotonic() + 60
     while not (port_file.is_file() and port_file.read_text().strip()):
         if proc.poll() is not None or time.monotonic() > end:
             proc.kill()
-            raise RuntimeError("Chromium did not start: " + proc.stderr.read().decode(errors="replace")[-2000:])
+            raise RuntimeError(
+                "Chromium did not start: " + proc.stderr.read().decode(errors="replace")[-2000:]
+            )
         time.sleep(0.1)
     port = int(port_file.read_text().split()[0])
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as answer:
@@ -234,12 +284,17 @@ def _launch_devtools(chromium: str, profile):
 _READ_VIEW = """(() => { const views = Array.from(document.querySelectorAll('.plotly-graph-div'));
   return views.map(g => { const s = g.querySelector('.slider-group > text.slider-label'),
                                 t = g.querySelector('.gtitle');
-                          return {slider: s && s.textContent, title: t && t.textContent}; }); })()"""
+                          return {slider: s && s.textContent,
+                                  title: t && t.textContent}; }); })()"""
 
 
 def _box(dt: _DevTools, selector: str, index: int = 0) -> dict:
-    dt.evaluate(f"document.querySelectorAll({json.dumps(selector)})[{index}].scrollIntoView({{block: 'center'}}); 1")
-    return dt.evaluate(f"""(() => {{ const r = document.querySelectorAll({json.dumps(selector)})[{index}]
+    dt.evaluate(
+        f"document.querySelectorAll({json.dumps(selector)})[{index}]"
+        ".scrollIntoView({block: 'center'}); 1"
+    )
+    return dt.evaluate(f"""(() => {{
+        const r = document.querySelectorAll({json.dumps(selector)})[{index}]
         .getBoundingClientRect(); return {{x: r.left, y: r.top, w: r.width, h: r.height}}; }})()""")
 
 
@@ -254,7 +309,9 @@ def test_viewer_page_plays_offline_in_chromium(tmp_path):
     chromium = _chromium()
     if chromium is None:
         if os.environ.get("RELU1D_REQUIRE_BROWSER"):
-            pytest.fail("RELU1D_REQUIRE_BROWSER is set but no Chromium was found; apt-get install chromium")
+            pytest.fail(
+                "RELU1D_REQUIRE_BROWSER is set but no Chromium was found; apt-get install chromium"
+            )
         pytest.skip("no Chromium found; install Debian's package: apt-get install chromium")
     pytest.importorskip("plotly")
     from relu1d import init_network, train
@@ -262,8 +319,17 @@ def test_viewer_page_plays_offline_in_chromium(tmp_path):
     from relu1d.viewer import write_viewer
 
     data = sinusoid(6, seed=0)
-    traj = train(init_network(60, alpha="sqrt", seed=1), data, lr=0.05, steps=600, record="log", progress=False)
-    page = write_viewer({"first": (traj, data), "second": (traj, None)}, tmp_path / "view.html", max_frames=20)
+    traj = train(
+        init_network(60, alpha="sqrt", seed=1),
+        data,
+        lr=0.05,
+        steps=600,
+        record="log",
+        progress=False,
+    )
+    page = write_viewer(
+        {"first": (traj, data), "second": (traj, None)}, tmp_path / "view.html", max_frames=20
+    )
     steps = [str(s) for s in traj.snapshots.steps]
 
     proc, dt = _launch_devtools(chromium, tmp_path / "profile")
@@ -288,21 +354,29 @@ def test_viewer_page_plays_offline_in_chromium(tmp_path):
 
         # play on the second viewer: the step advances by itself
         box = _box(dt, ".updatemenu-button", 2)  # two buttons per viewer: play, pause
-        assert "play" in dt.evaluate("document.querySelectorAll('.updatemenu-button')[2].textContent")
+        assert "play" in dt.evaluate(
+            "document.querySelectorAll('.updatemenu-button')[2].textContent"
+        )
         dt.click(box["x"] + box["w"] / 2, box["y"] + box["h"] / 2)
         _settle(dt, 1500)
         played = dt.evaluate(_READ_VIEW)
-        assert played[1]["slider"] != "step 0" and played[1]["slider"].removeprefix("step ") in steps, played
+        assert (
+            played[1]["slider"] != "step 0" and played[1]["slider"].removeprefix("step ") in steps
+        ), played
 
         # hover a particle of the first viewer: its neuron's parameters
         point = dt.evaluate("""(() => { const g = document.querySelectorAll('.plotly-graph-div')[0];
             const pts = g.querySelectorAll('.scatterlayer .traceparticles-pos path.point, '
                                            + '.scatterlayer .traceparticles-neg path.point');
             pts[0].scrollIntoView({block: 'center'});
-            const r = pts[0].getBoundingClientRect(); return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()""")
+            const r = pts[0].getBoundingClientRect();
+            return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()""")
         dt.hover(point["x"], point["y"])
         _settle(dt)
-        hover = dt.evaluate("Array.from(document.querySelectorAll('.hoverlayer .hovertext')).map(h => h.textContent)")
+        hover = dt.evaluate(
+            "Array.from(document.querySelectorAll('.hoverlayer .hovertext'))"
+            ".map(h => h.textContent)"
+        )
         assert any("δ =" in h and "knot e =" in h and "θ =" in h for h in hover), hover
     finally:
         try:
@@ -311,10 +385,20 @@ def test_viewer_page_plays_offline_in_chromium(tmp_path):
             proc.kill()
             proc.wait()
 
-    requests = [e["params"]["request"]["url"] for e in dt.events if e.get("method") == "Network.requestWillBeSent"]
+    requests = [
+        e["params"]["request"]["url"]
+        for e in dt.events
+        if e.get("method") == "Network.requestWillBeSent"
+    ]
     assert requests == [page.as_uri()], requests
-    errors = [e["params"] for e in dt.events
-              if e.get("method") == "Runtime.exceptionThrown"
-              or (e.get("method") == "Runtime.consoleAPICalled" and e["params"].get("type") in ("error", "assert"))
-              or (e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error")]
+    errors = [
+        e["params"]
+        for e in dt.events
+        if e.get("method") == "Runtime.exceptionThrown"
+        or (
+            e.get("method") == "Runtime.consoleAPICalled"
+            and e["params"].get("type") in ("error", "assert")
+        )
+        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"].get("level") == "error")
+    ]
     assert errors == [], errors

@@ -25,7 +25,14 @@ def test_duplicates_merged_or_refused():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.floats(-5, 5), st.floats(-5, 5)), min_size=1, max_size=30, unique_by=lambda t: t[0]))
+@given(
+    st.lists(
+        st.tuples(st.floats(-5, 5), st.floats(-5, 5)),
+        min_size=1,
+        max_size=30,
+        unique_by=lambda t: t[0],
+    )
+)
 def test_property_sorted_permutation(pairs):
     x, y = map(np.array, zip(*pairs))
     d = Dataset(x, y)

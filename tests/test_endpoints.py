@@ -53,7 +53,9 @@ def test_two_point_example_matches_the_derived_free_energy(lam):
     assert abs(e.objective - _two_point_F(lam)) < 1e-10  # 0.37821 at λ = 1
     np.testing.assert_allclose(e.knots, [-0.1, 0.1], atol=1e-9)
     # f(±10) = 2(1 − λ/√101): the fitted values of the derivation
-    np.testing.assert_allclose(e(np.array([-10.0, 10.0])), 2 * (1 - lam / math.sqrt(101)), rtol=1e-10)
+    np.testing.assert_allclose(
+        e(np.array([-10.0, 10.0])), 2 * (1 - lam / math.sqrt(101)), rtol=1e-10
+    )
     assert e.gap < 1e-10
 
 
@@ -62,17 +64,23 @@ def test_two_point_value_at_lambda_one_is_the_printed_number():
     assert round(endpoints.regularised(data, 1.0).objective, 5) == 0.37821
 
 
-@pytest.mark.parametrize("f, penalised, free", [
-    (relu1d.PiecewiseLinear([0.0], [0.0], [0.0, 1.0]), 1.0, 1.0),                   # (x)₊
-    (relu1d.PiecewiseLinear([0.0], [0.0], [-1.0, 1.0]), 2.0, 2.0),                  # |x|
-    (relu1d.PiecewiseLinear([0.0], [0.0], [1.0, 1.0]), 2.0, 2.0),                   # x: an opposite pair
-    (relu1d.PiecewiseLinear([0.0], [5.0], [0.0, 0.0]), 5.0, 0.0),                   # a constant
-    (relu1d.PiecewiseLinear([0.0], [1.0], [1.0, 1.0]), 1 + math.sqrt(3), 2.0),      # x + 1
-    (relu1d.PiecewiseLinear([2.0], [0.0], [0.0, 1.0]), math.sqrt(5), 1.0),          # (x − 2)₊
-    # Shevchenko's two-point minimiser at t = 1: (2/101)((10x + 1)₊ + (1 − 10x)₊)
-    (relu1d.PiecewiseLinear([-0.1, 0.1], [4 / 101, 4 / 101], [-20 / 101, 0.0, 20 / 101]), 4 / math.sqrt(101),
-     40 / 101),
-])
+@pytest.mark.parametrize(
+    "f, penalised, free",
+    [
+        (relu1d.PiecewiseLinear([0.0], [0.0], [0.0, 1.0]), 1.0, 1.0),  # (x)₊
+        (relu1d.PiecewiseLinear([0.0], [0.0], [-1.0, 1.0]), 2.0, 2.0),  # |x|
+        (relu1d.PiecewiseLinear([0.0], [0.0], [1.0, 1.0]), 2.0, 2.0),  # x: an opposite pair
+        (relu1d.PiecewiseLinear([0.0], [5.0], [0.0, 0.0]), 5.0, 0.0),  # a constant
+        (relu1d.PiecewiseLinear([0.0], [1.0], [1.0, 1.0]), 1 + math.sqrt(3), 2.0),  # x + 1
+        (relu1d.PiecewiseLinear([2.0], [0.0], [0.0, 1.0]), math.sqrt(5), 1.0),  # (x − 2)₊
+        # Shevchenko's two-point minimiser at t = 1: (2/101)((10x + 1)₊ + (1 − 10x)₊)
+        (
+            relu1d.PiecewiseLinear([-0.1, 0.1], [4 / 101, 4 / 101], [-20 / 101, 0.0, 20 / 101]),
+            4 / math.sqrt(101),
+            40 / 101,
+        ),
+    ],
+)
 def test_cost_of_functions_with_hand_derived_values(f, penalised, free):
     assert abs(endpoints.cost(f, "penalised") - penalised) < 1e-10
     assert abs(endpoints.cost(f, "free") - free) < 1e-12
@@ -83,7 +91,9 @@ def test_cost_of_functions_with_hand_derived_values(f, penalised, free):
 def test_cost_of_an_affine_function_matches_its_closed_form(A, B):
     # no knot: N(A, B) = 2‖(A, B)‖ if |B| <= |A|/√3, else √3|A| + |B| (the constant takes the rest)
     f = relu1d.PiecewiseLinear([0.0], [B], [A, A])
-    expected = 2 * math.hypot(A, B) if abs(B) <= abs(A) / math.sqrt(3) else math.sqrt(3) * abs(A) + abs(B)
+    expected = (
+        2 * math.hypot(A, B) if abs(B) <= abs(A) / math.sqrt(3) else math.sqrt(3) * abs(A) + abs(B)
+    )
     assert abs(endpoints.cost(f) - expected) <= 1e-10 * (1 + expected)
 
 
@@ -134,13 +144,16 @@ def test_rnorm_free_is_sparsest(seed):
 
 
 def test_rnorm_free_merges_a_convex_run_and_needs_an_end_knot_for_a_line():
-    convex = relu1d.Dataset([-2.0, -1.0, 0.0, 1.0, 2.0], [4.0, 1.0, 0.0, 1.0, 4.0])  # secants −3, −1, 1, 3
+    # secants −3, −1, 1, 3
+    convex = relu1d.Dataset([-2.0, -1.0, 0.0, 1.0, 2.0], [4.0, 1.0, 0.0, 1.0, 4.0])
     e = endpoints.rnorm(convex, "free")
     assert e.knots.size == 2  # three kinks of one sign: ⌈3/2⌉
     assert abs(e.cost - 6.0) < 1e-12  # V = 6 >= |S| = 0
     np.testing.assert_allclose(e(convex.x), convex.y, atol=1e-12)
     # x² on 0..4: secants 1, 3, 5, 7, V = 6 < S = 8: cost (V + S)/2 = 7, the end kink joins the run
-    e = endpoints.rnorm(relu1d.Dataset([0.0, 1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 4.0, 9.0, 16.0]), "free")
+    e = endpoints.rnorm(
+        relu1d.Dataset([0.0, 1.0, 2.0, 3.0, 4.0], [0.0, 1.0, 4.0, 9.0, 16.0]), "free"
+    )
     assert abs(e.cost - 7.0) < 1e-12 and e.knots.size == 2
     line = relu1d.Dataset([0.0, 1.0, 2.0], [0.0, 1.0, 2.0])
     e = endpoints.rnorm(line, "free")
@@ -170,7 +183,13 @@ def _grid_lp(data, grid):
     left = np.maximum(grid[None, :] - x[:, None], 0)
     phi = np.hstack([right, left, np.ones((x.size, 1))])
     w = np.concatenate([np.hypot(1, grid), np.hypot(1, grid), [1.0]])
-    res = linprog(np.concatenate([w, w]), A_eq=np.hstack([phi, -phi]), b_eq=y, bounds=(0, None), method="highs")
+    res = linprog(
+        np.concatenate([w, w]),
+        A_eq=np.hstack([phi, -phi]),
+        b_eq=y,
+        bounds=(0, None),
+        method="highs",
+    )
     return res.fun
 
 
@@ -209,15 +228,26 @@ def _best_network_objective(data, lam, m, restarts, seed):
         act = pre > 0
         h = np.where(act, pre, 0.0)
         r = h @ c - y
-        grad = np.concatenate([((act * x[:, None]) * c).T @ r / s, -(act * c).T @ r / s, h.T @ r / s])
+        grad = np.concatenate(
+            [((act * x[:, None]) * c).T @ r / s, -(act * c).T @ r / s, h.T @ r / s]
+        )
         return 0.5 * float(r @ r) / s + 0.5 * lam * float(z @ z), grad + lam * z
 
-    return min(minimize(fg, rng.normal(size=3 * m), jac=True, method="L-BFGS-B",
-                        options=dict(maxiter=3000, ftol=1e-15, gtol=1e-12)).fun for _ in range(restarts))
+    return min(
+        minimize(
+            fg,
+            rng.normal(size=3 * m),
+            jac=True,
+            method="L-BFGS-B",
+            options=dict(maxiter=3000, ftol=1e-15, gtol=1e-12),
+        ).fun
+        for _ in range(restarts)
+    )
 
 
 def test_regularised_penalised_against_parameter_space_minimisation():
-    # the neuron cost ‖(a, b)‖·|c| at balance, checked on its own: weight decay ½‖θ‖² on a small network
+    # the neuron cost ‖(a, b)‖·|c| at balance, checked on its own: weight decay ½‖θ‖² on a small
+    # network
     data = relu1d.datasets.random(4, 0)
     lam = 0.05
     e = endpoints.regularised(data, lam)
@@ -238,16 +268,39 @@ def test_regularised_penalised_against_parameter_space_minimisation_more(seed, l
 
 
 def test_trained_network_reaches_the_regularised_objective():
-    # train's weight decay acts on a, b and c: penalised bias; loss="mean", α = 1 ↔ lam = weight_decay
+    # train's weight decay acts on a, b and c: penalised bias; loss="mean", α = 1
+    # ↔ lam = weight_decay
     data = relu1d.datasets.random(5, 0)
     lam = 0.01
     e = endpoints.regularised(data, lam, bias="penalised")
     net = relu1d.init_network(50, "uniform", alpha="one", seed=1)
-    traj = relu1d.train(net, data, method="gd", lr=0.05, steps=20_000, weight_decay=lam, loss="mean",
-                        progress=False, record_every=2000)
+    traj = relu1d.train(
+        net,
+        data,
+        method="gd",
+        lr=0.05,
+        steps=20_000,
+        weight_decay=lam,
+        loss="mean",
+        progress=False,
+        record_every=2000,
+    )
     final = float(traj.loss[-1])
     assert final >= e.objective * (1 - 1e-9)  # nothing beats the infinite-width minimum
     assert final <= e.objective * 1.01
+
+
+def test_sgd_at_zero_temperature_reaches_the_regularised_objective():
+    # Shevchenko et al.'s noisy SGD at β = ∞: one sample per step, weight decay λ, no noise.
+    # Constant-step SGD hovers above the minimum by O(lr); at lr = 0.02 it ends 0.03% above.
+    data = relu1d.datasets.random(5, 0)
+    lam = 0.01
+    e = endpoints.regularised(data, lam, bias="penalised")
+    net = relu1d.init_network(50, "uniform", alpha="one", seed=1)
+    traj = relu1d.train(net, data, method=relu1d.SGD(batch_size=1), lr=0.02, steps=200_000,
+                        weight_decay=lam, loss="mean", progress=False, record_every=20_000)
+    final = float(traj.loss[-1])
+    assert e.objective * (1 - 1e-9) <= final <= e.objective * 1.01
 
 
 @pytest.mark.slow
@@ -259,8 +312,16 @@ def test_trained_network_reaches_the_regularised_objective_sum_loss(seed, lam):
     m = 100
     net = relu1d.init_network(m, "uniform", alpha="sqrt", seed=seed)
     wd = lam * data.s / net.alpha
-    traj = relu1d.train(net, data, method="gd", lr=0.02, steps=200_000, weight_decay=wd, progress=False,
-                        record_every=20_000)
+    traj = relu1d.train(
+        net,
+        data,
+        method="gd",
+        lr=0.02,
+        steps=200_000,
+        weight_decay=wd,
+        progress=False,
+        record_every=20_000,
+    )
     e = endpoints.regularised(data, lam)
     final = float(traj.loss[-1]) / data.s
     assert e.objective * (1 - 1e-9) <= final <= e.objective * 1.01
@@ -325,7 +386,8 @@ def test_endpoint_network_computes_f_at_balance_with_the_cost(bias):
     for e in (endpoints.rnorm(data, bias), endpoints.regularised(data, 0.01, bias)):
         net = e.network
         np.testing.assert_allclose(net(xs), e(xs), atol=1e-9 * (1 + e.cost))
-        knot = net.a != 0  # with free bias the constant sits on an a = 0 neuron, free in the infimum
+        # with free bias the constant sits on an a = 0 neuron, free in the infimum
+        knot = net.a != 0
         rho = np.hypot(net.a, net.b) if bias == "penalised" else np.abs(net.a)
         np.testing.assert_allclose(np.abs(net.c)[knot], rho[knot], rtol=1e-12)  # balanced
         weight_cost = float(np.sum((np.abs(net.c) * rho)[knot if bias == "free" else slice(None)]))

@@ -78,7 +78,7 @@ def test_invariants_decay_with_weight_decay():
     res = integrate_flow(net, data, ts, weight_decay=lam)
     # d/dt δᵢ = −2λδᵢ (module docstring), sliding or not.
     expected = np.outer(np.exp(-2 * lam * ts), net.invariants())
-    assert np.abs(res.c ** 2 - res.a ** 2 - res.b ** 2 - expected).max() < 1e-6 * np.abs(expected).max()
+    assert np.abs(res.c**2 - res.a**2 - res.b**2 - expected).max() < 1e-6 * np.abs(expected).max()
 
 
 # ---------------------------------------------------------------------------- sticking
@@ -139,7 +139,9 @@ def test_random_problems_keep_invariants_and_descend(k):
         x = data.x.copy()
         x[0] = 0.0
         data = r1.Dataset(x, data.y)
-    net = r1.init_network(m, scheme, alpha=("one", "sqrt", "m")[k % 3], seed=k, delta=(None, -1.0, 1.0)[k % 3])
+    net = r1.init_network(
+        m, scheme, alpha=("one", "sqrt", "m")[k % 3], seed=k, delta=(None, -1.0, 1.0)[k % 3]
+    )
     lam, trainable = (0.0, 0.05)[k % 2], ("abc", "ab", "abc", "bc")[k % 4]
     res = integrate_flow(net, data, np.linspace(0, 3, 61), weight_decay=lam, trainable=trainable)
     assert np.all(np.diff(res.loss) <= 1e-10 * res.loss[0])
@@ -179,8 +181,12 @@ def test_gd_converges_to_flow_for_subsets_and_weight_decay(trainable, lam):
     net = r1.init_network(40, "uniform", alpha="sqrt", seed=2)
     data = r1.datasets.sinusoid(7, seed=1)
     T = 3.0
-    res = integrate_flow(net, data, [0.0, T], trainable=trainable, weight_decay=lam, rtol=1e-10, atol=1e-12)
-    errs = np.array([np.abs(_gd(net, data, lr, T, trainable, lam) - _state(res)).max() for lr in (2e-3, 5e-4)])
+    res = integrate_flow(
+        net, data, [0.0, T], trainable=trainable, weight_decay=lam, rtol=1e-10, atol=1e-12
+    )
+    errs = np.array(
+        [np.abs(_gd(net, data, lr, T, trainable, lam) - _state(res)).max() for lr in (2e-3, 5e-4)]
+    )
     # O(lr): a quarter of the step, a quarter of the error. The constant wobbles by tens
     # of percent between nearby lr (where a GD step straddles a knot crossing matters),
     # so compare a factor 4 apart.
@@ -251,7 +257,9 @@ def test_canonical_flow_matches_ode_solve_on_a_smooth_segment():
 def test_canonical_flow_through_events_matches_canonical_gd():
     net, data = _stall_problem()
     T = 4.0
-    res = integrate_flow(net, data, np.linspace(0, T, 41), parameterization="canonical", rtol=1e-10, atol=1e-12)
+    res = integrate_flow(
+        net, data, np.linspace(0, T, 41), parameterization="canonical", rtol=1e-10, atol=1e-12
+    )
     assert res.stats["n_events"] > 0
     assert np.all(np.diff(res.loss) <= 1e-10 * res.loss[0])
     err_r, err_t = [], []
@@ -289,7 +297,12 @@ def test_canonical_subsets_and_weight_decay_match_canonical_gd(trainable, lam):
                 r -= lr * (gr + lam * r)
             if "t" in trainable:
                 theta -= lr * gt
-        errs.append(max(np.abs(r - res.r[-1]).max(), np.abs(np.angle(np.exp(1j * (theta - res.theta[-1])))).max()))
+        errs.append(
+            max(
+                np.abs(r - res.r[-1]).max(),
+                np.abs(np.angle(np.exp(1j * (theta - res.theta[-1])))).max(),
+            )
+        )
     assert 2.8 < errs[0] / errs[1] < 5.5
 
 
@@ -306,7 +319,14 @@ def test_records_and_result_shapes(capsys):
     np.testing.assert_array_equal(full.a[0], net.a)
     np.testing.assert_allclose(_state(full, 1), _state(res, 2), atol=1e-7)
     assert "flow" in capsys.readouterr().err
-    for key in ("n_events", "n_crossings", "n_sliding_entries", "n_sliding_exits", "n_rhs_evals", "wall_time_s"):
+    for key in (
+        "n_events",
+        "n_crossings",
+        "n_sliding_entries",
+        "n_sliding_exits",
+        "n_rhs_evals",
+        "wall_time_s",
+    ):
         assert key in res.stats
 
 
@@ -385,7 +405,10 @@ def test_compiled_field_with_sliding_and_dead_neurons_matches_reference(seed):
     m, s = int(rng.integers(6, 40)), int(rng.integers(3, 12))
     net = r1.init_network(m, "gaussian", alpha="sqrt", seed=seed)
     data = r1.datasets.random(s, seed=seed)
-    lam, train = (0.0, 0.2)[seed % 2], ((True, True, True), (True, True, False), (False, True, True), (True, False, True))[seed]
+    lam, train = (
+        (0.0, 0.2)[seed % 2],
+        ((True, True, True), (True, True, False), (False, True, True), (True, False, True))[seed],
+    )
     a, b, c = net.a.copy(), net.b.copy(), net.c.copy()
     slide_i = rng.choice(m, size=3, replace=False)
     slide_j = rng.integers(0, s, size=3)
@@ -400,7 +423,9 @@ def test_compiled_field_with_sliding_and_dead_neurons_matches_reference(seed):
     for i, j in zip(slide_i, slide_j):
         _force_sliding(fld, y0, i, j)
     _, ga, gb, gc = ref.loss_and_grad(a, b, c, net.alpha, data.x, data.y)
-    f_minus = [-(g + lam * z) if on else np.zeros(m) for g, z, on in zip((ga, gb, gc), (a, b, c), train)]
+    f_minus = [
+        -(g + lam * z) if on else np.zeros(m) for g, z, on in zip((ga, gb, gc), (a, b, c), train)
+    ]
     expected = [v.copy() for v in f_minus]
     for i, j in zip(slide_i, slide_j):
         n = np.array([data.x[j] * train[0], -1.0 * train[1]])
@@ -424,8 +449,12 @@ def test_compiled_field_with_sliding_and_dead_neurons_matches_reference(seed):
     order = np.argsort(slide_i)
     for k, (i, j) in enumerate(zip(slide_i[order], slide_j[order])):
         n = np.array([data.x[j] * train[0], -1.0 * train[1]])
-        assert g_minus[k] == pytest.approx(n @ [f_minus[0][i], f_minus[1][i]], rel=1e-10, abs=1e-12 * scale)
-        assert jump[k] == pytest.approx(-(c[i] * rho[j] / net.alpha) * (n @ n), rel=1e-10, abs=1e-12 * scale)
+        assert g_minus[k] == pytest.approx(
+            n @ [f_minus[0][i], f_minus[1][i]], rel=1e-10, abs=1e-12 * scale
+        )
+        assert jump[k] == pytest.approx(
+            -(c[i] * rho[j] / net.alpha) * (n @ n), rel=1e-10, abs=1e-12 * scale
+        )
 
 
 def _active_sets(a, b, x):
@@ -462,10 +491,14 @@ def test_compiled_canonical_field_with_sliding_matches_reference(seed):
     _, gr, gt = ref.canonical_loss_and_grad(w0[:m], w0[m:], data.x, data.y)
     free = np.arange(m) != i
     np.testing.assert_allclose(vel[:m], -gr, rtol=0, atol=1e-12 * max(1.0, np.abs(gr).max()))
-    np.testing.assert_allclose(vel[m:][free], -gt[free], rtol=0, atol=1e-12 * max(1.0, np.abs(gt).max()))
+    np.testing.assert_allclose(
+        vel[m:][free], -gt[free], rtol=0, atol=1e-12 * max(1.0, np.abs(gt).max())
+    )
     assert vel[m + i] == 0.0
     # One-sided θ-gradients from the reference by moving the knot off the point by ±ε.
-    rho = (np.maximum(np.multiply.outer(data.x, np.cos(w0[m:])) + np.sin(w0[m:]), 0.0) @ w0[:m]) / m - data.y
+    rho = (
+        np.maximum(np.multiply.outer(data.x, np.cos(w0[m:])) + np.sin(w0[m:]), 0.0) @ w0[:m]
+    ) / m - data.y
     tau = -data.x[j] * np.sin(th) + np.cos(th)
     assert jump[0] == pytest.approx(-(w0[i] * rho[j] / m) * tau ** 2, rel=1e-10, abs=1e-15)
     eps = 1e-7
@@ -479,7 +512,9 @@ def test_compiled_canonical_field_with_sliding_matches_reference(seed):
             assert g_minus[0] + jump[0] == pytest.approx(tau * -gt_side[i], rel=1e-5, abs=1e-9)
 
 
-@pytest.mark.parametrize("canonical, first_step", [(False, 1e-3), (False, 5.0), (True, 1e-2), (True, 50.0)])
+@pytest.mark.parametrize(
+    "canonical, first_step", [(False, 1e-3), (False, 5.0), (True, 1e-2), (True, 50.0)]
+)
 def test_compiled_dop853_steps_match_scipy(canonical, first_step):
     """The compiled DOP853 (steps, step-size control with rejections, dense output)
     against scipy's DOP853 on the same field in a fixed mode (the polynomial extension
@@ -490,13 +525,18 @@ def test_compiled_dop853_steps_match_scipy(canonical, first_step):
     data = r1.datasets.sinusoid(7, seed=3)
     if canonical:
         r, theta = net.canonical()
-        fld, y = _Field(data.x, data.y, 25, 25.0, True, (True, True), 0.0), np.concatenate((r, theta))
+        fld, y = (
+            _Field(data.x, data.y, 25, 25.0, True, (True, True), 0.0),
+            np.concatenate((r, theta)),
+        )
     else:
         fld, y = _Field(data.x, data.y, 25, net.alpha, False, (True, True, True), 0.1), \
             np.concatenate((net.a, net.b, net.c))
     y = _initial_mode(fld, y, {})
     T, rtol, atol = 200.0, 1e-8, 1e-10
-    solver = DOP853(lambda t, z: fld.rhs_reference(z), 0.0, y, T, rtol=rtol, atol=atol, first_step=first_step)
+    solver = DOP853(
+        lambda t, z: fld.rhs_reference(z), 0.0, y, T, rtol=rtol, atol=atol, first_step=first_step
+    )
     K = np.empty((16, y.size))
     tight = 0
     for _ in range(8):
@@ -504,7 +544,21 @@ def test_compiled_dop853_steps_match_scipy(canonical, first_step):
         t, y, f, h_abs = solver.t, solver.y.copy(), solver.f.copy(), solver.h_abs
         solver.step()
         ok, t_new, y_new, f_new, *_, h_next, h, n_ev = fl._dop853_step(
-            y, f, t, h_abs, T, rtol, atol, K, fld.kargs, fl._DOP_A, fl._DOP_B, fl._DOP_C, fl._DOP_E3, fl._DOP_E5)
+            y,
+            f,
+            t,
+            h_abs,
+            T,
+            rtol,
+            atol,
+            K,
+            fld.kargs,
+            fl._DOP_A,
+            fl._DOP_B,
+            fl._DOP_C,
+            fl._DOP_E3,
+            fl._DOP_E5,
+        )
         assert ok and n_ev % 12 == 0
         # The step size control: rounding in the error estimate (a difference of nearly
         # equal stage sums) moves the next step by far less than 1e-6.
@@ -516,12 +570,18 @@ def test_compiled_dop853_steps_match_scipy(canonical, first_step):
         scale = max(1.0, np.abs(y).max())
         np.testing.assert_allclose(y_new, solver.y, rtol=0, atol=1e-12 * scale)
         np.testing.assert_allclose(f_new, solver.f, rtol=0, atol=1e-11 * max(1.0, np.abs(f).max()))
-        F = fl._dop853_dense(K, t, h, y, y_new, f_new, fld.kargs, fl._DOP_A_EXTRA, fl._DOP_C_EXTRA, fl._DOP_D)
+        F = fl._dop853_dense(
+            K, t, h, y, y_new, f_new, fld.kargs, fl._DOP_A_EXTRA, fl._DOP_C_EXTRA, fl._DOP_D
+        )
         dense = solver.dense_output()
         for q in (0.1, 0.5, 0.93):
             tq = t + q * h
-            np.testing.assert_allclose(fl._dense_at(F, y, t, h, tq), dense(tq), rtol=0, atol=1e-12 * scale)
-            assert fl._dense_comp(F, y, t, h, tq, 3) == pytest.approx(dense(tq)[3], rel=0, abs=1e-12 * scale)
+            np.testing.assert_allclose(
+                fl._dense_at(F, y, t, h, tq), dense(tq), rtol=0, atol=1e-12 * scale
+            )
+            assert fl._dense_comp(F, y, t, h, tq, 3) == pytest.approx(
+                dense(tq)[3], rel=0, abs=1e-12 * scale
+            )
     assert tight >= 5
 
 
@@ -543,7 +603,12 @@ def test_canonical_flow_in_lemma2_setting_matches_canonical_gd():
             _, gr, gt = ref.canonical_loss_and_grad(r, theta, data.x, data.y)
             r -= lr * gr
             theta -= lr * gt
-        errs.append((np.abs(r - res.r[-1]).max(), np.abs(np.angle(np.exp(1j * (theta - res.theta[-1])))).max()))
+        errs.append(
+            (
+                np.abs(r - res.r[-1]).max(),
+                np.abs(np.angle(np.exp(1j * (theta - res.theta[-1])))).max(),
+            )
+        )
     # O(lr): a quarter of the step, a quarter of the error, in r and θ; a misplaced event
     # would leave an O(1) part that does not shrink with lr.
     assert 3.3 < errs[0][0] / errs[1][0] < 4.8
@@ -574,9 +639,25 @@ def test_compiled_event_location_finds_the_roots_on_the_dense_output():
     bi, bj, bs, si, sj, sa, f, _, _ = fl._events_setup(y, fld.kargs, fl._ZERO_ULPS, fl._DECIDE_RTOL)
     assert list(si) == [i]
     K = np.empty((16, y.size))
-    ok, t1, y1, f1, *_, h_next, h, _ = fl._dop853_step(y, f, 0.0, 2.0, 100.0, 1e-8, 1e-10, K, fld.kargs, fl._DOP_A,
-                                                       fl._DOP_B, fl._DOP_C, fl._DOP_E3, fl._DOP_E5)
-    F = fl._dop853_dense(K, 0.0, h, y, y1, f1, fld.kargs, fl._DOP_A_EXTRA, fl._DOP_C_EXTRA, fl._DOP_D)
+    ok, t1, y1, f1, *_, h_next, h, _ = fl._dop853_step(
+        y,
+        f,
+        0.0,
+        2.0,
+        100.0,
+        1e-8,
+        1e-10,
+        K,
+        fld.kargs,
+        fl._DOP_A,
+        fl._DOP_B,
+        fl._DOP_C,
+        fl._DOP_E3,
+        fl._DOP_E5,
+    )
+    F = fl._dop853_dense(
+        K, 0.0, h, y, y1, f1, fld.kargs, fl._DOP_A_EXTRA, fl._DOP_C_EXTRA, fl._DOP_D
+    )
     assert ok and h > 0.1
 
     def state(t):
@@ -593,12 +674,40 @@ def test_compiled_event_location_finds_the_roots_on_the_dense_output():
     c = int(np.argmax(e0 - e1))          # the one that decreases over the step
     assert e1[c] < e0[c]
     t_root = 0.37 * h
-    root, n_ev = fl._exit_root(F, y, 0.0, h, 0.0, h, np.array([c]), np.array([exits(t_root)[c]]), fld.kargs, si, sa,
-                               True, m, data.x)
+    root, n_ev = fl._exit_root(
+        F,
+        y,
+        0.0,
+        h,
+        0.0,
+        h,
+        np.array([c]),
+        np.array([exits(t_root)[c]]),
+        fld.kargs,
+        si,
+        sa,
+        True,
+        m,
+        data.x,
+    )
     assert n_ev > 0 and abs(root - t_root) <= 1e-9 * h
     # A threshold below the function's whole range on the step: no root (+inf).
-    none, _ = fl._exit_root(F, y, 0.0, h, 0.0, h, np.array([c]), np.array([min(e0[c], e1[c]) - 1.0]), fld.kargs,
-                            si, sa, True, m, data.x)
+    none, _ = fl._exit_root(
+        F,
+        y,
+        0.0,
+        h,
+        0.0,
+        h,
+        np.array([c]),
+        np.array([min(e0[c], e1[c]) - 1.0]),
+        fld.kargs,
+        si,
+        sa,
+        True,
+        m,
+        data.x,
+    )
     assert none == np.inf
 
     # Knot events: σ·(xⱼ cos θᵢ + sin θᵢ) of free neurons, from the interpolated θ.

@@ -7,9 +7,18 @@ import numpy as np
 import pytest
 
 import relu1d as r1
-from relu1d._gibbs import (FreeEnergy, free_energy, gibbs_potential, gibbs_potential_grad, knn_entropy,
-                           network_from_theta, shevchenko_init, shevchenko_train_kwargs, stein_discrepancy,
-                           theta_from_network)
+from relu1d._gibbs import (
+    FreeEnergy,
+    free_energy,
+    gibbs_potential,
+    gibbs_potential_grad,
+    knn_entropy,
+    network_from_theta,
+    shevchenko_init,
+    shevchenko_train_kwargs,
+    stein_discrepancy,
+    theta_from_network,
+)
 from relu1d.train import _reference
 
 
@@ -21,8 +30,11 @@ def _gauss_entropy(var):
 # ---------------------------------------------------------------- entropy
 def test_knn_entropy_gaussian_3d_mean_error_small():
     var = np.array([1.0, 0.25, 4.0])
-    errs = [knn_entropy(np.random.default_rng(s).standard_normal((2000, 3)) * np.sqrt(var)) - _gauss_entropy(var)
-            for s in range(10)]
+    errs = [
+        knn_entropy(np.random.default_rng(s).standard_normal((2000, 3)) * np.sqrt(var))
+        - _gauss_entropy(var)
+        for s in range(10)
+    ]
     # measured bias ≈ −0.018 nats, spread of one estimate ≈ 0.04 at n = 2000
     assert abs(np.mean(errs)) < 0.05
     assert np.std(errs) < 0.08
@@ -32,8 +44,11 @@ def test_knn_entropy_spread_falls_with_n():
     var = np.ones(3)
     spread = []
     for n in (250, 4000):
-        errs = [knn_entropy(np.random.default_rng(100 + s).standard_normal((n, 3))) - _gauss_entropy(var)
-                for s in range(10)]
+        errs = [
+            knn_entropy(np.random.default_rng(100 + s).standard_normal((n, 3)))
+            - _gauss_entropy(var)
+            for s in range(10)
+        ]
         spread.append(np.sqrt(np.mean(np.square(errs))))
     assert spread[1] < spread[0] / 2
 
@@ -71,7 +86,9 @@ def test_theta_roundtrip_and_their_formula():
     assert net.alpha == 7
     np.testing.assert_array_equal(theta_from_network(net), theta)
     x = np.linspace(-2, 2, 11)
-    direct = np.mean(theta[:, 0:1] * np.maximum(np.outer(theta[:, 1], x) + theta[:, 2:3], 0), axis=0)
+    direct = np.mean(
+        theta[:, 0:1] * np.maximum(np.outer(theta[:, 1], x) + theta[:, 2:3], 0), axis=0
+    )
     np.testing.assert_allclose(net(x), direct, rtol=1e-13, atol=1e-14)
     with pytest.raises(ValueError, match="shape"):
         network_from_theta(np.ones((3, 2)))
@@ -146,14 +163,18 @@ def test_gibbs_potential_formula_and_fd_gradient():
     lam = 0.3
     resid = net(data.x) - data.y
     pts = np.random.default_rng(5).standard_normal((6, 3))
-    direct = [np.mean(resid * t[0] * np.maximum(t[1] * data.x + t[2], 0)) + 0.5 * lam * t @ t for t in pts]
+    direct = [
+        np.mean(resid * t[0] * np.maximum(t[1] * data.x + t[2], 0)) + 0.5 * lam * t @ t for t in pts
+    ]
     np.testing.assert_allclose(gibbs_potential(net, data, lam, pts), direct, rtol=1e-12)
     grad = gibbs_potential_grad(net, data, lam, pts)
     h = 1e-6
     for l in range(3):
         e = np.zeros(3)
         e[l] = h
-        fd = (gibbs_potential(net, data, lam, pts + e) - gibbs_potential(net, data, lam, pts - e)) / (2 * h)
+        fd = (
+            gibbs_potential(net, data, lam, pts + e) - gibbs_potential(net, data, lam, pts - e)
+        ) / (2 * h)
         np.testing.assert_allclose(grad[:, l], fd, rtol=1e-6, atol=1e-8)
 
 
@@ -187,8 +208,12 @@ def test_stein_terms_against_finite_differences():
             lap += (phi(th + e) - 2 * phi(th) + phi(th - e)) / h ** 2
         return np.mean(np.sum(g * grad_psi, axis=1) - inv_beta * lap)
 
-    phis = [lambda t, l=l: t[:, l] for l in range(3)] + [lambda t, l=l: 0.5 * t[:, l] ** 2 for l in range(3)]
-    phis += [lambda t, mu=mu: np.exp(-np.sum((t - mu) ** 2, axis=1) / (2 * width ** 2)) for mu in centers]
+    phis = [lambda t, l=l: t[:, l] for l in range(3)] + [
+        lambda t, l=l: 0.5 * t[:, l] ** 2 for l in range(3)
+    ]
+    phis += [
+        lambda t, mu=mu: np.exp(-np.sum((t - mu) ** 2, axis=1) / (2 * width**2)) for mu in centers
+    ]
     expected = [fd_terms(p) for p in phis]
     np.testing.assert_allclose(res.value, expected, rtol=1e-5, atol=1e-7)
     assert res.names[:6] == ("theta_a", "theta_w", "theta_b", "half_sq_a", "half_sq_w", "half_sq_b")
@@ -236,10 +261,23 @@ def test_stationary_variance_without_data_term(noise, factor):
     s, inv_beta, lam, n = 0.05, 0.1, 0.5, 20_000
     net = shevchenko_init(n, scale=0.1, seed=1)
     data = r1.Dataset([0.5], [0.0])
-    traj = r1.train(net, data, steps=400, record_every=20, seed=2, progress=False, max_snapshots=None,
-                    **shevchenko_train_kwargs(s, inv_beta, lam, n, noise=noise))
+    traj = r1.train(
+        net,
+        data,
+        steps=400,
+        record_every=20,
+        seed=2,
+        progress=False,
+        max_snapshots=None,
+        **shevchenko_train_kwargs(s, inv_beta, lam, n, noise=noise),
+    )
     snaps = traj.snapshots
-    var = np.mean([np.var(theta_from_network(snaps.network(k)), axis=0) for k in range(len(snaps) - 5, len(snaps))],
-                  axis=0)
+    var = np.mean(
+        [
+            np.var(theta_from_network(snaps.network(k)), axis=0)
+            for k in range(len(snaps) - 5, len(snaps))
+        ],
+        axis=0,
+    )
     expected = factor * inv_beta / (lam * (1 - lam * s))
     np.testing.assert_allclose(var, expected, rtol=0.03)

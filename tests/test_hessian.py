@@ -27,17 +27,21 @@ def _fd_hessian(g, z, h=1e-6):
 
 def _kink_margin(net, data):
     """min |aᵢxⱼ − bᵢ|/(1 + |xⱼ|): a coordinate step shorter than this changes no activation."""
-    return float(np.min(np.abs(np.multiply.outer(data.x, net.a) - net.b) / (1 + np.abs(data.x))[:, None]))
+    return float(
+        np.min(np.abs(np.multiply.outer(data.x, net.a) - net.b) / (1 + np.abs(data.x))[:, None])
+    )
 
 
 def _fd_abc(net, data):
-    """The Hessian in (a, b, c) by central differences of the reference gradient, step below the kink margin."""
+    """The Hessian in (a, b, c) by central differences of the reference gradient, step below
+    the kink margin."""
     h = min(1e-5, 0.5 * _kink_margin(net, data))
     return _fd_hessian(_grad(net, data), np.concatenate([net.a, net.b, net.c]), h)
 
 
 def _fd_spline(net, data):
-    """The Hessian in (μ, β) at fixed orientations, by central differences of the reference gradient."""
+    """The Hessian in (μ, β) at fixed orientations, by central differences of the reference
+    gradient."""
     m, sign, alpha = net.m, np.sign(net.a), net.alpha
 
     def grad(w):  # a = s, b = sβ, c = αμ
@@ -45,8 +49,12 @@ def _fd_spline(net, data):
         _, ga, gb, gc = loss_and_grad(sign, sign * beta, alpha * mu, alpha, data.x, data.y)
         return np.concatenate([alpha * gc, sign * gb])
 
-    margin = float(np.min(np.abs(np.subtract.outer(data.x, net.breakpoints)) / (1 + np.abs(data.x))[:, None]))
-    return _fd_hessian(grad, np.concatenate([net.delta_slopes, net.breakpoints]), min(1e-5, 0.5 * margin))
+    margin = float(
+        np.min(np.abs(np.subtract.outer(data.x, net.breakpoints)) / (1 + np.abs(data.x))[:, None])
+    )
+    return _fd_hessian(
+        grad, np.concatenate([net.delta_slopes, net.breakpoints]), min(1e-5, 0.5 * margin)
+    )
 
 
 @pytest.mark.parametrize("scheme,alpha", [("uniform", "sqrt"), ("gaussian", "one"), ("he", 3.0)])
@@ -109,7 +117,8 @@ def _rel_err(net, data, coordinates="abc"):
     dense = np.linalg.eigvalsh(0.5 * (h_fd + h_fd.T))
     fast = hs.eigvalsh(net, data, coordinates)
     assert fast.shape == dense.shape
-    # a network dead on every sample has H = 0 (and a zero gradient): then the error must be exactly 0
+    # a network dead on every sample has H = 0 (and a zero gradient): then the error must be
+    # exactly 0
     return np.max(np.abs(dense - fast)) / max(np.max(np.abs(dense)), np.finfo(float).tiny)
 
 
@@ -138,7 +147,7 @@ def test_structured_spectrum_with_ties_kinks_and_dead_neurons():
 def test_structured_spectrum_at_trained_points():
     net0 = r1.init_network(60, seed=7)
     trained = r1.train(net0, DATA, lr=0.05, steps=3000, progress=False).network
-    assert _kink_margin(trained, DATA) > 1e-8      # finite differences stay on one activation pattern
+    assert _kink_margin(trained, DATA) > 1e-8  # finite differences stay on one activation pattern
     assert _rel_err(trained, DATA) < 1e-7
     assert _rel_err(trained, DATA, "spline") < 1e-7
     # and the structured spectrum against the dense matrix of the same pieces, to rounding
@@ -159,7 +168,8 @@ def test_finite_difference_check_sees_the_residual_part(monkeypatch):
 
     monkeypatch.setattr(hs, "_pieces", without_blocks)
     assert _rel_err(net, DATA) > 1e-2
-    assert _rel_err(net, DATA, "spline") > 1e-4     # ±|Rᵢ| against a larger JᵀJ in (μ, β): still ≫ 1e-8
+    # ±|Rᵢ| against a larger JᵀJ in (μ, β): still ≫ 1e-8
+    assert _rel_err(net, DATA, "spline") > 1e-4
 
 
 def test_eigvalsh_at_large_width_is_fast_and_consistent():

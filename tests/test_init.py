@@ -8,7 +8,11 @@ M = 40_000  # moments from this many neurons; tolerances are 5 standard errors
 
 # (scheme) -> (distribution of a, of b, of c·√m (uniform) or c (others) as frozen scipy laws)
 LAWS = {
-    "uniform": (stats.uniform(-1, 2), stats.uniform(-1, 2), stats.uniform(-1 / np.sqrt(M), 2 / np.sqrt(M))),
+    "uniform": (
+        stats.uniform(-1, 2),
+        stats.uniform(-1, 2),
+        stats.uniform(-1 / np.sqrt(M), 2 / np.sqrt(M)),
+    ),
     "gaussian": (stats.norm(0, 1), stats.norm(0, 1), stats.norm(0, 1 / np.sqrt(M))),
     "he": (stats.norm(0, np.sqrt(2)), None, stats.norm(0, np.sqrt(2 / M))),
     "xavier": (stats.norm(0, np.sqrt(2 / (1 + M))), None, stats.norm(0, np.sqrt(2 / (M + 1)))),
@@ -50,7 +54,10 @@ def test_scales_alpha_seed_and_provenance():
     assert not np.array_equal(r1.init_network(50, seed=4).a, base.a)
     gen = np.random.default_rng(0)
     assert r1.init_network(5, seed=gen).provenance["seed"] == "generator"
-    assert base.provenance["scheme"] == "uniform" and base.provenance["relu1d_version"] == r1.__version__
+    assert (
+        base.provenance["scheme"] == "uniform"
+        and base.provenance["relu1d_version"] == r1.__version__
+    )
 
 
 @pytest.mark.parametrize("delta", [-100.0, -1.0, 0.0, 1.0, 100.0])
@@ -88,10 +95,18 @@ def _old_draw(m, scheme, seed):
     """The draw as it was before antisymmetric/balance existed, written out independently."""
     rng = np.random.default_rng(seed)
     if scheme in ("uniform", "gaussian"):
-        draw = (lambda: rng.uniform(-1.0, 1.0, m)) if scheme == "uniform" else (lambda: rng.standard_normal(m))
+        draw = (
+            (lambda: rng.uniform(-1.0, 1.0, m))
+            if scheme == "uniform"
+            else (lambda: rng.standard_normal(m))
+        )
         a, b, c = draw(), draw(), draw()
         return a, b, c / np.sqrt(m)
-    var_a, var_c = {"he": (2.0, 2.0 / m), "xavier": (2.0 / (1 + m), 2.0 / (m + 1)), "lecun": (1.0, 1.0 / m)}[scheme]
+    var_a, var_c = {
+        "he": (2.0, 2.0 / m),
+        "xavier": (2.0 / (1 + m), 2.0 / (m + 1)),
+        "lecun": (1.0, 1.0 / m),
+    }[scheme]
     a = rng.standard_normal(m) * np.sqrt(var_a)
     c = rng.standard_normal(m) * np.sqrt(var_c)
     return a, np.zeros(m), c
@@ -99,7 +114,9 @@ def _old_draw(m, scheme, seed):
 
 @pytest.mark.parametrize("scheme", r1.SCHEMES)
 def test_default_draw_is_bit_identical_to_the_old_path(scheme):
-    net = r1.init_network(37, scheme=scheme, seed=7, ab_scale=0.5, c_scale=3.0, antisymmetric=False, balance=None)
+    net = r1.init_network(
+        37, scheme=scheme, seed=7, ab_scale=0.5, c_scale=3.0, antisymmetric=False, balance=None
+    )
     a, b, c = _old_draw(37, scheme, 7)
     np.testing.assert_array_equal(net.a, a * 0.5)
     np.testing.assert_array_equal(net.b, b * 0.5)
@@ -118,7 +135,9 @@ def test_stored_draws_unchanged(kwargs, digest):
     import hashlib
 
     net = r1.init_network(**kwargs)
-    assert hashlib.sha256(np.concatenate([net.a, net.b, net.c]).tobytes()).hexdigest()[:16] == digest
+    assert (
+        hashlib.sha256(np.concatenate([net.a, net.b, net.c]).tobytes()).hexdigest()[:16] == digest
+    )
 
 
 # ------------------------------------------------------------------ antisymmetric
@@ -169,12 +188,16 @@ def test_antisymmetric_composes_with_delta_and_balance():
 
 
 # ------------------------------------------------------------------ balance
-@pytest.mark.parametrize("balance, kappa", [("balanced", 1.0), ("dominated", 2.0), ("unbalanced", 0.5), (3.0, 3.0),
-                                            (0.1, 0.1)])
+@pytest.mark.parametrize(
+    "balance, kappa",
+    [("balanced", 1.0), ("dominated", 2.0), ("unbalanced", 0.5), (3.0, 3.0), (0.1, 0.1)],
+)
 @pytest.mark.parametrize("alpha", ["one", "sqrt", 7.0])
 def test_balance_sets_the_ratio_and_keeps_the_function(balance, kappa, alpha):
     plain = r1.init_network(300, scheme="gaussian", alpha=alpha, seed=9, ab_scale=0.2, c_scale=5.0)
-    net = r1.init_network(300, scheme="gaussian", alpha=alpha, seed=9, ab_scale=0.2, c_scale=5.0, balance=balance)
+    net = r1.init_network(
+        300, scheme="gaussian", alpha=alpha, seed=9, ab_scale=0.2, c_scale=5.0, balance=balance
+    )
     rho0, rho = np.hypot(plain.a, plain.b), np.hypot(net.a, net.b)
     np.testing.assert_allclose(np.abs(net.c), kappa * rho, rtol=1e-12)
     # same product |c|ρ, same direction, same sign: the same canonical point and function
@@ -192,12 +215,21 @@ def test_balance_sets_the_ratio_and_keeps_the_function(balance, kappa, alpha):
 def test_boursier_flammarion_init_is_the_gaussian_scheme_at_their_scale():
     """Their eq. 3 with w̃ ~ N(0, I₂), ã ~ N(0, 1) (App. B.2): every coordinate N(0, λ²/m)."""
     lam, m = 1e-3, 40_000
-    net = r1.init_network(m, "gaussian", alpha="one", ab_scale=lam / np.sqrt(m), c_scale=lam, seed=2)
+    net = r1.init_network(
+        m, "gaussian", alpha="one", ab_scale=lam / np.sqrt(m), c_scale=lam, seed=2
+    )
     law = stats.norm(0, lam / np.sqrt(m))
     for v in (net.a, -net.b, net.c):
         _check_moments(v, law)
-    bal = r1.init_network(m, "gaussian", alpha="one", ab_scale=lam / np.sqrt(m), c_scale=lam, seed=2,
-                          balance="balanced")
+    bal = r1.init_network(
+        m,
+        "gaussian",
+        alpha="one",
+        ab_scale=lam / np.sqrt(m),
+        c_scale=lam,
+        seed=2,
+        balance="balanced",
+    )
     np.testing.assert_allclose(bal.invariants(), 0.0, atol=1e-22)
     # the scale of their balanced init: E‖w‖ = (λ/√m)·E‖w̃‖ = (λ/√m)·√(π/2); ours E(|ã|‖w̃‖)^½
     # = (λ/√m)·E|ã|^½·E‖w̃‖^½ = (λ/√m)·2^½Γ(3/4)Γ(5/4)/√π = (λ/√m)·√π/2: 1/√2 of theirs
@@ -205,16 +237,27 @@ def test_boursier_flammarion_init_is_the_gaussian_scheme_at_their_scale():
     assert abs(ratio - 2 ** -0.5) < 0.01
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(m=7, antisymmetric=True), ValueError, r"m must be even; got m = 7 \(use m = 6 or 8\)"),
-    (dict(m=10, antisymmetric=1), TypeError, "antisymmetric must be True or False"),
-    (dict(m=10, balance="lopsided"), ValueError, "balance must be one of 'balanced', 'dominated', 'unbalanced'"),
-    (dict(m=10, balance=0.0), ValueError, r"balance must be .* or a ratio"),
-    (dict(m=10, balance=-2.0), ValueError, r"balance must be .* or a ratio"),
-    (dict(m=10, balance=True), ValueError, r"balance must be"),
-    (dict(m=10, balance="dominated", delta=1.0), ValueError, "give delta or balance, not both"),
-    (dict(m=10, balance="balanced", c_scale=0.0), ValueError, "balance needs c_scale > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(m=7, antisymmetric=True),
+            ValueError,
+            r"m must be even; got m = 7 \(use m = 6 or 8\)",
+        ),
+        (dict(m=10, antisymmetric=1), TypeError, "antisymmetric must be True or False"),
+        (
+            dict(m=10, balance="lopsided"),
+            ValueError,
+            "balance must be one of 'balanced', 'dominated', 'unbalanced'",
+        ),
+        (dict(m=10, balance=0.0), ValueError, r"balance must be .* or a ratio"),
+        (dict(m=10, balance=-2.0), ValueError, r"balance must be .* or a ratio"),
+        (dict(m=10, balance=True), ValueError, r"balance must be"),
+        (dict(m=10, balance="dominated", delta=1.0), ValueError, "give delta or balance, not both"),
+        (dict(m=10, balance="balanced", c_scale=0.0), ValueError, "balance needs c_scale > 0"),
+    ],
+)
 def test_bad_new_options(kwargs, error, match):
     with pytest.raises(error, match=match):
         r1.init_network(**kwargs)
@@ -233,8 +276,15 @@ def test_init_network_examples_run_as_doctest():
 
 
 # ------------------------------------------------------------------ TOML and CLI
-@pytest.mark.parametrize("extra", [dict(antisymmetric=True, balance="dominated"), dict(balance=0.25),
-                                   dict(antisymmetric=True, delta=-0.5), dict(balance="unbalanced")])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        dict(antisymmetric=True, balance="dominated"),
+        dict(balance=0.25),
+        dict(antisymmetric=True, delta=-0.5),
+        dict(balance="unbalanced"),
+    ],
+)
 def test_new_init_options_round_trip_through_toml(extra):
     import tomllib
 
@@ -242,7 +292,7 @@ def test_new_init_options_round_trip_through_toml(extra):
 
     spec = TrainSpec(InitSpec(m=12, scheme="gaussian", alpha="one", seed=3, **extra))
     text = spec_to_toml(spec)
-    for key, value in extra.items():
+    for key in extra:
         assert f"{key} = " in text
     back = spec_from_dict(TrainSpec, tomllib.loads(text))
     assert back == spec
@@ -274,7 +324,9 @@ def test_train_cli_flags_for_the_new_options():
     from relu1d.cli import app
 
     runner = CliRunner()
-    result = runner.invoke(app, ["train", "--print-config", "--m", "8", "--antisymmetric", "--balance", "0.5"])
+    result = runner.invoke(
+        app, ["train", "--print-config", "--m", "8", "--antisymmetric", "--balance", "0.5"]
+    )
     assert result.exit_code == 0, result.output
     init = tomllib.loads(result.output)["init"]
     assert init["antisymmetric"] is True and init["balance"] == 0.5
@@ -293,4 +345,6 @@ def test_balance_in_slices_gives_the_same_bits(monkeypatch):
     sliced = r1.init_network(2500, seed=6, balance=3.0, antisymmetric=True)
     for name in "abc":
         np.testing.assert_array_equal(getattr(sliced, name), getattr(whole, name))
-    assert init_module.init_bytes(10 ** 6, balance="balanced", antisymmetric=True) > init_module.init_bytes(10 ** 6)
+    assert init_module.init_bytes(
+        10**6, balance="balanced", antisymmetric=True
+    ) > init_module.init_bytes(10**6)

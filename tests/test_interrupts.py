@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
 
 import relu1d as r1
 from relu1d import _storage
@@ -65,9 +64,11 @@ SITECUSTOMIZE = textwrap.dedent('''
             net = relu1d.init_network(20, seed=spec.seed)
             data = relu1d.datasets.square_wave(10, seed=spec.seed)
             _armed["on"] = spec.steps > 10 ** 6
-            traj = relu1d.train(net, data, lr=1e-3, steps=spec.steps, record_every=10 ** 5, progress=False)
-            return ExperimentResult(None, {}, [Claim.below("loss_drops", "training lowers the loss", "toy",
-                                                           float(traj.loss[-1]), float(traj.loss[0]))])
+            traj = relu1d.train(net, data, lr=1e-3, steps=spec.steps, record_every=10 ** 5,
+                                progress=False)
+            return ExperimentResult(None, {}, [Claim.below("loss_drops", "training lowers the loss",
+                                                           "toy", float(traj.loss[-1]),
+                                                           float(traj.loss[0]))])
 
         register("toy.fast", "A short training.", quick=ToySpec(), full=ToySpec())(run_toy)
         register("toy.slow", "A training far too long to finish.", quick=ToySpec(steps=10 ** 9),
@@ -83,8 +84,11 @@ def _interrupt_child(tmp_path, args, toys=False, timeout=60.0):
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     ready = tmp_path / "ready"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-           "RELU1D_TEST_READY": str(ready)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        "RELU1D_TEST_READY": str(ready),
+    }
     if toys:
         env["RELU1D_TEST_TOYS"] = "1"
     proc = subprocess.Popen([str(RELU1D), *args], env=env, cwd=tmp_path, start_new_session=True,
@@ -94,7 +98,9 @@ def _interrupt_child(tmp_path, args, toys=False, timeout=60.0):
         while not ready.exists():
             if proc.poll() is not None:
                 out, err = proc.communicate()
-                pytest.fail(f"the child exited ({proc.returncode}) before training began:\n{out}\n{err}")
+                pytest.fail(
+                    f"the child exited ({proc.returncode}) before training began:\n{out}\n{err}"
+                )
             if time.monotonic() > deadline:
                 pytest.fail("the child did not begin training in time")
             time.sleep(0.02)
@@ -109,14 +115,36 @@ def _interrupt_child(tmp_path, args, toys=False, timeout=60.0):
             proc.wait()
 
 
-@pytest.mark.skipif(not RELU1D.is_file(), reason="the relu1d script is not installed beside this Python")
+@pytest.mark.skipif(
+    not RELU1D.is_file(), reason="the relu1d script is not installed beside this Python"
+)
 def test_ctrl_c_on_relu1d_train_keeps_an_explicitly_partial_record(tmp_path):
     out = tmp_path / "run"
     steps = 10 ** 9  # minutes
-    rc, text, latency = _interrupt_child(tmp_path, ["train", "--m", "20", "--s", "10", "--steps", str(steps),
-                                                    "--record-every", "10000", "--out", str(out), "--no-progress"])
+    rc, text, latency = _interrupt_child(
+        tmp_path,
+        [
+            "train",
+            "--m",
+            "20",
+            "--s",
+            "10",
+            "--steps",
+            str(steps),
+            "--record-every",
+            "10000",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
     assert rc == 130, text
-    assert "interrupted at step" in text and "PARTIAL" in text and "spec.toml" in text and "Traceback" not in text
+    assert (
+        "interrupted at step" in text
+        and "PARTIAL" in text
+        and "spec.toml" in text
+        and "Traceback" not in text
+    )
     meta = json.loads((out / "meta.json").read_text())
     assert meta["status"] == "interrupted" and meta["steps_planned"] == steps
     assert 0 <= meta["steps_done"] < steps and meta["steps_done"] % 10000 == 0
@@ -127,13 +155,22 @@ def test_ctrl_c_on_relu1d_train_keeps_an_explicitly_partial_record(tmp_path):
     assert latency < 30  # stops within a chunk, then saves (the machine may be loaded)
 
 
-@pytest.mark.skipif(not RELU1D.is_file(), reason="the relu1d script is not installed beside this Python")
+@pytest.mark.skipif(
+    not RELU1D.is_file(), reason="the relu1d script is not installed beside this Python"
+)
 def test_ctrl_c_on_relu1d_reproduce_stops_and_keeps_the_finished_experiments(tmp_path):
     out = tmp_path / "rep"
-    rc, text, latency = _interrupt_child(tmp_path, ["reproduce", "toy.fast", "toy.slow", "--quick", "--out",
-                                                    str(out), "--no-progress"], toys=True)
+    rc, text, latency = _interrupt_child(
+        tmp_path,
+        ["reproduce", "toy.fast", "toy.slow", "--quick", "--out", str(out), "--no-progress"],
+        toys=True,
+    )
     assert rc == 130, text
-    assert "1 of 2 experiment(s) done" in text and "rerun to resume" in text and "Traceback" not in text
+    assert (
+        "1 of 2 experiment(s) done" in text
+        and "rerun to resume" in text
+        and "Traceback" not in text
+    )
     assert json.loads((out / "toy.fast" / "meta.json").read_text())["status"] == "ok"
     slow = json.loads((out / "toy.slow" / "meta.json").read_text())
     assert slow["status"] == "interrupted" and slow["claims"] == []  # never "ok"
@@ -161,8 +198,12 @@ def _run_train_toy(spec: TrainToySpec) -> ExperimentResult:
 def train_toys(monkeypatch):
     monkeypatch.setattr(_registry, "REGISTRY", {})
     monkeypatch.setattr(_registry, "_load_all", lambda: None)
-    register("toy.a", "A short training.", quick=TrainToySpec(), full=TrainToySpec(seed=1))(_run_train_toy)
-    register("toy.b", "Another.", quick=TrainToySpec(seed=2), full=TrainToySpec(seed=3))(_run_train_toy)
+    register("toy.a", "A short training.", quick=TrainToySpec(), full=TrainToySpec(seed=1))(
+        _run_train_toy
+    )
+    register("toy.b", "Another.", quick=TrainToySpec(seed=2), full=TrainToySpec(seed=3))(
+        _run_train_toy
+    )
 
 
 def _ctrl_c_on_call(monkeypatch, n, skip=0):
@@ -179,14 +220,20 @@ def _ctrl_c_on_call(monkeypatch, n, skip=0):
     monkeypatch.setattr(_api._Engine, "advance", advance)
 
 
-def test_an_interrupted_training_inside_an_experiment_is_never_recorded_as_ok(tmp_path, train_toys, monkeypatch):
+def test_an_interrupted_training_inside_an_experiment_is_never_recorded_as_ok(
+    tmp_path, train_toys, monkeypatch
+):
     # toy.a runs 10 chunks (100 steps, record every 10); Ctrl-C arrives in toy.b's third
     _ctrl_c_on_call(monkeypatch, 3, skip=10)
     with pytest.raises(ReproduceInterrupted) as info:
         reproduce(["toy.a", "toy.b"], tmp_path, progress=False)
     err = info.value
     assert isinstance(err, KeyboardInterrupt)
-    assert [r["name"] for r in err.records] == ["toy.a"] and err.total == 2 and err.interrupted == "toy.b"
+    assert (
+        [r["name"] for r in err.records] == ["toy.a"]
+        and err.total == 2
+        and err.interrupted == "toy.b"
+    )
     assert json.loads((tmp_path / "toy.a" / "meta.json").read_text())["status"] == "ok"
     assert json.loads((tmp_path / "toy.b" / "meta.json").read_text())["status"] == "interrupted"
     assert "toy.a" in (tmp_path / "report.html").read_text()
@@ -198,21 +245,30 @@ def test_an_interrupt_keeps_a_previous_complete_record(tmp_path, train_toys, mon
     with pytest.raises(KeyboardInterrupt):
         run_experiment("toy.a", tmp_path, spec=TrainToySpec(steps=50))
     kept = json.loads((tmp_path / "toy.a" / "meta.json").read_text())
-    assert kept["status"] == "ok" and kept["finished_utc"] == first["finished_utc"] and kept["spec"]["steps"] == 100
+    assert (
+        kept["status"] == "ok"
+        and kept["finished_utc"] == first["finished_utc"]
+        and kept["spec"]["steps"] == 100
+    )
 
 
 def test_interrupt_policy_and_on_interrupt(monkeypatch):
     net, data = r1.init_network(10, seed=0), r1.datasets.square_wave(8, seed=0)
     _ctrl_c_on_call(monkeypatch, 3)
     with pytest.raises(TrainingInterrupted) as info:
-        r1.train(net, data, lr=1e-2, steps=100, record_every=10, progress=False, on_interrupt="raise")
+        r1.train(
+            net, data, lr=1e-2, steps=100, record_every=10, progress=False, on_interrupt="raise"
+        )
     assert list(info.value.trajectory.steps) == [0, 10, 20] and info.value.trajectory.interrupted
     _ctrl_c_on_call(monkeypatch, 2)
     with interrupt_policy("raise"), pytest.raises(TrainingInterrupted):
         r1.train(net, data, lr=1e-2, steps=100, record_every=10, progress=False)
     _ctrl_c_on_call(monkeypatch, 2)
-    with interrupt_policy("raise"), pytest.warns(RuntimeWarning, match="interrupted"):  # the argument wins
-        traj = r1.train(net, data, lr=1e-2, steps=100, record_every=10, progress=False, on_interrupt="return")
+    # the argument wins
+    with (interrupt_policy("raise"), pytest.warns(RuntimeWarning, match="interrupted")):
+        traj = r1.train(
+            net, data, lr=1e-2, steps=100, record_every=10, progress=False, on_interrupt="return"
+        )
     assert traj.interrupted and list(traj.steps) == [0, 10]
     with pytest.raises(ValueError, match="on_interrupt must be one of"):
         r1.train(net, data, steps=10, progress=False, on_interrupt="ignore")
@@ -250,9 +306,10 @@ def test_train_many_stops_promptly_and_keeps_every_partial_run(on_interrupt):
     elapsed = time.monotonic() - t0
     assert elapsed < 8, elapsed
     assert len(trajs) == 3 and all(t.interrupted for t in trajs)
-    assert trajs[0].steps[-1] > 0 and trajs[1].steps[-1] > 0  # the two running ones kept their steps
+    # the two running ones kept their steps
+    assert trajs[0].steps[-1] > 0 and trajs[1].steps[-1] > 0
     assert list(trajs[2].steps) == [0]  # the third had not started: its initial state only
-    for net, traj in zip(nets, trajs):
+    for _net, traj in zip(nets, trajs):
         # each partial trajectory is consistent: its loss is that of its own final network
         f = traj.network(data.x)
         np.testing.assert_allclose(traj.data_loss[-1], 0.5 * np.sum((f - data.y) ** 2), rtol=1e-10)
@@ -284,7 +341,9 @@ def test_flow_interrupt_returns_the_partial_trajectory(monkeypatch):
 
     monkeypatch.setattr(_flow, "_advance", interrupted_advance)
     with pytest.warns(RuntimeWarning, match="interrupted"):
-        traj = r1.train(net, data, method="flow", lr=0.05, steps=2000, record_every=20, progress=False)
+        traj = r1.train(
+            net, data, method="flow", lr=0.05, steps=2000, record_every=20, progress=False
+        )
     assert calls["n"] == 6 and traj.interrupted
     assert 1 <= traj.steps.size < 101 and traj.steps[0] == 0 and np.all(np.diff(traj.steps) == 20)
     np.testing.assert_array_equal(traj.network.a, traj.snapshots.a[-1])

@@ -37,9 +37,15 @@ def _gaussian_by_angle(x, xp, sigma):
     def g(th):
         d = np.array([np.cos(th), np.sin(th)])
         return max(d @ [x, 1.0], 0) * max(d @ [xp, 1.0], 0)
-    kinks = sorted({(np.arctan2(1.0, v) + k * np.pi / 2) % (2 * np.pi) for v in (x, xp) for k in (1, 3)})
+
+    kinks = sorted(
+        {(np.arctan2(1.0, v) + k * np.pi / 2) % (2 * np.pi) for v in (x, xp) for k in (1, 3)}
+    )
     edges = [0.0, *kinks, 2 * np.pi]
-    val = sum(integrate.quad(g, lo, hi, epsabs=1e-14, epsrel=1e-13)[0] for lo, hi in zip(edges[:-1], edges[1:]))
+    val = sum(
+        integrate.quad(g, lo, hi, epsabs=1e-14, epsrel=1e-13)[0]
+        for lo, hi in zip(edges[:-1], edges[1:])
+    )
     return sigma ** 2 * val / np.pi
 
 
@@ -54,7 +60,9 @@ def test_uniform_rf_kernel_and_k0_match_exact_quadrature(A, B):
     rng = np.random.default_rng(0)
     init = kernel.Uniform(A, B)
     for x, xp in rng.uniform(-4, 4, (12, 2)).tolist() + [(0.0, 0.0), (0.3, 0.3), (-5.0, 2.0)]:
-        assert kernel.rf_kernel(x, xp, init) == pytest.approx(_uniform_by_quadrature(x, xp, A, B), abs=1e-12)
+        assert kernel.rf_kernel(x, xp, init) == pytest.approx(
+            _uniform_by_quadrature(x, xp, A, B), abs=1e-12
+        )
         assert init._k0(np.array(x), np.array(xp)) == pytest.approx(
             _uniform_by_quadrature(x, xp, A, B, features=False), abs=1e-13)
 
@@ -79,20 +87,34 @@ def test_gaussian_rf_kernel_monte_carlo_constant():
 
 def test_density_quadrature_matches_closed_forms():
     x = np.array([-3.0, -1.0, -0.2, 0.0, 0.4, 2.5])
-    uniform_pdf = kernel.Density(lambda a, b: np.where((np.abs(a) <= 1) & (np.abs(b) <= 1), 0.25, 0.0),
-                                 bounds=((-1, 1), (-1, 1)), symmetric=True, c_variance=1 / 3)
-    np.testing.assert_allclose(kernel.rf_kernel(x, x, uniform_pdf), kernel.rf_kernel(x, x, "uniform"),
-                               rtol=0, atol=1e-13)
+    uniform_pdf = kernel.Density(
+        lambda a, b: np.where((np.abs(a) <= 1) & (np.abs(b) <= 1), 0.25, 0.0),
+        bounds=((-1, 1), (-1, 1)),
+        symmetric=True,
+        c_variance=1 / 3,
+    )
+    np.testing.assert_allclose(
+        kernel.rf_kernel(x, x, uniform_pdf), kernel.rf_kernel(x, x, "uniform"), rtol=0, atol=1e-13
+    )
     gauss = lambda a, b: np.exp(-(a * a + b * b) / 2) / (2 * np.pi)  # noqa: E731
-    np.testing.assert_allclose(kernel.rf_kernel(x, x, gauss), kernel.rf_kernel(x, x, "gaussian"),
-                               rtol=1e-11, atol=1e-12)  # a bare callable works, on the default box ±8
-    np.testing.assert_allclose(kernel.ntk(x, x, uniform_pdf), kernel.ntk(x, x, "uniform"), atol=1e-13)
+    np.testing.assert_allclose(
+        kernel.rf_kernel(x, x, gauss), kernel.rf_kernel(x, x, "gaussian"), rtol=1e-11, atol=1e-12
+    )  # a bare callable works, on the default box ±8
+    np.testing.assert_allclose(
+        kernel.ntk(x, x, uniform_pdf), kernel.ntk(x, x, "uniform"), atol=1e-13
+    )
     u = np.array([-4.0, -1.0, -0.3, 0.0, 0.5, 2.0])
-    np.testing.assert_allclose(kernel.curvature_weight(u, gauss), kernel.curvature_weight(u, "gaussian"),
-                               rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(
+        kernel.curvature_weight(u, gauss),
+        kernel.curvature_weight(u, "gaussian"),
+        rtol=1e-9,
+        atol=1e-14,
+    )
 
 
-@pytest.mark.parametrize("init", ["uniform", "gaussian", kernel.Uniform(2.0, 0.5), kernel.Gaussian(0.5)])
+@pytest.mark.parametrize(
+    "init", ["uniform", "gaussian", kernel.Uniform(2.0, 0.5), kernel.Gaussian(0.5)]
+)
 def test_gram_matrices_are_symmetric_psd(init):
     x = np.random.default_rng(3).uniform(-3, 3, 40)
     for fn in (kernel.rf_kernel, kernel.ntk):
@@ -115,14 +137,24 @@ def test_uniform_curvature_weight_against_its_definition(A, B):
         return 2 * integrate.quad(lambda a: a ** 3 / (4 * A * B), 0, reach)[0]
     for u in (-3.0, -1.0, -0.2, 0.0, 0.5, 0.9, 1.7):
         assert kernel.curvature_weight(u, kernel.Uniform(A, B)) == pytest.approx(zeta(u), rel=1e-13)
-    np.testing.assert_allclose(kernel.curvature_weight([0.0, 0.5, 2.0], "uniform"), [1 / 8, 1 / 8, 1 / 128])
+    np.testing.assert_allclose(
+        kernel.curvature_weight([0.0, 0.5, 2.0], "uniform"), [1 / 8, 1 / 8, 1 / 128]
+    )
 
 
 @pytest.mark.parametrize("sigma", [1.0, 1.7])
 def test_gaussian_curvature_weight_against_its_definition(sigma):
     for u in (-2.0, 0.0, 0.4, 3.0):
-        num = integrate.quad(lambda a: abs(a) ** 3 * np.exp(-(a * a + (a * u) ** 2) / (2 * sigma ** 2))
-                             / (2 * np.pi * sigma ** 2), -np.inf, np.inf, epsabs=1e-14)[0]
+        num = integrate.quad(
+            lambda a, u=u: (
+                abs(a) ** 3
+                * np.exp(-(a * a + (a * u) ** 2) / (2 * sigma**2))
+                / (2 * np.pi * sigma**2)
+            ),
+            -np.inf,
+            np.inf,
+            epsabs=1e-14,
+        )[0]
         assert kernel.curvature_weight(u, kernel.Gaussian(sigma)) == pytest.approx(num, rel=1e-10)
     assert kernel.curvature_weight(0.0, "gaussian") == pytest.approx(2 / np.pi)
 
@@ -130,8 +162,10 @@ def test_gaussian_curvature_weight_against_its_definition(sigma):
 def test_weight_moments_are_the_second_moments():
     # ∫ζ = E a², ∫u²ζ = E b²: the identity the affine charge uses
     for init in (kernel.Uniform(2.0, 0.5), kernel.Gaussian(0.7)):
-        m0 = integrate.quad(lambda u: float(init.zeta(np.array(u))), -np.inf, np.inf, epsabs=1e-13)[0]
-        m2 = integrate.quad(lambda u: u * u * float(init.zeta(np.array(u))), -np.inf, np.inf, epsabs=1e-13)[0]
+        m0 = integrate.quad(lambda u, init=init: float(init.zeta(np.array(u))), -np.inf, np.inf,
+                            epsabs=1e-13)[0]
+        m2 = integrate.quad(lambda u, init=init: u * u * float(init.zeta(np.array(u))),
+                            -np.inf, np.inf, epsabs=1e-13)[0]
         eaa, _, ebb = init.second_moments
         assert m0 == pytest.approx(eaa, rel=1e-8) and m2 == pytest.approx(ebb, rel=1e-8)
 
@@ -145,8 +179,13 @@ def test_ntk_matches_the_empirical_tangent_kernel_of_a_wide_network():
         active = (np.outer(x, net.a) > net.b).astype(float)          # (n, m)
         phi = np.maximum(np.outer(x, net.a) - net.b, 0.0)
         # per-neuron terms of Θ·α²: φφ' + c²(xx' + 1)·1·1'
-        terms = phi[:, None, :] * phi[None, :, :] + (net.c ** 2 * m) * (np.outer(x, x) + 1)[..., None] \
-            * active[:, None, :] * active[None, :, :]
+        terms = (
+            phi[:, None, :] * phi[None, :, :]
+            + (net.c**2 * m)
+            * (np.outer(x, x) + 1)[..., None]
+            * active[:, None, :]
+            * active[None, :, :]
+        )
         # net.c² carries 1/m; the sum over i of the terms above divided by m is α²Θ/m·(1/1)
         empirical = terms.mean(axis=-1)
         se = terms.std(axis=-1) / np.sqrt(m)
@@ -212,7 +251,9 @@ def test_uniform_interpolant_is_a_cubic_between_data_inside_minus_one_one():
         u = np.linspace(lo, hi, 30)
         d2 = f.second_derivative(u)
         coef = np.polynomial.polynomial.polyfit(u, d2, 1)
-        assert np.abs(np.polynomial.polynomial.polyval(u, coef) - d2).max() < 1e-10 * np.abs(d2).max()
+        assert (
+            np.abs(np.polynomial.polynomial.polyval(u, coef) - d2).max() < 1e-10 * np.abs(d2).max()
+        )
     # outside [−1, 1], f''/ζ is affine but ζ ∝ u⁻⁴: f'' is not linear there
     u = np.linspace(1.2, 3.0, 30)
     d2 = f.second_derivative(u)
@@ -221,7 +262,9 @@ def test_uniform_interpolant_is_a_cubic_between_data_inside_minus_one_one():
 
 
 # ----------------------------------------------------------------------------- RKHS norm
-@pytest.mark.parametrize("init", ["uniform", "gaussian", kernel.Uniform(2.0, 0.5), kernel.Gaussian(0.5)])
+@pytest.mark.parametrize(
+    "init", ["uniform", "gaussian", kernel.Uniform(2.0, 0.5), kernel.Gaussian(0.5)]
+)
 def test_rkhs_norm_of_the_interpolant_is_alpha_K_alpha(init):
     f = kernel.interpolant(_data(seed=0, s=6), init)
     parts = kernel.rkhs_norm(f, init)
@@ -231,8 +274,11 @@ def test_rkhs_norm_of_the_interpolant_is_alpha_K_alpha(init):
 
 def test_rkhs_norm_for_an_asymmetric_density():
     # (a, b) uniform on [−1, 2]×[−1, 1]: ζ₊ ≠ ζ₋, the general charge vᵀN⁻¹v
-    dens = kernel.Density(lambda a, b: np.where((a >= -1) & (a <= 2) & (np.abs(b) <= 1), 1 / 6, 0.0),
-                          bounds=((-1.0, 2.0), (-1.0, 1.0)), nodes=16)
+    dens = kernel.Density(
+        lambda a, b: np.where((a >= -1) & (a <= 2) & (np.abs(b) <= 1), 1 / 6, 0.0),
+        bounds=((-1.0, 2.0), (-1.0, 1.0)),
+        nodes=16,
+    )
     data = r1.Dataset([-0.5, 0.1, 0.6], [0.3, -0.2, 0.4])
     f = kernel.interpolant(data, dens)
     np.testing.assert_allclose(f(data.x), data.y, atol=1e-10)
@@ -244,7 +290,8 @@ def test_interpolant_beats_natural_spline_in_rkhs_norm_but_not_in_curvature():
     f, natural = kernel.interpolant(data, "uniform"), r1.splines.natural_cubic(data)
     nf, nn = kernel.rkhs_norm(f, "uniform"), kernel.rkhs_norm(natural, "uniform")
     assert nf.total < nn.total
-    assert nn.curvature < nf.curvature  # the natural spline saves curvature, pays in the affine part
+    # the natural spline saves curvature, pays in the affine part
+    assert nn.curvature < nf.curvature
 
 
 # ----------------------------------------------------------------------------- flow
@@ -256,8 +303,15 @@ def test_flow_endpoints_and_ode():
     np.testing.assert_allclose(values[0], 0.0, atol=1e-15)
     np.testing.assert_allclose(values[-1], kernel.interpolant(data)(data.x), atol=1e-8)
     G = kernel.rf_kernel(data.x, data.x)
-    sol = integrate.solve_ivp(lambda t, f: -G @ (f - data.y), (0, 5.0), np.zeros(data.s), t_eval=[0.5, 5.0],
-                              rtol=1e-12, atol=1e-14, method="DOP853")
+    sol = integrate.solve_ivp(
+        lambda t, f: -G @ (f - data.y),
+        (0, 5.0),
+        np.zeros(data.s),
+        t_eval=[0.5, 5.0],
+        rtol=1e-12,
+        atol=1e-14,
+        method="DOP853",
+    )
     np.testing.assert_allclose(values[1:3], sol.y.T, atol=1e-9)
     loss = 0.5 * ((values - data.y) ** 2).sum(axis=1)
     assert np.all(np.diff(loss) < 0)
@@ -273,7 +327,9 @@ def test_flow_off_data_matches_ode_of_the_function():
     def rhs(t, z):
         return np.concatenate([-G @ (z[:-1] - data.y), [-kx @ (z[:-1] - data.y)]])
 
-    sol = integrate.solve_ivp(rhs, (0, 3.0), np.zeros(data.s + 1), rtol=1e-12, atol=1e-14, method="DOP853")
+    sol = integrate.solve_ivp(
+        rhs, (0, 3.0), np.zeros(data.s + 1), rtol=1e-12, atol=1e-14, method="DOP853"
+    )
     assert kernel.flow(data, 3.0)(0.123)[0] == pytest.approx(sol.y[-1, -1], abs=1e-9)
 
 

@@ -134,7 +134,8 @@ def test_bad_inputs():
 
 # ----------------------------------------------------------------------------- affine_misfit_bound
 def _line_misfit(x, y):
-    """½ × the residual sum of squares of the least-squares line, in closed form (0 for < 3 points)."""
+    """½ × the residual sum of squares of the least-squares line, in closed form (0 for < 3
+    points)."""
     if x.size < 3:
         return 0.0
     dx, dy = x - x.mean(), y - y.mean()
@@ -151,7 +152,9 @@ def _brute_misfit_bound(net, data, rel):
     total = mu[finite].sum()
     kept = [ei for ei, mi, fi in zip(e, mu, finite) if fi and mi > rel * total]
     labels = np.array([sum(k < xj for k in kept) for xj in data.x])
-    return sum(_line_misfit(data.x[labels == lab], data.y[labels == lab]) for lab in np.unique(labels))
+    return sum(
+        _line_misfit(data.x[labels == lab], data.y[labels == lab]) for lab in np.unique(labels)
+    )
 
 
 def test_affine_misfit_bound_counts_runs_of_three():
@@ -165,7 +168,9 @@ def test_affine_misfit_bound_counts_runs_of_three():
     assert knots.affine_misfit_bound(net, data) == pytest.approx(expected, rel=1e-12)
     # two knots leaving runs of 3, 2 and 2 samples: only the first run can miss a line
     two = _net_with([-0.3, 0.4], [1.0, -2.0])
-    assert knots.affine_misfit_bound(two, data) == pytest.approx(_line_misfit(x[:3], y[:3]), rel=1e-12)
+    assert knots.affine_misfit_bound(two, data) == pytest.approx(
+        _line_misfit(x[:3], y[:3]), rel=1e-12
+    )
     # a knot between every pair of samples: every run has one sample, the bound is 0
     every = _net_with((x[:-1] + x[1:]) / 2, np.ones(6))
     assert knots.affine_misfit_bound(every, data) == 0.0
@@ -199,7 +204,12 @@ def test_affine_misfit_bound_ignores_negligible_knots():
 
 
 @settings(max_examples=80, deadline=None, derandomize=True)
-@given(st.integers(0, 10_000), st.integers(1, 7), st.integers(3, 14), st.sampled_from([0.0, 1e-9, 0.05]))
+@given(
+    st.integers(0, 10_000),
+    st.integers(1, 7),
+    st.integers(3, 14),
+    st.sampled_from([0.0, 1e-9, 0.05]),
+)
 def test_affine_misfit_bound_against_brute_force(seed, m, s, rel):
     rng = np.random.default_rng(seed)
     data = r1.Dataset(np.sort(rng.uniform(-1, 1, s)), rng.normal(size=s))

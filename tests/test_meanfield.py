@@ -55,7 +55,8 @@ def test_velocity_broadcasts():
 
 @pytest.mark.parametrize("sign", [1, -1])
 def test_plane_velocity_is_the_metric_image_of_the_plane_gradient(sign):
-    # For sign +1 the field is −(ddᵀ + r² ttᵀ)∇U with U(u, v) = Σⱼ ρⱼ⟨x̃ⱼ, (u, v)⟩₊ (r·d(θ) = (u, v));
+    # For sign +1 the field is −(ddᵀ + r² ttᵀ)∇U with U(u, v) = Σⱼ ρⱼ⟨x̃ⱼ, (u, v)⟩₊
+    # (r·d(θ) = (u, v));
     # for sign −1 both components flip.
     net, data = _setup(seed=2)
     rho = net(data.x) - data.y
@@ -123,7 +124,10 @@ def test_region_covariances_brute_force():
 
 
 def _canonical_residuals(r, theta, data):
-    return np.maximum(np.multiply.outer(data.x, np.cos(theta)) + np.sin(theta), 0.0) @ r / r.size - data.y
+    return (
+        np.maximum(np.multiply.outer(data.x, np.cos(theta)) + np.sin(theta), 0.0) @ r / r.size
+        - data.y
+    )
 
 
 def test_residual_rate_matches_a_tiny_canonical_step():
@@ -145,13 +149,17 @@ def test_residual_rate_scales_as_one_over_m_at_fixed_measure():
     r, theta = net.canonical()
     doubled = r1.Network.from_canonical(np.tile(r, 2), np.tile(theta, 2), 0.0, net.alpha * 2)
     np.testing.assert_allclose(doubled(data.x), net(data.x), atol=1e-12)
-    np.testing.assert_allclose(2 * mf.residual_rate(doubled, data), mf.residual_rate(net, data), atol=1e-12)
+    np.testing.assert_allclose(
+        2 * mf.residual_rate(doubled, data), mf.residual_rate(net, data), atol=1e-12
+    )
 
 
 def _angular_rate_fd(data, rho, sign, theta):
     # θ̇ of a particle of unit |r| under ẇ = −∇V, from finite differences of the potential.
     h = 1e-9
-    return -(_potential(data, rho, sign, theta + h) - _potential(data, rho, sign, theta - h)) / (2 * h)
+    return -(_potential(data, rho, sign, theta + h) - _potential(data, rho, sign, theta - h)) / (
+        2 * h
+    )
 
 
 def test_attractors_match_the_angular_field_on_both_sides():
@@ -205,8 +213,12 @@ def test_preconditioner_matches_a_tiny_full_step():
         rate_r = (ahead[0] - behind[0]) / (2 * h)
         rate_t = (np.mod(ahead[1] - behind[1] + np.pi, 2 * np.pi) - np.pi) / (2 * h)
         p = mf.preconditioner(net)
-        np.testing.assert_allclose(rate_r, -p[:, 0] * g_r, atol=1e-7 * max(1, np.max(np.abs(rate_r))))
-        np.testing.assert_allclose(rate_t, -p[:, 1] * g_t, atol=1e-7 * max(1, np.max(np.abs(rate_t))))
+        np.testing.assert_allclose(
+            rate_r, -p[:, 0] * g_r, atol=1e-7 * max(1, np.max(np.abs(rate_r)))
+        )
+        np.testing.assert_allclose(
+            rate_t, -p[:, 1] * g_t, atol=1e-7 * max(1, np.max(np.abs(rate_t)))
+        )
 
 
 def test_preconditioner_limits_of_delta():
@@ -239,22 +251,44 @@ def test_bad_inputs():
 
 
 def _flow_triples(net, data, parameterization, centers=(0, 500, 1000), h=1e-4):
-    """Snapshots of a flow run at times (c − 1)h, ch, (c + 1)h for each center c (c = 0: one-sided)."""
+    """Snapshots of a flow run at times (c − 1)h, ch, (c + 1)h for each center c (c = 0:
+    one-sided)."""
     steps = sorted({max(c + d, 0) for c in centers for d in (-1, 0, 1)})
-    traj = r1.train(net, data, method="flow", parameterization=parameterization, lr=h, steps=max(steps),
-                    record=np.array(steps), progress=False, max_snapshots=None, rtol=1e-12, atol=1e-14)
+    traj = r1.train(
+        net,
+        data,
+        method="flow",
+        parameterization=parameterization,
+        lr=h,
+        steps=max(steps),
+        record=np.array(steps),
+        progress=False,
+        max_snapshots=None,
+        rtol=1e-12,
+        atol=1e-14,
+    )
     snaps = traj.snapshots
     index = {int(s): k for k, s in enumerate(snaps.steps)}
     for c in centers[1:]:
-        yield snaps.network(index[c - 1]), snaps.network(index[c]), snaps.network(index[c + 1]), 2 * h
+        yield (
+            snaps.network(index[c - 1]),
+            snaps.network(index[c]),
+            snaps.network(index[c + 1]),
+            2 * h,
+        )
 
 
 def _off_boundaries(data, *nets):
     """No neuron changes region across the nets and none sits on a boundary (sliding):
     where eq. 10 applies."""
     labels = [mf.region_labels(data, n.canonical()[1]) for n in nets]
-    gap = np.abs(np.mod(nets[1].canonical()[1][:, None] - mf.boundary_angles(data).ravel()[None, :] + np.pi,
-                        2 * np.pi) - np.pi)
+    gap = np.abs(
+        np.mod(
+            nets[1].canonical()[1][:, None] - mf.boundary_angles(data).ravel()[None, :] + np.pi,
+            2 * np.pi,
+        )
+        - np.pi
+    )
     return all(np.array_equal(labels[0], lab) for lab in labels[1:]) and gap.min() > 1e-8
 
 
@@ -263,12 +297,16 @@ def test_residual_rate_along_a_canonical_flow_run():
     # eq. 10 holds away from them and fails on the sliding stretch (Filippov velocity there).
     net, data = _setup(m=40, s=7, seed=0)
     checked = skipped = 0
-    for before, mid, after, width in _flow_triples(net, data, "canonical", centers=(0, 50, 300, 700, 1000)):
+    for before, mid, after, width in _flow_triples(
+        net, data, "canonical", centers=(0, 50, 300, 700, 1000)
+    ):
         if not _off_boundaries(data, before, mid, after):
             skipped += 1
             continue
         fd = ((after(data.x) - data.y) - (before(data.x) - data.y)) / width
-        np.testing.assert_allclose(mf.residual_rate(mid, data), fd, atol=1e-6 * max(1.0, np.max(np.abs(fd))))
+        np.testing.assert_allclose(
+            mf.residual_rate(mid, data), fd, atol=1e-6 * max(1.0, np.max(np.abs(fd)))
+        )
         checked += 1
     assert checked >= 2 and skipped >= 1
 
@@ -282,8 +320,12 @@ def test_preconditioner_along_a_full_flow_run():
         r, theta = mid.canonical()
         _, g_r, g_t = ref.canonical_loss_and_grad(r, theta, data.x, data.y)
         p = mf.preconditioner(mid)
-        np.testing.assert_allclose(rate_r, -p[:, 0] * g_r, atol=1e-6 * max(1.0, np.max(np.abs(rate_r))))
-        np.testing.assert_allclose(rate_t, -p[:, 1] * g_t, atol=1e-6 * max(1.0, np.max(np.abs(rate_t))))
+        np.testing.assert_allclose(
+            rate_r, -p[:, 0] * g_r, atol=1e-6 * max(1.0, np.max(np.abs(rate_r)))
+        )
+        np.testing.assert_allclose(
+            rate_t, -p[:, 1] * g_t, atol=1e-6 * max(1.0, np.max(np.abs(rate_t)))
+        )
 
 
 def test_plot_regions_and_velocity_field():

@@ -31,7 +31,8 @@ def test_evaluation_in_blocks_equals_unblocked(monkeypatch):
     x = np.linspace(-2, 2, 1001)
     full = net(x)
     monkeypatch.setattr(network_module, "_EVAL_BLOCK", 1000)  # forces 4-point blocks
-    np.testing.assert_allclose(net(x), full, rtol=1e-13, atol=1e-16)  # BLAS may sum in another order
+    # BLAS may sum in another order
+    np.testing.assert_allclose(net(x), full, rtol=1e-13, atol=1e-16)
 
 
 def test_alpha_names_and_values():
@@ -93,7 +94,9 @@ def test_canonical_then_from_canonical_is_identity_on_functions_and_delta():
     x = np.linspace(-4, 4, 301)
     np.testing.assert_allclose(back(x), net(x), atol=1e-12)
     np.testing.assert_allclose(back.invariants(), net.invariants(), atol=1e-12)
-    np.testing.assert_allclose(np.c_[back.a, back.b, back.c], np.c_[net.a, net.b, net.c], atol=1e-12)
+    np.testing.assert_allclose(
+        np.c_[back.a, back.b, back.c], np.c_[net.a, net.b, net.c], atol=1e-12
+    )
 
 
 def test_from_canonical_extreme_delta_no_cancellation():
@@ -116,7 +119,9 @@ def test_spline_view_matches_evaluation_at_many_points():
     # derivative: compare with central differences away from breakpoints
     h = 1e-7
     xs = x[np.min(np.abs(np.subtract.outer(x, spline.breakpoints)), axis=1) > 1e-5]
-    np.testing.assert_allclose(spline.derivative(xs), (net(xs + h) - net(xs - h)) / (2 * h), atol=1e-5)
+    np.testing.assert_allclose(
+        spline.derivative(xs), (net(xs + h) - net(xs - h)) / (2 * h), atol=1e-5
+    )
     # the jumps of f' are the delta-slopes summed per breakpoint
     np.testing.assert_allclose(np.sum(spline.delta_slopes), np.sum(net.delta_slopes), rtol=1e-10)
 
@@ -161,7 +166,9 @@ def test_torch_state_round_trip_and_output_bias():
     x = np.linspace(-2, 2, 33)
     np.testing.assert_allclose(back(x), net(x), atol=1e-14)
     # the torch formula W2 relu(W1 x + b1) + b2
-    torch_f = (np.maximum(np.outer(x, state["0.weight"][:, 0]) + state["0.bias"], 0) @ state["2.weight"][0])
+    torch_f = (
+        np.maximum(np.outer(x, state["0.weight"][:, 0]) + state["0.bias"], 0) @ state["2.weight"][0]
+    )
     np.testing.assert_allclose(torch_f, net(x), atol=1e-14)
     state["2.bias"] = np.array([0.7])
     with pytest.raises(ValueError, match="output_bias='neuron'"):
@@ -247,7 +254,9 @@ def test_large_evaluations_take_the_spline_path_and_agree_with_the_direct_sum(mo
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12 * np.max(np.abs(slow)))
     # a knot far outside the evaluated range keeps the direct sum (the spline's prefix
     # sums would lose precision there)
-    far = Network(np.append(net.a, 1e-12), np.append(net.b, 1.0), np.append(net.c, 1.0), alpha=net.alpha)
+    far = Network(
+        np.append(net.a, 1e-12), np.append(net.b, 1.0), np.append(net.c, 1.0), alpha=net.alpha
+    )
     monkeypatch.setattr(network_module, "_SPLINE_PAIRS", 1)
     far(x)
     assert len(calls) == 1
@@ -262,7 +271,9 @@ def test_a_million_neurons_on_a_million_points_in_seconds():
     y = net(x)
     assert time.perf_counter() - t0 < 20  # the direct sum took about an hour
     probe = x[::99_991]
-    np.testing.assert_allclose(y[::99_991], net._direct(probe), rtol=0, atol=1e-12 * np.max(np.abs(y)))
+    np.testing.assert_allclose(
+        y[::99_991], net._direct(probe), rtol=0, atol=1e-12 * np.max(np.abs(y))
+    )
 
 
 def test_network_and_spline_pickle_and_deepcopy():
@@ -308,8 +319,11 @@ def test_plot_of_a_bad_npz_is_one_line(tmp_path):
     from relu1d.cli import app
 
     runner = CliRunner()
-    for name, content in (("empty.npz", b""), ("text.npz", b"hello\n"),
-                          ("cut.npz", r1.init_network(9).save(tmp_path / "ok.npz").read_bytes()[:100])):
+    for name, content in (
+        ("empty.npz", b""),
+        ("text.npz", b"hello\n"),
+        ("cut.npz", r1.init_network(9).save(tmp_path / "ok.npz").read_bytes()[:100]),
+    ):
         (tmp_path / name).write_bytes(content)
         res = runner.invoke(app, ["plot", str(tmp_path / name), "--out", str(tmp_path / "figs")])
         assert res.exit_code == 2 and isinstance(res.exception, SystemExit)
@@ -330,9 +344,12 @@ def test_init_refuses_a_network_larger_than_memory_and_keeps_its_peak_low(monkey
                                          r"this machine has 1 MB in all"):
         r1.init_network(10 ** 6)
     monkeypatch.setattr(network_module, "physical_memory", lambda: 10 ** 12)
-    with pytest.raises(ValueError, match=r"needs about 25 MB of memory; this machine has 1 MB available now"):
+    with pytest.raises(
+        ValueError, match=r"needs about 25 MB of memory; this machine has 1 MB available now"
+    ):
         r1.init_network(10 ** 6)
-    with pytest.raises(ValueError, match=r"m = 400,000 neurons needs about 54.8 MB"):  # 25 B/neuron + 112 B per slice neuron
+    # 25 B/neuron + 112 B per slice neuron
+    with pytest.raises(ValueError, match=r"m = 400,000 neurons needs about 54.8 MB"):
         r1.init_network(400_000, delta=1.0)
     monkeypatch.undo()
     m = 1 << 21
@@ -360,7 +377,9 @@ def test_init_refuses_a_network_larger_than_memory_and_keeps_its_peak_low(monkey
 
 def test_training_that_cannot_fit_in_memory_is_refused_up_front():
     net, data = r1.init_network(5), r1.datasets.square_wave(5)
-    with pytest.raises(ValueError, match=r"1,000,000,000,002 record points.*needs about 48 TB.*record_every"):
+    with pytest.raises(
+        ValueError, match=r"1,000,000,000,002 record points.*needs about 48 TB.*record_every"
+    ):
         r1.train(net, data, steps=10 ** 12, record_every=1)
 
 
@@ -394,12 +413,17 @@ def test_torch_sgd_matches_train_with_lr_over_alpha_squared_on_the_output_layer(
             back = np.outer(err, w2) * (pre > 0)
             g_w1, g_b1, g_w2 = back.T @ data.x, back.sum(axis=0), h.T @ err
             w1, b1, w2 = w1 - lr * g_w1, b1 - lr * g_b1, w2 - lr_w2 * g_w2
-        return Network.from_torch_state({"0.weight": w1[:, None], "0.bias": b1, "2.weight": w2[None, :]},
-                                        alpha=alpha)
+        return Network.from_torch_state(
+            {"0.weight": w1[:, None], "0.bias": b1, "2.weight": w2[None, :]}, alpha=alpha
+        )
 
-    ours = r1.train(net, data, method="gd", lr=lr, steps=steps, record_every=steps, progress=False).network
+    ours = r1.train(
+        net, data, method="gd", lr=lr, steps=steps, record_every=steps, progress=False
+    ).network
     theirs = torch_sgd(lr / alpha ** 2)
     for name in "abc":
-        np.testing.assert_allclose(getattr(theirs, name), getattr(ours, name), rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(
+            getattr(theirs, name), getattr(ours, name), rtol=1e-11, atol=1e-13
+        )
     if alpha != 1.0:  # the same lr on every layer is a different dynamics
         assert np.max(np.abs(torch_sgd(lr).c - ours.c)) > 1e-6

@@ -33,7 +33,11 @@ def box_muller_libm(h: int) -> tuple[float, float]:
     u = ((h >> 32) + 0.5) * 2.0**-32
     lo = h & 0xFFFFFFFF
     phi = (math.pi / 4) * (lo & 0x1FFFFFFF) / 2**29
-    theta = (math.pi / 2 - phi if lo >> 29 & 1 else phi) + (lo >> 30 & 1) * math.pi / 2 + (lo >> 31 & 1) * math.pi
+    theta = (
+        (math.pi / 2 - phi if lo >> 29 & 1 else phi)
+        + (lo >> 30 & 1) * math.pi / 2
+        + (lo >> 31 & 1) * math.pi
+    )
     r = math.sqrt(-2.0 * math.log(u))
     return r * math.cos(theta), r * math.sin(theta)
 
@@ -65,13 +69,27 @@ def test_box_muller_pairs_agree_with_libm():
 
 
 def test_log_kernel_is_accurate_over_the_whole_range():
-    x = np.concatenate((np.geomspace(2.0**-1000, 1e300, 200_001), np.random.default_rng(0).uniform(0.5, 2, 10**5)))
+    x = np.concatenate(
+        (np.geomspace(2.0**-1000, 1e300, 200_001), np.random.default_rng(0).uniform(0.5, 2, 10**5))
+    )
     got = _reference._log(x)
     np.testing.assert_allclose(got, np.log(x), rtol=2.3e-16, atol=1e-300)
 
 
-@pytest.mark.parametrize("start, count", [(0, 0), (0, 1), (1, 1), (0, 10), (1, 10), (3, 4), (5, 1001),
-                                          (123_456_789_013, 4096), (2**61 + 1, 333)])
+@pytest.mark.parametrize(
+    "start, count",
+    [
+        (0, 0),
+        (0, 1),
+        (1, 1),
+        (0, 10),
+        (1, 10),
+        (3, 4),
+        (5, 1001),
+        (123_456_789_013, 4096),
+        (2**61 + 1, 333),
+    ],
+)
 def test_compiled_generator_is_bit_for_bit_the_numpy_one(start, count):
     for key in (np.uint64(0), np.uint64(0xFFFFFFFFFFFFFFFF), np.uint64(987654321987654321)):
         out = np.full(count, np.nan)
@@ -84,7 +102,9 @@ def test_langevin_noise_layout_and_arguments():
     full = langevin_noise(3, m=5, rows=2, steps=4)
     assert full.shape == (4, 2, 5)
     np.testing.assert_array_equal(langevin_noise(3, m=5, rows=2, steps=2, start=2), full[2:])
-    np.testing.assert_array_equal(langevin_noise(np.random.default_rng(3), m=5, rows=2, steps=4), full)
+    np.testing.assert_array_equal(
+        langevin_noise(np.random.default_rng(3), m=5, rows=2, steps=4), full
+    )
     # Gaussian g = (t·p + k)·m + i of one stream
     flat = langevin_noise(3, m=1, rows=1, steps=40).ravel()
     np.testing.assert_array_equal(full.ravel(), flat)
@@ -103,10 +123,21 @@ def _random_walk(backend, steps, record_every, batch_size, seed=13, m=1100):
     a = np.zeros(m)
     b = np.full(m, 1e3)
     c = np.zeros(m)
-    data = r1.datasets.sinusoid(9, seed=0)   # x in [-1, 1]
-    traj = r1.train(r1.Network(a, b, c), data, method="langevin", lr=0.5, temperature=1.0, steps=steps,
-                    batch_size=batch_size, record_every=record_every, seed=seed, progress=False,
-                    max_snapshots=None, backend=backend)
+    data = r1.datasets.sinusoid(9, seed=0)  # x in [-1, 1]
+    traj = r1.train(
+        r1.Network(a, b, c),
+        data,
+        method="langevin",
+        lr=0.5,
+        temperature=1.0,
+        steps=steps,
+        batch_size=batch_size,
+        record_every=record_every,
+        seed=seed,
+        progress=False,
+        max_snapshots=None,
+        backend=backend,
+    )
     xi = langevin_noise(seed, m=m, rows=3, steps=steps)
     start = np.stack((a, b, c))[None]
     expected = np.add.accumulate(np.concatenate((start, xi)), axis=0)   # z_t = fl(z_{t−1} + ξ_t)
@@ -133,8 +164,16 @@ def test_both_backends_same_langevin_bits_for_a_real_run():
     """Real training (gradients on): the backends differ by rounding only, so a change of
     the noise on one side (shifted by one step, another key) would show at O(noise)."""
     net, data = r1.init_network(30, seed=1), r1.datasets.square_wave(12, seed=1)
-    kw = dict(method="langevin", lr=1e-2, steps=120, batch_size=1, temperature=0.05, seed=21, progress=False,
-              record_every=40)
+    kw = dict(
+        method="langevin",
+        lr=1e-2,
+        steps=120,
+        batch_size=1,
+        temperature=0.05,
+        seed=21,
+        progress=False,
+        record_every=40,
+    )
     fast, ref = r1.train(net, data, **kw), r1.train(net, data, backend="numpy", **kw)
     np.testing.assert_allclose(fast.snapshots.a, ref.snapshots.a, rtol=0, atol=1e-11)
     np.testing.assert_allclose(fast.snapshots.c, ref.snapshots.c, rtol=0, atol=1e-11)

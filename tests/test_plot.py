@@ -58,7 +58,9 @@ def test_cli_init_plot_demo(tmp_path):
     from typer.testing import CliRunner
 
     runner = CliRunner()
-    out = runner.invoke(app, ["init", str(tmp_path / "n.npz"), "--m", "20", "--scheme", "gaussian", "--seed", "3"])
+    out = runner.invoke(
+        app, ["init", str(tmp_path / "n.npz"), "--m", "20", "--scheme", "gaussian", "--seed", "3"]
+    )
     assert out.exit_code == 0, out.output
     net = r1.Network.load(tmp_path / "n.npz")
     assert net.m == 20 and net.provenance["scheme"] == "gaussian"

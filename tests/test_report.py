@@ -17,8 +17,14 @@ from relu1d import _storage
 from relu1d._specs import DataSpec, InitSpec, OptimSpec, TrainSpec, spec_from_dict, spec_json
 from relu1d.experiments import VERDICTS, Claim, ExperimentResult, Reading, _registry, register
 from relu1d.plot import new_figure
-from relu1d.report import (load_record, render_html, reproduce, run_experiment, train_to_directory,
-                           write_report)
+from relu1d.report import (
+    load_record,
+    render_html,
+    reproduce,
+    run_experiment,
+    train_to_directory,
+    write_report,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -44,18 +50,43 @@ def run_line(spec: LineSpec) -> ExperimentResult:
     axes[0, 0].plot(x, slope * x)
     fig2, axes2 = new_figure(1, 1)
     axes2[0, 0].hist(y - slope * x)
-    claims = [Claim.close("slope", "least-squares slope equals the true slope", "toy §1", slope, spec.slope,
-                          4 * stderr),
-              Claim.below("slope_negative", "the slope is negative", "toy §2 (false on purpose)", slope, 0.0,
-                          note="shown to check that failing claims are visible", seeds=3,
-                          interval=(slope - 2 * stderr, slope + 2 * stderr),
-                          readings=[Reading("noise = 0.1", slope, False)], certificate="exact least squares",
-                          mechanism="the samples rise"),
-              Claim.below("slope_small", "the slope is below 1", "toy §3 (unsupported)", slope, 1.0,
-                          on_fail="setting-dependent", note="depends on the slope the toy draws")]
+    claims = [
+        Claim.close(
+            "slope",
+            "least-squares slope equals the true slope",
+            "toy §1",
+            slope,
+            spec.slope,
+            4 * stderr,
+        ),
+        Claim.below(
+            "slope_negative",
+            "the slope is negative",
+            "toy §2 (false on purpose)",
+            slope,
+            0.0,
+            note="shown to check that failing claims are visible",
+            seeds=3,
+            interval=(slope - 2 * stderr, slope + 2 * stderr),
+            readings=[Reading("noise = 0.1", slope, False)],
+            certificate="exact least squares",
+            mechanism="the samples rise",
+        ),
+        Claim.below(
+            "slope_small",
+            "the slope is below 1",
+            "toy §3 (unsupported)",
+            slope,
+            1.0,
+            on_fail="setting-dependent",
+            note="depends on the slope the toy draws",
+        ),
+    ]
     data = xr.Dataset({"y": ("x", y), "fit": ((), slope)}, coords={"x": x},
                       attrs={"flag": True, "nested": {"a": 1}, "none": None})
-    return ExperimentResult(data=data, figures={"fit & data": fig, "residuals": fig2}, claims=claims)
+    return ExperimentResult(
+        data=data, figures={"fit & data": fig, "residuals": fig2}, claims=claims
+    )
 
 
 def run_broken(spec: LineSpec) -> ExperimentResult:
@@ -67,8 +98,12 @@ def toy_registry(monkeypatch):
     """Only the toy experiments, registered for this test and removed afterwards."""
     monkeypatch.setattr(_registry, "REGISTRY", {})
     monkeypatch.setattr(_registry, "_load_all", lambda: None)
-    register("toy.line", "A line fitted to noisy samples.", quick=LineSpec(), full=LineSpec(s=400))(run_line)
-    register("toy.broken", "An experiment that raises.", quick=LineSpec(), full=LineSpec())(run_broken)
+    register("toy.line", "A line fitted to noisy samples.", quick=LineSpec(), full=LineSpec(s=400))(
+        run_line
+    )
+    register("toy.broken", "An experiment that raises.", quick=LineSpec(), full=LineSpec())(
+        run_broken
+    )
     return _registry.REGISTRY
 
 
@@ -91,8 +126,11 @@ def test_atomic_write_leaves_nothing_on_failure_and_keeps_the_old_file(tmp_path)
 
 
 def test_netcdf_round_trip_with_unstorable_attributes(tmp_path):
-    ds = xr.Dataset({"v": ("k", np.arange(3.0), {"ok": True, "d": {"x": [1, "a"]}})},
-                    coords={"k": [0, 1, 2]}, attrs={"b": False, "none": None, "lst": [1.0, 2.0], "s": "t"})
+    ds = xr.Dataset(
+        {"v": ("k", np.arange(3.0), {"ok": True, "d": {"x": [1, "a"]}})},
+        coords={"k": [0, 1, 2]},
+        attrs={"b": False, "none": None, "lst": [1.0, 2.0], "s": "t"},
+    )
     _storage.write_netcdf(ds, tmp_path / "d.nc")
     back = _storage.read_netcdf(tmp_path / "d.nc")
     xr.testing.assert_equal(back, ds)
@@ -123,16 +161,27 @@ def test_result_directory_holds_data_figures_claims_spec_and_metadata(tmp_path, 
     assert [c["id"] for c in claims] == ["slope", "slope_negative", "slope_small"]
     assert [c["verdict"] for c in claims] == ["holds", "contradicted", "setting-dependent"]
     assert [c["holds"] for c in claims] == [True, False, False]
-    assert claims[1]["seeds"] == 3 and claims[1]["readings"][0] == {"setting": "noise = 0.1",
-                                                                     "value": claims[1]["measured"], "holds": False}
+    assert claims[1]["seeds"] == 3 and claims[1]["readings"][0] == {
+        "setting": "noise = 0.1",
+        "value": claims[1]["measured"],
+        "holds": False,
+    }
     assert claims[0]["measured"] == pytest.approx(expected.claims[0].measured, rel=0, abs=0)
     assert record["n_claims"] == 3 and record["n_hold"] == 1 and record["save_time_s"] >= 0
-    assert record["verdicts"] == {"holds": 1, "contradicted": 1, "setting-dependent": 1, "inconclusive": 0}
+    assert record["verdicts"] == {
+        "holds": 1,
+        "contradicted": 1,
+        "setting-dependent": 1,
+        "inconclusive": 0,
+    }
     # spec, re-readable
     assert spec_from_dict(LineSpec, tomllib.loads((d / "spec.toml").read_text())) == LineSpec()
     assert record["spec"] == {"s": 40, "slope": 2.0, "noise": 0.1, "seed": 0}
     # figures: valid PNGs, names made file-safe
-    assert [f["file"] for f in record["figures"]] == ["figures/fit_data.png", "figures/residuals.png"]
+    assert [f["file"] for f in record["figures"]] == [
+        "figures/fit_data.png",
+        "figures/residuals.png",
+    ]
     for f in record["figures"]:
         assert (d / f["file"]).read_bytes()[:8] == PNG_SIGNATURE
     assert not list(d.rglob("*.tmp"))
@@ -162,7 +211,9 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, toy
     records = reproduce(["toy.broken", "toy.line"], tmp_path, progress=False, echo=lines.append)
     assert [r["status"] for r in records] == ["error", "ok"]
     assert "toy failure: the experiment raised on purpose" in records[0]["error"]
-    assert "ERROR" in lines[0] and "1/3 claims hold  (1 contradicted, 1 setting-dependent)" in lines[1]
+    assert (
+        "ERROR" in lines[0] and "1/3 claims hold  (1 contradicted, 1 setting-dependent)" in lines[1]
+    )
     page = (tmp_path / "report.html").read_text()
     assert "toy failure: the experiment raised on purpose" in page
     with pytest.raises(ValueError, match="unknown experiment 'toy.nope'"):
@@ -185,29 +236,62 @@ def test_report_is_self_contained_with_every_figure_and_visible_failures(tmp_pat
         assert base64.b64decode(encoded) == (tmp_path / "toy.line" / fig["file"]).read_bytes()
     # the summary counts, and the failing claim is marked in the summary and in the table
     counts = re.search(r"<b class='counts'>(.*?)</b>", page).group(1)
-    assert re.sub("<[^>]+>", "", counts) == "1 hold · 1 contradicted · 1 setting-dependent · 0 inconclusive"
+    assert (
+        re.sub("<[^>]+>", "", counts)
+        == "1 hold · 1 contradicted · 1 setting-dependent · 0 inconclusive"
+    )
     assert "1 experiment(s) failed" in page
     # each verdict has its own colour class, in the table and in the legend
     assert page.count("<tr class='v-contradicted'><td><code>slope_negative</code></td>") == 1
     assert page.count("<tr class='v-setting-dependent'><td><code>slope_small</code></td>") == 1
     assert page.count("<tr class='v-holds'><td><code>slope</code></td>") == 1
     css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
-    colours = {v: re.search(rf"\.v-{v}:not\(tr\){{color:(#[0-9a-f]+)", css).group(1) for v in VERDICTS}
+    colours = {
+        v: re.search(rf"\.v-{v}:not\(tr\){{color:(#[0-9a-f]+)", css).group(1) for v in VERDICTS
+    }
     assert len(set(colours.values())) == 4, colours
     assert all(f"<b class='v-{v}'>{v}</b>:" in page for v in VERDICTS)  # the legend
     assert "shown to check that failing claims are visible" in page
-    assert "seeds: 3" in page and "reading noise = 0.1" in page and "mechanism: the samples rise" in page
+    assert (
+        "seeds: 3" in page
+        and "reading noise = 0.1" in page
+        and "mechanism: the samples rise" in page
+    )
     assert "quick budget 300 s" in page
     # the spec and the wall time are shown
     assert "slope = 2.0" in page and f"{record['wall_time_s']:.1f} s" in page
 
 
 def test_report_escapes_text():
-    meta = {"name": "x<y", "description": "<b>bold</b>", "preset": "quick", "status": "ok",
-            "wall_time_s": 1.0, "finished_utc": "now", "seeds": {}, "spec": {}, "spec_type": "S",
-            "claims": [{"id": "c", "statement": "a < b & c", "reference": "r", "measured": 1.0, "predicted": "<2",
-                        "tolerance": "strict", "verdict": "holds", "holds": True, "note": ""}],
-            "n_claims": 1, "n_hold": 1, "figures": [], "data_file": None, "path": "/nonexistent"}
+    meta = {
+        "name": "x<y",
+        "description": "<b>bold</b>",
+        "preset": "quick",
+        "status": "ok",
+        "wall_time_s": 1.0,
+        "finished_utc": "now",
+        "seeds": {},
+        "spec": {},
+        "spec_type": "S",
+        "claims": [
+            {
+                "id": "c",
+                "statement": "a < b & c",
+                "reference": "r",
+                "measured": 1.0,
+                "predicted": "<2",
+                "tolerance": "strict",
+                "verdict": "holds",
+                "holds": True,
+                "note": "",
+            }
+        ],
+        "n_claims": 1,
+        "n_hold": 1,
+        "figures": [],
+        "data_file": None,
+        "path": "/nonexistent",
+    }
     page = render_html([meta])
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     assert "a &lt; b &amp; c" in page
@@ -269,21 +353,53 @@ def test_reproduce_skips_a_complete_record_of_the_same_spec(tmp_path, toy_regist
 
 def test_save_result_marks_a_partial_record_and_refuses_unknown_statuses(tmp_path):
     result = ExperimentResult(data=None, figures={}, claims=())
-    meta = relu1d.report.save_result(tmp_path, result, name="x", description="d", spec=LineSpec(), preset="custom",
-                                     wall_time_s=1.0, status="interrupted", steps_done=10)
+    meta = relu1d.report.save_result(
+        tmp_path,
+        result,
+        name="x",
+        description="d",
+        spec=LineSpec(),
+        preset="custom",
+        wall_time_s=1.0,
+        status="interrupted",
+        steps_done=10,
+    )
     assert meta["status"] == "interrupted" and meta["steps_done"] == 10
     assert json.loads((tmp_path / "meta.json").read_text())["status"] == "interrupted"
     with pytest.raises(ValueError, match="status must be one of"):
-        relu1d.report.save_result(tmp_path, result, name="x", description="d", spec=LineSpec(), preset="custom",
-                                  wall_time_s=1.0, status="fine")
+        relu1d.report.save_result(
+            tmp_path,
+            result,
+            name="x",
+            description="d",
+            spec=LineSpec(),
+            preset="custom",
+            wall_time_s=1.0,
+            status="fine",
+        )
 
 
 def test_partial_records_are_shown_as_partial_not_as_errors():
-    base = {"name": "run", "description": "d", "preset": "custom", "wall_time_s": 1.0, "finished_utc": "now",
-            "seeds": {}, "spec": {}, "spec_type": "S", "claims": [], "n_claims": 0, "n_hold": 0, "figures": [],
-            "data_file": "data.nc", "path": "/nonexistent"}
+    base = {
+        "name": "run",
+        "description": "d",
+        "preset": "custom",
+        "wall_time_s": 1.0,
+        "finished_utc": "now",
+        "seeds": {},
+        "spec": {},
+        "spec_type": "S",
+        "claims": [],
+        "n_claims": 0,
+        "n_hold": 0,
+        "figures": [],
+        "data_file": "data.nc",
+        "path": "/nonexistent",
+    }
     page = render_html([{**base, "status": "interrupted"}])
     assert "Partial record (status interrupted)" in page and "1 partial record(s)" in page
     assert "raised an error" not in page and "failed" not in page
     page = render_html([{**base, "status": "error", "error": "Traceback: boom"}])
-    assert "raised an error" in page and "Traceback: boom" in page and "1 experiment(s) failed" in page
+    assert (
+        "raised an error" in page and "Traceback: boom" in page and "1 experiment(s) failed" in page
+    )

@@ -51,7 +51,8 @@ DRIVER = textwrap.dedent('''
     if __name__ == "__main__":
         values = [int(v) for v in sys.argv[2].split(",")]
         sweep = Sweep(TrainSpec(), {"init.m": values})
-        run_sweep(sweep, sys.argv[1], workers=int(sys.argv[3]), progress=False, point_fn=slowpoint.point)
+        run_sweep(sweep, sys.argv[1], workers=int(sys.argv[3]), progress=False,
+                  point_fn=slowpoint.point)
         print("merged")
 ''')
 
@@ -64,9 +65,20 @@ def driver(tmp_path):
 
     def start(out, values, workers=2):
         log = open(tmp_path / f"{Path(out).name}.log", "w")
-        proc = subprocess.Popen([PYTHON, str(tmp_path / "driver.py"), str(out), ",".join(map(str, values)),
-                                 str(workers)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                PYTHON,
+                str(tmp_path / "driver.py"),
+                str(out),
+                ",".join(map(str, values)),
+                str(workers),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         proc.log_path = tmp_path / f"{Path(out).name}.log"
         return proc
 
@@ -127,11 +139,15 @@ def finished_points(out: Path) -> list[Path]:
     return sorted((out / "points").glob("*.nc")) if (out / "points").is_dir() else []
 
 
-needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc to find the workers")
+needs_proc = pytest.mark.skipif(
+    not os.path.isdir("/proc/self"), reason="needs /proc to find the workers"
+)
 
 
 # ----------------------------------------------------------------------------- Ctrl-C
-def test_ctrl_c_to_the_process_group_of_relu1d_sweep_stops_it_and_stores_only_complete_points(tmp_path):
+def test_ctrl_c_to_the_process_group_of_relu1d_sweep_stops_it_and_stores_only_complete_points(
+    tmp_path,
+):
     # a real `relu1d sweep` of training runs: Ctrl-C reaches the main process and the
     # workers alike; every stored point must be a complete run, the exit code 130, the
     # message "N of M done", no sweep.nc; a rerun completes exactly the missing ones
@@ -146,8 +162,18 @@ def test_ctrl_c_to_the_process_group_of_relu1d_sweep_stops_it_and_stores_only_co
         "init.seed" = [0, 1, 2, 3, 4, 5, 6, 7]
     '''))
     out = tmp_path / "out"
-    cmd = [PYTHON, "-m", "relu1d.cli", "sweep", str(tmp_path / "s.toml"), "--out", str(out), "--workers", "2",
-           "--no-progress"]
+    cmd = [
+        PYTHON,
+        "-m",
+        "relu1d.cli",
+        "sweep",
+        str(tmp_path / "s.toml"),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--no-progress",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, cwd=tmp_path)
     try:
@@ -178,9 +204,15 @@ def test_ctrl_c_sent_to_a_worker_alone_does_not_truncate_its_point(tmp_path, dri
     out = tmp_path / "out"
     proc = driver(out, [150, 151], workers=2)
     try:
-        workers = wait_for(lambda: [p for p in descendants(proc.pid) if _is_worker(p)][:2]
-                           if len([p for p in descendants(proc.pid) if _is_worker(p)]) >= 2 else None,
-                           30, "two workers")
+        workers = wait_for(
+            lambda: (
+                [p for p in descendants(proc.pid) if _is_worker(p)][:2]
+                if len([p for p in descendants(proc.pid) if _is_worker(p)]) >= 2
+                else None
+            ),
+            30,
+            "two workers",
+        )
         time.sleep(0.3)
         for pid in workers:
             os.kill(pid, signal.SIGINT)
@@ -199,7 +231,11 @@ def _is_worker(pid: int) -> bool:
         return False
     # forkserver children run "from multiprocessing.forkserver import main" only in the
     # server itself; workers carry the server's command line too, so tell them by parent
-    return b"forkserver" in cmd and _parent(pid) is not None and b"forkserver" in _cmdline(_parent(pid))
+    return (
+        b"forkserver" in cmd
+        and _parent(pid) is not None
+        and b"forkserver" in _cmdline(_parent(pid))
+    )
 
 
 def _parent(pid: int):
@@ -223,7 +259,8 @@ def _cmdline(pid: int) -> bytes:
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_no_worker_survives_the_death_of_the_main_process(tmp_path, driver, sig):
     out = tmp_path / "out"
-    proc = driver(out, [2000, 2001, 2002, 2003], workers=2)  # 20 s points: they would outlive the test
+    # 20 s points: they would outlive the test
+    proc = driver(out, [2000, 2001, 2002, 2003], workers=2)
     try:
         wait_for(lambda: sum(_is_worker(p) for p in descendants(proc.pid)) >= 2, 30, "two workers")
         tree = descendants(proc.pid)  # forkserver, workers, resource tracker
@@ -243,8 +280,14 @@ def test_a_second_sweep_on_the_same_folder_is_refused_and_deletes_nothing(tmp_pa
     out = tmp_path / "out"
     first = driver(out, [300, 301], workers=2)
     try:
-        wait_for(lambda: (out / ".lock").is_file() and sum(_is_worker(p) for p in descendants(first.pid)) >= 1,
-                 30, "the first sweep to start")
+        wait_for(
+            lambda: (
+                (out / ".lock").is_file()
+                and sum(_is_worker(p) for p in descendants(first.pid)) >= 1
+            ),
+            30,
+            "the first sweep to start",
+        )
         # a temporary file of a live writer (this test process) and one of a dead writer
         live = out / "points" / f".x.nc.{os.getpid()}.abcd1234.tmp"
         live.write_text("being written")
@@ -282,10 +325,25 @@ def test_relu1d_sweep_refuses_a_locked_folder_with_one_line(tmp_path):
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         fh.write("4242\n")
         fh.flush()
-        res = subprocess.run([PYTHON, "-m", "relu1d.cli", "sweep", str(tmp_path / "s.toml"), "--out", str(out),
-                              "--no-progress"], capture_output=True, text=True, timeout=60)
+        res = subprocess.run(
+            [
+                PYTHON,
+                "-m",
+                "relu1d.cli",
+                "sweep",
+                str(tmp_path / "s.toml"),
+                "--out",
+                str(out),
+                "--no-progress",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert res.returncode == 1
-    assert "in use by another relu1d sweep (pid 4242)" in res.stderr and "Traceback" not in res.stderr
+    assert (
+        "in use by another relu1d sweep (pid 4242)" in res.stderr and "Traceback" not in res.stderr
+    )
 
 
 # ----------------------------------------------------------------------------- pickling
@@ -322,7 +380,9 @@ def test_every_public_result_type_survives_pickling(how):
     _same_arrays(data, back, "xy")
     assert not back.x.flags.writeable
 
-    traj = r1.train(net, data, lr=1e-2, steps=30, record_every=10, progress=False, parameterization="canonical")
+    traj = r1.train(
+        net, data, lr=1e-2, steps=30, record_every=10, progress=False, parameterization="canonical"
+    )
     back = roundtrip(traj)
     _same_arrays(traj, back, ("steps", "loss", "data_loss", "delta"))
     _same_arrays(traj.snapshots, back.snapshots, ("a", "r", "theta"))
@@ -361,7 +421,9 @@ def test_loading_a_damaged_trajectory_is_one_clear_error(tmp_path):
     import xarray as xr
 
     net, data = r1.init_network(6, seed=0), r1.datasets.square_wave(6, seed=0)
-    good = r1.train(net, data, lr=1e-2, steps=20, record_every=5, progress=False).save(tmp_path / "t.nc")
+    good = r1.train(net, data, lr=1e-2, steps=20, record_every=5, progress=False).save(
+        tmp_path / "t.nc"
+    )
     whole = good.read_bytes()
     cases = {"empty.nc": b"", "text.nc": b"step,loss\n0,1\n", "cut.nc": whole[: len(whole) // 2]}
     for name, content in cases.items():
@@ -371,12 +433,16 @@ def test_loading_a_damaged_trajectory_is_one_clear_error(tmp_path):
     ds = r1._storage.read_netcdf(good)
     bad_json = ds.assign_attrs(options="{not json")
     bad_json.to_netcdf(tmp_path / "json.nc", engine="h5netcdf")
-    with pytest.raises(ValueError, match=rf"'{tmp_path / 'json.nc'}' has a damaged attribute \(not JSON"):
+    with pytest.raises(
+        ValueError, match=rf"'{tmp_path / 'json.nc'}' has a damaged attribute \(not JSON"
+    ):
         r1.Trajectory.load(tmp_path / "json.nc")
     no_alpha = ds.copy()
     del no_alpha.attrs["alpha"]
     no_alpha.to_netcdf(tmp_path / "alpha.nc", engine="h5netcdf")
-    with pytest.raises(ValueError, match=r"is damaged or not written by Trajectory.save \(KeyError: 'alpha'\)"):
+    with pytest.raises(
+        ValueError, match=r"is damaged or not written by Trajectory.save \(KeyError: 'alpha'\)"
+    ):
         r1.Trajectory.load(tmp_path / "alpha.nc")
     xr.Dataset({"a": ("i", [1.0])}).to_netcdf(tmp_path / "other.nc", engine="h5netcdf")
     with pytest.raises(ValueError, match=r"lacks \['b', 'c', 'data_loss', 'loss'\]"):

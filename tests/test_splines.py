@@ -77,7 +77,9 @@ def test_l2_distance_is_exact_on_polynomial_pieces():
     a, b = splines.natural_cubic(data), splines.linear(data)
     fine = np.linspace(data.x[0], data.x[-1], 400_001)
     riemann = np.sqrt(np.trapezoid((a(fine) - b(fine)) ** 2, fine))
-    assert splines.l2_distance(a, b, (data.x[0], data.x[-1]), n=3) == pytest.approx(riemann, rel=1e-8)
+    assert splines.l2_distance(a, b, (data.x[0], data.x[-1]), n=3) == pytest.approx(
+        riemann, rel=1e-8
+    )
 
 
 def test_curvature_norm_against_the_spline_coefficients():
@@ -90,13 +92,16 @@ def test_curvature_norm_against_the_spline_coefficients():
     exact = np.sum(p0 ** 2 * w + p0 * p1 * w ** 2 + p1 ** 2 * w ** 3 / 3)
     assert splines.curvature_norm(f, 1.0, (-np.inf, np.inf)) == pytest.approx(exact, rel=1e-10)
     assert splines.curvature_norm(f, 0.5, (x[0], x[-1])) == pytest.approx(2 * exact, rel=1e-10)
-    assert splines.curvature_norm(f.ppoly, lambda u: np.ones_like(u), (x[0], x[-1])) == pytest.approx(
-        exact, rel=1e-10)
+    assert splines.curvature_norm(
+        f.ppoly, lambda u: np.ones_like(u), (x[0], x[-1])
+    ) == pytest.approx(exact, rel=1e-10)
 
 
 def test_curvature_norm_is_infinite_where_the_weight_vanishes():
     f = splines.natural_cubic(_data(seed=2))
-    assert splines.curvature_norm(f, lambda u: np.where(np.abs(u) < 0.1, 0.0, 1.0), (-1, 1)) == np.inf
+    assert (
+        splines.curvature_norm(f, lambda u: np.where(np.abs(u) < 0.1, 0.0, 1.0), (-1, 1)) == np.inf
+    )
 
 
 def test_bad_inputs():

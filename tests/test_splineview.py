@@ -41,7 +41,9 @@ def test_breakpoint_pdf_is_the_derivative_of_the_cdf(scheme):
     h = 1e-6
     num = (sv.breakpoint_cdf(t + h, scheme) - sv.breakpoint_cdf(t - h, scheme)) / (2 * h)
     np.testing.assert_allclose(sv.breakpoint_pdf(t, scheme), num, rtol=1e-6)
-    assert integrate.quad(lambda u: sv.breakpoint_pdf(u, scheme), -np.inf, np.inf)[0] == pytest.approx(1, abs=1e-8)
+    assert integrate.quad(lambda u: sv.breakpoint_pdf(u, scheme), -np.inf, np.inf)[
+        0
+    ] == pytest.approx(1, abs=1e-8)
 
 
 @pytest.mark.parametrize("scheme", list(r1.SCHEMES))
@@ -52,7 +54,9 @@ def test_delta_slope_law_goodness_of_fit(scheme):
     assert stats.kstest(net.delta_slopes, cdf).pvalue > 1e-3
     # the density integrates to the cdf
     lo, hi = np.quantile(net.delta_slopes, [0.2, 0.7])
-    val = integrate.quad(lambda u: sv.delta_slope_pdf(u, scheme, m, **args), lo, hi, points=[0.0], limit=200)[0]
+    val = integrate.quad(
+        lambda u: sv.delta_slope_pdf(u, scheme, m, **args), lo, hi, points=[0.0], limit=200
+    )[0]
     assert val == pytest.approx(cdf(hi) - cdf(lo), rel=1e-6)
 
 
@@ -77,7 +81,9 @@ def test_expected_sum_mu2_values_of_the_standard_schemes():
     assert got["gaussian"] == pytest.approx(1)
     assert got["xavier"] == pytest.approx(4 * m / (m + 1) ** 2)
     # α = √m divides by m; scales enter squared
-    assert sv.expected_roughness("he", m, alpha="sqrt", ab_scale=2, c_scale=3)["sum_mu2"] == pytest.approx(4 * 36 / m)
+    assert sv.expected_roughness("he", m, alpha="sqrt", ab_scale=2, c_scale=3)[
+        "sum_mu2"
+    ] == pytest.approx(4 * 36 / m)
 
 
 @pytest.mark.parametrize("scheme", list(r1.SCHEMES))
@@ -87,7 +93,9 @@ def test_expected_roughness_against_sampling(scheme, interval):
     ex = sv.expected_roughness(scheme, m, alpha="one", ab_scale=1.5, interval=interval)
     vals = {k: [] for k in ex}
     for seed in range(n):
-        got = sv.roughness(r1.init_network(m, scheme, alpha="one", ab_scale=1.5, seed=seed), interval)
+        got = sv.roughness(
+            r1.init_network(m, scheme, alpha="one", ab_scale=1.5, seed=seed), interval
+        )
         for k in ex:
             vals[k].append(got[k])
     for k, v in vals.items():
@@ -143,11 +151,19 @@ def test_spline_velocity_is_the_chain_rule_of_the_gradient(trainable):
     _, ga, gb, gc = loss_and_grad(net.a, net.b, net.c, net.alpha, DATA.x, DATA.y)
     h = 1e-7
     step = {n: (g if n in trainable else 0 * g) for n, g in zip("abc", (ga, gb, gc))}
-    moved = r1.Network(net.a - h * step["a"], net.b - h * step["b"], net.c - h * step["c"], net.alpha)
-    back = r1.Network(net.a + h * step["a"], net.b + h * step["b"], net.c + h * step["c"], net.alpha)
+    moved = r1.Network(
+        net.a - h * step["a"], net.b - h * step["b"], net.c - h * step["c"], net.alpha
+    )
+    back = r1.Network(
+        net.a + h * step["a"], net.b + h * step["b"], net.c + h * step["c"], net.alpha
+    )
     beta_dot, mu_dot = sv.spline_velocity(net, DATA, trainable)
-    np.testing.assert_allclose(beta_dot, (moved.breakpoints - back.breakpoints) / (2 * h), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(mu_dot, (moved.delta_slopes - back.delta_slopes) / (2 * h), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        beta_dot, (moved.breakpoints - back.breakpoints) / (2 * h), rtol=1e-6, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        mu_dot, (moved.delta_slopes - back.delta_slopes) / (2 * h), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_spline_velocity_closed_forms_and_scaling():
@@ -156,7 +172,9 @@ def test_spline_velocity_closed_forms_and_scaling():
     a, c, al, beta, s = net.a, net.c, net.alpha, net.breakpoints, np.sign(net.a)
     bd, md = sv.spline_velocity(net, DATA)
     np.testing.assert_allclose(bd, c / (al * a) * (big_r + beta * big_e), rtol=1e-12)
-    np.testing.assert_allclose(md, -s / al ** 2 * (a ** 2 * (big_e - beta * big_r) + c ** 2 * big_e), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        md, -s / al**2 * (a**2 * (big_e - beta * big_r) + c**2 * big_e), rtol=1e-12, atol=1e-15
+    )
     # at f ≈ 0 (tiny init) scaling all weights by σ keeps β̇ and multiplies μ̇ by σ²
     small = [r1.init_network(20, seed=8, ab_scale=k, c_scale=k) for k in (1e-4, 1e-3)]
     (b1, m1), (b2, m2) = (sv.spline_velocity(n, DATA) for n in small)
@@ -168,7 +186,9 @@ def test_spline_velocity_against_a_recorded_gd_trajectory():
     net = r1.init_network(30, seed=1)
     errs = []
     for lr in (1e-3, 1e-4):
-        snaps = r1.train(net, DATA, lr=lr, steps=60, record_every=1, progress=False, max_snapshots=None).snapshots
+        snaps = r1.train(
+            net, DATA, lr=lr, steps=60, record_every=1, progress=False, max_snapshots=None
+        ).snapshots
         k = 50
         fd = (snaps.b[k + 1] / snaps.a[k + 1] - snaps.b[k - 1] / snaps.a[k - 1]) / (2 * lr)
         bd, _ = sv.spline_velocity(snaps.network(k), DATA)

@@ -14,7 +14,18 @@ import pytest
 
 import relu1d
 
-HEAVY = ("scipy", "xarray", "matplotlib", "numba", "h5netcdf", "h5py", "pandas", "dask", "tqdm", "plotly")
+HEAVY = (
+    "scipy",
+    "xarray",
+    "matplotlib",
+    "numba",
+    "h5netcdf",
+    "h5py",
+    "pandas",
+    "dask",
+    "tqdm",
+    "plotly",
+)
 
 
 def _run(code: str) -> str:
@@ -26,42 +37,66 @@ def _run(code: str) -> str:
 
 def _loaded_after(code: str) -> list[str]:
     """Run ``code`` in a fresh interpreter; the HEAVY top-level modules it left in sys.modules."""
-    probe = (f"import sys\n{code}\nimport json\n"
-             f"print(json.dumps(sorted({{n.partition('.')[0] for n in sys.modules}} & set({list(HEAVY)!r}))))")
+    probe = (
+        f"import sys\n{code}\nimport json\n"
+        "print(json.dumps(sorted({n.partition('.')[0] for n in sys.modules} & "
+        f"set({list(HEAVY)!r}))))"
+    )
     return json.loads(_run(probe).strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("code", ["import relu1d", "import relu1d.cli"])
 def test_import_loads_no_heavy_library(code):
     loaded = _loaded_after(code)
-    assert loaded == [], (f"`{code}` imports {loaded}: import heavy libraries inside the functions that use "
-                          "them (or through relu1d._lazy.lazy_module), not at module level")
+    assert loaded == [], (
+        f"`{code}` imports {loaded}: import heavy libraries inside the functions that use "
+        "them (or through relu1d._lazy.lazy_module), not at module level"
+    )
 
 
 def test_listing_experiments_loads_no_heavy_library():
     # what `relu1d list` does: import every experiment module and read the registry
     loaded = _loaded_after("import relu1d.cli\nfrom relu1d.experiments import get, names\n"
                            "assert len(names()) > 0\n[get(n).description for n in names()]")
-    assert loaded == [], (f"`relu1d list` imports {loaded}: an experiment module (or a module it imports) "
-                          "imports a heavy library at module level; import it inside the function that uses "
-                          "it, or use relu1d._lazy.lazy_module")
+    assert loaded == [], (
+        f"`relu1d list` imports {loaded}: an experiment module (or a module it imports) "
+        "imports a heavy library at module level; import it inside the function that uses "
+        "it, or use relu1d._lazy.lazy_module"
+    )
 
 
 def test_namespaces_are_imported_on_first_use():
-    code = ("import sys, relu1d\n"
-            "before = [n for n in ('kernel', 'splines', 'meanfield') if 'relu1d.' + n in sys.modules]\n"
-            "assert before == [], before\n"
-            "from relu1d import kernel\n"
-            "assert kernel is sys.modules['relu1d.kernel']\n"
-            "assert relu1d.splines is sys.modules['relu1d.splines']\n"
-            "assert 'relu1d.meanfield' not in sys.modules")
+    code = (
+        "import sys, relu1d\n"
+        "before = [n for n in ('kernel', 'splines', 'meanfield') if 'relu1d.' + n in sys.modules]\n"
+        "assert before == [], before\n"
+        "from relu1d import kernel\n"
+        "assert kernel is sys.modules['relu1d.kernel']\n"
+        "assert relu1d.splines is sys.modules['relu1d.splines']\n"
+        "assert 'relu1d.meanfield' not in sys.modules"
+    )
     # kernel and splines themselves import scipy only inside the functions that need it
     assert _loaded_after(code) == []
 
 
-@pytest.mark.parametrize("name", ["kernel", "splines", "knots", "meanfield", "hessian", "splineview",
-                                  "endpoints", "plot", "animate", "viewer", "experiments", "report",
-                                  "sweep"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "kernel",
+        "splines",
+        "knots",
+        "meanfield",
+        "hessian",
+        "splineview",
+        "endpoints",
+        "plot",
+        "animate",
+        "viewer",
+        "experiments",
+        "report",
+        "sweep",
+    ],
+)
 def test_lazy_namespace_attribute(name):
     module = getattr(relu1d, name)
     assert isinstance(module, types.ModuleType) and module.__name__ == f"relu1d.{name}"
@@ -111,6 +146,7 @@ def test_lazy_module_rejects_bad_names():
 def test_compile_notice_printed_once_for_relu1d_functions(monkeypatch, capsys):
     numba = pytest.importorskip("numba")
     from numba.core import event
+
     from relu1d.train import _compile_notice
 
     _compile_notice.install()

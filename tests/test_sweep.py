@@ -37,7 +37,9 @@ def toy_values(spec: ToySpec) -> np.ndarray:
 def toy_point(spec: ToySpec) -> xr.Dataset:
     """Module level, so that spawned workers can unpickle it by reference."""
     if spec.log:
-        with open(spec.log, "a") as fh:  # one short O_APPEND write per point: lines never interleave
+        with open(
+            spec.log, "a"
+        ) as fh:  # one short O_APPEND write per point: lines never interleave
             fh.write(point_id(spec) + "\n")
     if spec.marker and spec.x == CRASH_X and spec.seed == 0 and not os.path.exists(spec.marker):
         Path(spec.marker).touch()
@@ -84,18 +86,28 @@ def test_grid_points_dims_and_ids():
     assert len(points) == 6 and points[4][0] == (1, 1, 0)
     assert points[4][1] == TrainSpec(InitSpec(m=10, seed=1), DataSpec(seed=4))
     ids = [point_id(spec) for _, spec in points]
-    assert len(set(ids)) == 6 and point_id(TrainSpec(InitSpec(m=10, seed=1), DataSpec(seed=4))) == ids[4]
+    assert (
+        len(set(ids)) == 6
+        and point_id(TrainSpec(InitSpec(m=10, seed=1), DataSpec(seed=4))) == ids[4]
+    )
 
 
-@pytest.mark.parametrize("grid, error, message", [
-    ({}, ValueError, "grid must name at least one key"),
-    ({"init.width": [1]}, ValueError, "grid key 'init.width' is not a field of TrainSpec; accepted: init.m"),
-    ({"init.m": []}, ValueError, r"grid\['init.m'\] must be a non-empty list"),
-    ({"init.m": 5}, ValueError, r"grid\['init.m'\] must be a non-empty list"),
-    ({"init.m": [5, 5]}, ValueError, r"grid\['init.m'\] repeats a value"),
-    ({"init.m": [5, 0]}, ValueError, "init.m must be >= 1, got 0"),
-    ({"training.lr": [0.1, "fast"]}, TypeError, "training.lr must be a number; got 'fast'"),
-])
+@pytest.mark.parametrize(
+    "grid, error, message",
+    [
+        ({}, ValueError, "grid must name at least one key"),
+        (
+            {"init.width": [1]},
+            ValueError,
+            "grid key 'init.width' is not a field of TrainSpec; accepted: init.m",
+        ),
+        ({"init.m": []}, ValueError, r"grid\['init.m'\] must be a non-empty list"),
+        ({"init.m": 5}, ValueError, r"grid\['init.m'\] must be a non-empty list"),
+        ({"init.m": [5, 5]}, ValueError, r"grid\['init.m'\] repeats a value"),
+        ({"init.m": [5, 0]}, ValueError, "init.m must be >= 1, got 0"),
+        ({"training.lr": [0.1, "fast"]}, TypeError, "training.lr must be a number; got 'fast'"),
+    ],
+)
 def test_grid_refusals(grid, error, message):
     with pytest.raises(error, match=message):
         Sweep(TrainSpec(), grid)
@@ -109,9 +121,13 @@ def test_base_must_be_a_frozen_spec():
 # --------------------------------------------------------------------------- the sweep file
 def test_sweep_file_round_trip_and_both_grid_spellings(tmp_path):
     (tmp_path / "a.toml").write_text(
-        '[base.init]\nm = 7\n[base.training]\nlr = 0.5\n[grid]\n"init.seed" = [0, 1]\n"training.lr" = [0.1, 0.2]\n')
+        '[base.init]\nm = 7\n[base.training]\nlr = 0.5\n'
+        '[grid]\n"init.seed" = [0, 1]\n"training.lr" = [0.1, 0.2]\n'
+    )
     (tmp_path / "b.toml").write_text(
-        '[base.init]\nm = 7\n[base.training]\nlr = 0.5\n[grid.init]\nseed = [0, 1]\n[grid.training]\nlr = [0.1, 0.2]\n')
+        '[base.init]\nm = 7\n[base.training]\nlr = 0.5\n'
+        '[grid.init]\nseed = [0, 1]\n[grid.training]\nlr = [0.1, 0.2]\n'
+    )
     a, b = load_sweep(tmp_path / "a.toml"), load_sweep(tmp_path / "b.toml")
     assert a == b == Sweep(TrainSpec(InitSpec(m=7), training=OptimSpec(lr=0.5)),
                            {"init.seed": [0, 1], "training.lr": [0.1, 0.2]})
@@ -151,9 +167,16 @@ def test_pool_and_dask_give_identical_results(tmp_path):
     sweep = Sweep(ToySpec(), TOY_GRID)
     pooled = run_sweep(sweep, tmp_path / "pool", workers=2, progress=False, point_fn=toy_point)
     _check_toy_result(pooled, TOY_GRID)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        dasked = run_sweep(sweep, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False,
-                           point_fn=toy_point)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        dasked = run_sweep(
+            sweep,
+            tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            progress=False,
+            point_fn=toy_point,
+        )
     xr.testing.assert_identical(_without_timing(pooled), _without_timing(dasked))
     # what is returned is what is on disk
     xr.testing.assert_identical(_storage.read_netcdf(tmp_path / "pool" / "sweep.nc"), pooled)
@@ -165,9 +188,13 @@ def _train_sweep(tmp_path, pool: bool):
     pytest.importorskip("dask.distributed")
     from dask.distributed import LocalCluster
 
-    base = TrainSpec(InitSpec(m=6), DataSpec("square_wave", 5), OptimSpec(lr=0.02, steps=40, record_every=20))
+    base = TrainSpec(
+        InitSpec(m=6), DataSpec("square_wave", 5), OptimSpec(lr=0.02, steps=40, record_every=20)
+    )
     sweep = Sweep(base, {"init.m": [4, 6], "training.lr": [0.01, 0.03]})
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         with cluster.get_client() as client:
             dasked = run_sweep(sweep, tmp_path / "dask", scheduler=client, progress=False)
     if pool:  # each worker process loads the compiled kernels: seconds, so only in the slow run
@@ -186,14 +213,21 @@ def test_train_sweep_matches_direct_training(tmp_path):
     assert swept["f_final"].dims == ("m", "lr", "x") and swept["a"].dims == ("m", "lr", "neuron")
     for m in (4, 6):
         for lr in (0.01, 0.03):
-            traj = relu1d.train(relu1d.init_network(m), relu1d.datasets.square_wave(5), lr=lr, steps=40,
-                                record_every=20, progress=False)
+            traj = relu1d.train(
+                relu1d.init_network(m),
+                relu1d.datasets.square_wave(5),
+                lr=lr,
+                steps=40,
+                record_every=20,
+                progress=False,
+            )
             point = swept.sel(m=m, lr=lr)
             np.testing.assert_array_equal(point["loss"].values, traj.loss)
             np.testing.assert_array_equal(point["a"].values[:m], traj.network.a)
             assert np.all(np.isnan(point["a"].values[m:]))
-            np.testing.assert_allclose(point["f_final"].values, traj.network(point["x"].values), rtol=0,
-                                       atol=0)
+            np.testing.assert_allclose(
+                point["f_final"].values, traj.network(point["x"].values), rtol=0, atol=0
+            )
     xr.testing.assert_identical(train_point(sweep.points()[0][1]), _storage.read_netcdf(
         tmp_path / "dask" / "points" / f"{point_id(sweep.points()[0][1])}.nc").drop_attrs())
 
@@ -223,7 +257,8 @@ def test_resume_after_a_killed_worker_recomputes_only_what_is_missing(tmp_path):
     _check_toy_result(merged, TOY_GRID)  # the same values as an uninterrupted sweep
 
     log.unlink()
-    again = run_sweep(sweep, out, workers=2, progress=False, point_fn=toy_point)  # complete: nothing to do
+    # complete: nothing to do
+    again = run_sweep(sweep, out, workers=2, progress=False, point_fn=toy_point)
     assert not log.exists()
     xr.testing.assert_identical(again, merged)
 
@@ -233,7 +268,10 @@ def test_failing_points_are_reported_and_the_rest_saved(tmp_path):
     with LocalClusterOrSkip() as scheduler:
         with pytest.raises(SweepIncomplete, match="2 point.s. raised") as info:
             run_sweep(sweep, tmp_path, scheduler=scheduler, progress=False, point_fn=failing_point)
-    assert info.value.done == 2 and "ArithmeticError: toy point failure on purpose" in info.value.errors[0]
+    assert (
+        info.value.done == 2
+        and "ArithmeticError: toy point failure on purpose" in info.value.errors[0]
+    )
     assert len(list((tmp_path / "points").glob("*.nc"))) == 2
 
 
@@ -244,17 +282,26 @@ def test_a_checkpoint_of_another_spec_is_refused(tmp_path):
     first, second = (tmp_path / "points" / f"{point_id(s)}.nc" for _, s in sweep.points())
     first.write_bytes(second.read_bytes())
     with pytest.raises(ValueError, match="holds another spec than its grid point"):
-        run_sweep(sweep, tmp_path, progress=False, point_fn=toy_point)  # nothing missing: no workers
+        # nothing missing: no workers
+        run_sweep(sweep, tmp_path, progress=False, point_fn=toy_point)
 
 
 def test_no_point_function_for_an_unknown_base(tmp_path):
     with pytest.raises(TypeError, match="no point function for a ToySpec base"):
         run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, progress=False)
     with pytest.raises(ValueError, match="workers must be an integer >= 1"):
-        run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, workers=0, progress=False, point_fn=toy_point)
+        run_sweep(
+            Sweep(ToySpec(), {"x": [1.0]}), tmp_path, workers=0, progress=False, point_fn=toy_point
+        )
     with pytest.raises(ValueError, match="workers sets the size of the local pool"):
-        run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, workers=2, scheduler="tcp://127.0.0.1:1",
-                  progress=False, point_fn=toy_point)
+        run_sweep(
+            Sweep(ToySpec(), {"x": [1.0]}),
+            tmp_path,
+            workers=2,
+            scheduler="tcp://127.0.0.1:1",
+            progress=False,
+            point_fn=toy_point,
+        )
 
 
 # --------------------------------------------------------------------------- experiment sweeps
@@ -267,8 +314,14 @@ class MeanSpec:
 def run_mean(spec: MeanSpec) -> ExperimentResult:
     sample = np.random.default_rng(spec.seed).standard_normal(spec.s)
     mean = float(sample.mean())
-    return ExperimentResult(data=xr.Dataset({"sample": ("i", sample)}),
-                            claims=[Claim.close("mean_near_zero", "the sample mean is near 0", "toy", mean, 0.0, 4 / np.sqrt(spec.s))])
+    return ExperimentResult(
+        data=xr.Dataset({"sample": ("i", sample)}),
+        claims=[
+            Claim.close(
+                "mean_near_zero", "the sample mean is near 0", "toy", mean, 0.0, 4 / np.sqrt(spec.s)
+            )
+        ],
+    )
 
 
 def test_sweep_over_a_registered_experiment(tmp_path, monkeypatch):
@@ -277,7 +330,9 @@ def test_sweep_over_a_registered_experiment(tmp_path, monkeypatch):
     monkeypatch.setattr(_registry, "_load_all", lambda: None)
     register("toy.mean", "Sample mean.", quick=MeanSpec(), full=MeanSpec(s=5000))(run_mean)
     path = tmp_path / "exp.toml"
-    path.write_text('experiment = "toy.mean"\npreset = "full"\n[base]\ns = 20\n[grid]\nseed = [0, 1, 2]\n')
+    path.write_text(
+        'experiment = "toy.mean"\npreset = "full"\n[base]\ns = 20\n[grid]\nseed = [0, 1, 2]\n'
+    )
     sweep = load_sweep(path)
     assert sweep.base == MeanSpec(s=20) and sweep.experiment == "toy.mean"
     with LocalClusterOrSkip() as scheduler:  # in-process workers see this test's registration
@@ -285,7 +340,9 @@ def test_sweep_over_a_registered_experiment(tmp_path, monkeypatch):
     for seed in (0, 1, 2):
         expected = np.random.default_rng(seed).standard_normal(20)
         np.testing.assert_array_equal(ds["sample"].sel(seed=seed).values, expected)
-        assert ds["claim_measured"].sel(seed=seed).item() == pytest.approx(expected.mean(), abs=1e-15)
+        assert ds["claim_measured"].sel(seed=seed).item() == pytest.approx(
+            expected.mean(), abs=1e-15
+        )
     assert ds["claim_holds"].dims == ("seed", "claim")
     assert list(ds["claim"].values) == ["mean_near_zero"]
     assert set(ds["claim_verdict"].values.ravel()) <= {"holds", "inconclusive"}
@@ -301,7 +358,9 @@ class LocalClusterOrSkip:
         pytest.importorskip("dask.distributed")
         from dask.distributed import LocalCluster
 
-        self.cluster = LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None)
+        self.cluster = LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        )
         return self.cluster.scheduler_address
 
     def __exit__(self, *exc):
@@ -320,8 +379,13 @@ def test_missing_dask_gives_a_clear_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_dask)
     with pytest.raises(ImportError, match=r"needs Dask: pip install 'relu1d\[dask\]'"):
-        run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, scheduler="tcp://127.0.0.1:1", progress=False,
-                  point_fn=toy_point)
+        run_sweep(
+            Sweep(ToySpec(), {"x": [1.0]}),
+            tmp_path,
+            scheduler="tcp://127.0.0.1:1",
+            progress=False,
+            point_fn=toy_point,
+        )
 
 
 # --------------------------------------------------------------------------- issue 14: sweeps
@@ -348,8 +412,10 @@ def test_every_registered_experiment_survives_the_sweep_file_round_trip(tmp_path
 def test_a_sweep_over_williams_fig3_runs_end_to_end(tmp_path):
     # the README's example: a tuple field in [base] and tuple values in [grid]
     path = tmp_path / "fig3.toml"
-    path.write_text('experiment = "williams2019.fig3"\npreset = "quick"\n[base]\nwidths = [100, 300]\n'
-                    'seeds = [0, 1]\n[grid]\nnatural_data_seeds = [[0, 1], [2, 3]]\n')
+    path.write_text(
+        'experiment = "williams2019.fig3"\npreset = "quick"\n[base]\nwidths = [100, 300]\n'
+        'seeds = [0, 1]\n[grid]\nnatural_data_seeds = [[0, 1], [2, 3]]\n'
+    )
     sweep = load_sweep(path)
     assert sweep.base.widths == (100, 300) and sweep.grid[0][1] == ([0, 1], [2, 3])
     with LocalClusterOrSkip() as scheduler:
@@ -378,11 +444,16 @@ def test_a_diverging_point_is_recorded_and_the_sweep_merges(tmp_path):
     assert (tmp_path / "sweep.nc").is_file()
 
 
-def test_train_point_records_divergence_with_its_finite_part_and_refuses_interrupted_runs(monkeypatch):
-    spec = TrainSpec(InitSpec(m=20), DataSpec(s=10), OptimSpec(lr=5.0, steps=1000, trainable="c", record_every=7))
+def test_train_point_records_divergence_with_its_finite_part_and_refuses_interrupted_runs(
+    monkeypatch,
+):
+    spec = TrainSpec(
+        InitSpec(m=20), DataSpec(s=10), OptimSpec(lr=5.0, steps=1000, trainable="c", record_every=7)
+    )
     ds = train_point(spec)
     assert str(ds["status"].values) == "diverged" and ds["diverged_at_step"].item() == 205
-    assert ds["step"].values[-1] == 203 and np.all(np.isfinite(ds["loss"].values))  # the finite part
+    # the finite part
+    assert ds["step"].values[-1] == 203 and np.all(np.isfinite(ds["loss"].values))
     assert np.isnan(ds["final_loss"].item()) and np.all(np.isnan(ds["f_final"].values))
     ok = train_point(TrainSpec(InitSpec(m=5), DataSpec(s=4), OptimSpec(steps=10, record_every=5)))
     assert str(ok["status"].values) == "ok" and np.isnan(ok["diverged_at_step"].item())
@@ -398,7 +469,9 @@ def test_train_point_records_divergence_with_its_finite_part_and_refuses_interru
         return traj
 
     monkeypatch.setattr(train_module, "train", interrupted_train)
-    with pytest.raises(RuntimeError, match="interrupted after step 5 of 10; a truncated run is not a result"):
+    with pytest.raises(
+        RuntimeError, match="interrupted after step 5 of 10; a truncated run is not a result"
+    ):
         train_point(TrainSpec(InitSpec(m=5), DataSpec(s=4), OptimSpec(steps=10, record_every=5)))
 
 
@@ -408,7 +481,8 @@ def test_grid_values_equal_as_settings_or_keys_given_twice_are_refused(tmp_path)
                           ({"init.delta": [0.1, 1e-1]}, "repeats a value")]:
         with pytest.raises(ValueError, match=message):
             Sweep(TrainSpec(), grid)
-    Sweep(TrainSpec(), {"init.alpha": ["sqrt", 2.0], "init.delta": [0.0, 1e-300]})  # distinct: accepted
+    # distinct: accepted
+    Sweep(TrainSpec(), {"init.alpha": ["sqrt", 2.0], "init.delta": [0.0, 1e-300]})
     path = tmp_path / "twice.toml"
     path.write_text('[grid]\n"init.m" = [5]\n[grid.init]\nm = [6]\n')
     with pytest.raises(ValueError, match="gives the key 'init.m' twice"):
@@ -437,11 +511,15 @@ def test_grid_csv_paths_are_taken_from_the_sweep_files_folder(tmp_path, monkeypa
     folder.mkdir()
     relu1d.datasets.random(5, seed=1).to_csv(folder / "a.csv")
     relu1d.datasets.random(6, seed=2).to_csv(folder / "b.csv")
-    (folder / "s.toml").write_text('[base.data]\nname = "a.csv"\n[grid]\n"data.name" = ["a.csv", "b.csv"]\n')
+    (folder / "s.toml").write_text(
+        '[base.data]\nname = "a.csv"\n[grid]\n"data.name" = ["a.csv", "b.csv"]\n'
+    )
     monkeypatch.chdir(tmp_path)  # not the file's folder
     sweep = load_sweep(folder / "s.toml")
     assert sweep.base.data.name == str((folder / "a.csv").resolve())
-    assert [spec.data.name for _, spec in sweep.points()] == [str((folder / n).resolve()) for n in ("a.csv", "b.csv")]
+    assert [spec.data.name for _, spec in sweep.points()] == [
+        str((folder / n).resolve()) for n in ("a.csv", "b.csv")
+    ]
     assert [spec.data.dataset().s for _, spec in sweep.points()] == [5, 6]
 
 
@@ -462,9 +540,16 @@ def test_an_unreachable_dask_scheduler_is_one_clear_error(tmp_path, monkeypatch)
     import time
 
     t0 = time.monotonic()
-    with pytest.raises(ValueError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s"):
-        run_sweep(Sweep(ToySpec(), {"x": [1.0]}), tmp_path, scheduler="tcp://127.0.0.1:9", progress=False,
-                  point_fn=toy_point)
+    with pytest.raises(
+        ValueError, match=r"cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1 s"
+    ):
+        run_sweep(
+            Sweep(ToySpec(), {"x": [1.0]}),
+            tmp_path,
+            scheduler="tcp://127.0.0.1:9",
+            progress=False,
+            point_fn=toy_point,
+        )
     assert time.monotonic() - t0 < 8
 
 
@@ -474,8 +559,12 @@ def test_a_truncated_training_checkpoint_from_an_older_version_is_recomputed(tmp
     spec = TrainSpec(InitSpec(m=5), DataSpec(s=4), OptimSpec(steps=20, record_every=5))
     sweep = Sweep(spec, {"init.seed": [0]})
     (index, point), = sweep.points()
-    short = train_point(dataclasses.replace(point, training=dataclasses.replace(point.training, steps=10)))
-    short = short.drop_vars(["status", "diverged_at_step"]).assign_attrs(spec_json=relu1d.sweep.spec_json(point))
+    short = train_point(
+        dataclasses.replace(point, training=dataclasses.replace(point.training, steps=10))
+    )
+    short = short.drop_vars(["status", "diverged_at_step"]).assign_attrs(
+        spec_json=relu1d.sweep.spec_json(point)
+    )
     path = tmp_path / "points" / f"{point_id(point)}.nc"
     _storage.write_netcdf(short, path)
     ds = run_sweep(sweep, tmp_path, workers=1, progress=False)
@@ -487,5 +576,7 @@ def test_an_impossible_output_folder_is_refused_before_computing(tmp_path):
     (tmp_path / "afile").write_text("mine")
     for out in (tmp_path / "afile", tmp_path / "afile" / "below"):
         with pytest.raises(ValueError, match="it or a folder above it is a file"):
-            run_sweep(Sweep(ToySpec(), {"x": [1.0]}), out, workers=1, progress=False, point_fn=toy_point)
+            run_sweep(
+                Sweep(ToySpec(), {"x": [1.0]}), out, workers=1, progress=False, point_fn=toy_point
+            )
     assert (tmp_path / "afile").read_text() == "mine"

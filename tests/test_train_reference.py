@@ -42,7 +42,9 @@ def test_full_gradient_matches_central_differences_away_from_kinks(problem):
     def fun(a_, b_, c_):
         return ref.loss_and_grad(a_, b_, c_, alpha, x, y)[0]
 
-    assert np.isclose(loss, 0.5 * np.sum((np.maximum(np.multiply.outer(x, a) - b, 0) @ c / alpha - y) ** 2))
+    assert np.isclose(
+        loss, 0.5 * np.sum((np.maximum(np.multiply.outer(x, a) - b, 0) @ c / alpha - y) ** 2)
+    )
     for k, grad in enumerate(grads):
         fd = np.array([central_difference(fun, [a, b, c], k, i) for i in range(a.size)])
         np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7 * (1 + abs(loss)))
@@ -57,8 +59,14 @@ def test_canonical_gradient_matches_central_differences_away_from_kinks(problem)
     assume(np.min(np.abs(np.multiply.outer(x, np.cos(theta)) + np.sin(theta))) > 1e-3)
     loss, *grads = ref.canonical_loss_and_grad(r, theta, x, y)
     for k, grad in enumerate(grads):
-        fd = np.array([central_difference(lambda r_, t_: ref.canonical_loss_and_grad(r_, t_, x, y)[0],
-                                          [r, theta], k, i) for i in range(r.size)])
+        fd = np.array(
+            [
+                central_difference(
+                    lambda r_, t_: ref.canonical_loss_and_grad(r_, t_, x, y)[0], [r, theta], k, i
+                )
+                for i in range(r.size)
+            ]
+        )
         np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-7 * (1 + abs(loss)))
 
 
@@ -70,10 +78,15 @@ def test_one_reference_update_is_the_written_formula():
     lr, lam, scale = 0.01, 0.3, 0.2
     noise = rng.normal(size=(1, 2, 6))
     _, ga, gb, gc = ref.loss_and_grad(a, b, c, 2.0, x, y)
-    expected = (a - lr * (ga + lam * a) + scale * noise[0, 0], b, c - lr * (gc + lam * c) + scale * noise[0, 1])
+    expected = (
+        a - lr * (ga + lam * a) + scale * noise[0, 0],
+        b,
+        c - lr * (gc + lam * c) + scale * noise[0, 1],
+    )
     state = [a.copy(), b.copy(), c.copy()]
-    bad, last = ref.advance_full(*state, 2.0, x, y, (True, False, True), lam, lr, scale, False, None, None,
-                                 noise, 1)
+    bad, last = ref.advance_full(
+        *state, 2.0, x, y, (True, False, True), lam, lr, scale, False, None, None, noise, 1
+    )
     assert bad == -1
     for got, want in zip(state, expected):
         np.testing.assert_allclose(got, want, rtol=1e-15, atol=1e-15)
@@ -90,11 +103,39 @@ def test_reference_reports_the_first_non_finite_state():
 
 
 def _check_bad_states(fresh, x):
-    bad, last = ref.advance_full(*fresh(), 1.0, x, np.array([1e308]), (True, True, True), 0.0, 1e-3, 0.0,
-                                 False, None, None, None, 5)
+    bad, last = ref.advance_full(
+        *fresh(),
+        1.0,
+        x,
+        np.array([1e308]),
+        (True, True, True),
+        0.0,
+        1e-3,
+        0.0,
+        False,
+        None,
+        None,
+        None,
+        5,
+    )
     assert bad == 0 and np.isnan(last)
     # ∂L/∂a = 11, so lr = 1e308 overflows a in the first update: state 1 is bad
     a, b, c = fresh()
-    bad, last = ref.advance_full(a, b, c, 1.0, x, np.array([-10.0]), (True, True, True), 0.0, 1e308, 0.0,
-                                 False, None, None, None, 5)
+    bad, last = ref.advance_full(
+        a,
+        b,
+        c,
+        1.0,
+        x,
+        np.array([-10.0]),
+        (True, True, True),
+        0.0,
+        1e308,
+        0.0,
+        False,
+        None,
+        None,
+        None,
+        5,
+    )
     assert bad == 1 and last == 0.5 * 11.0 ** 2 and not np.isfinite(a[0])

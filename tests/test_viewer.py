@@ -19,13 +19,12 @@ from typer.testing import CliRunner
 
 pytest.importorskip("plotly")
 
-from relu1d import init_network, train
+from relu1d import init_network, train, viewer
 from relu1d.cli import app
 from relu1d.data import Dataset, sinusoid
 from relu1d.experiments import ExperimentResult, Run
 from relu1d.network import Network
 from relu1d.train import Snapshots, Trajectory
-from relu1d import viewer
 from relu1d.viewer import decode_array
 
 runner = CliRunner()
@@ -71,9 +70,14 @@ def test_frames_equal_the_snapshots_on_the_plotted_grid(run):
         # knots at (e, f(e)) of the drawn neurons
         e = b[drawn] / a[drawn]
         np.testing.assert_allclose(decode_array(frame["data"][1]["x"]), e, rtol=1e-6)
-        np.testing.assert_allclose(decode_array(frame["data"][1]["y"]), _direct(a, b, c, snaps.alpha, e),
-                                   rtol=1e-5, atol=1e-6)
-        # particles: (u, v) = |r| (cos θ, sin θ), r = (m/α) c √(a² + b²), θ = atan2(−b, a); split by sign
+        np.testing.assert_allclose(
+            decode_array(frame["data"][1]["y"]),
+            _direct(a, b, c, snaps.alpha, e),
+            rtol=1e-5,
+            atol=1e-6,
+        )
+        # particles: (u, v) = |r| (cos θ, sin θ), r = (m/α) c √(a² + b²), θ = atan2(−b, a);
+        # split by sign
         m = a.size
         r = (m / snaps.alpha) * c[drawn] * np.hypot(a[drawn], b[drawn])
         theta = np.arctan2(-b[drawn], a[drawn])
@@ -85,12 +89,16 @@ def test_frames_equal_the_snapshots_on_the_plotted_grid(run):
             np.testing.assert_allclose(decode_array(trace["y"]), v[mask], rtol=1e-5, atol=1e-6)
             # hover: (a, b, c, δ, r, θ, e)
             np.testing.assert_allclose(cd[:, 1], a[drawn][mask], rtol=1e-6)
-            np.testing.assert_allclose(cd[:, 4], (c ** 2 - a ** 2 - b ** 2)[drawn][mask], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(
+                cd[:, 4], (c**2 - a**2 - b**2)[drawn][mask], rtol=1e-5, atol=1e-6
+            )
             np.testing.assert_allclose(cd[:, 5], r[mask], rtol=1e-6)
             np.testing.assert_allclose(cd[:, 7], e[mask], rtol=1e-6)
         # the loss marker sits at this snapshot's step
         step = snaps.steps[k]
-        assert frame["data"][4]["y"][0] == pytest.approx(traj.loss[list(traj.steps).index(step)], rel=1e-12)
+        assert frame["data"][4]["y"][0] == pytest.approx(
+            traj.loss[list(traj.steps).index(step)], rel=1e-12
+        )
         assert f"step {step} " in frame["layout"]["title"]["text"]
     assert fig["layout"]["sliders"][0]["steps"][-1]["label"] == str(snaps.steps[-1])
 
@@ -99,11 +107,18 @@ def test_the_figure_is_valid_plotly(run):
     import plotly.graph_objects as go
 
     traj, data = run
-    fig = go.Figure(viewer.viewer_figure(traj, data, max_frames=5))  # raises on an unknown attribute
+    # raises on an unknown attribute
+    fig = go.Figure(viewer.viewer_figure(traj, data, max_frames=5))
     assert len(fig.frames) == 5
     names = [t.name for t in fig.data]
-    assert {"linear interpolant", "natural cubic spline", "kernel interpolant (uniform init)"} <= set(names)
-    assert all(t.visible == "legendonly" for t in fig.data if "interpol" in t.name or "spline" in t.name)
+    assert {
+        "linear interpolant",
+        "natural cubic spline",
+        "kernel interpolant (uniform init)",
+    } <= set(names)
+    assert all(
+        t.visible == "legendonly" for t in fig.data if "interpol" in t.name or "spline" in t.name
+    )
 
 
 def test_references_are_the_callables_on_the_grid(run):
@@ -136,8 +151,9 @@ def test_thinning_is_deterministic_and_said_on_the_page(run):
 
 def test_page_is_offline_and_holds_plotly_once(run, tmp_path):
     traj, data = run
-    path = viewer.write_viewer({"first": (traj, data), "second": (traj, None)}, tmp_path / "two.html",
-                               max_frames=4)
+    path = viewer.write_viewer(
+        {"first": (traj, data), "second": (traj, None)}, tmp_path / "two.html", max_frames=4
+    )
     page = path.read_text()
     assert page.count(_plotly_marker()) == 1
     assert page.count("Plotly.newPlot(") == 2
@@ -161,7 +177,8 @@ def test_edge_cases_have_clear_outcomes(tmp_path):
     fig = viewer.viewer_figure(single, data)
     drawn = sum(decode_array(t["x"]).size for t in fig["frames"][-1]["data"][2:4])
     assert drawn == 1 and fig["layout"]["meta"]["m"] == 1
-    # huge but finite parameters: f overflows float64 at some points; nothing breaks, the page says so
+    # huge but finite parameters: f overflows float64 at some points; nothing breaks, the page
+    # says so
     a = np.array([[1e200, 1.0], [1e200, 1.0]])
     b = np.array([[0.0, 0.5], [0.0, 0.5]])
     c = np.array([[1e200, -1.0], [2e200, -1.0]])
@@ -177,7 +194,8 @@ def test_edge_cases_have_clear_outcomes(tmp_path):
         for trace in frame["data"]:
             for key in ("x", "y", "customdata"):
                 if isinstance(trace.get(key), dict):
-                    assert not np.isinf(decode_array(trace[key])).any()  # overflow is a gap (NaN), not ±inf
+                    # overflow is a gap (NaN), not ±inf
+                    assert not np.isinf(decode_array(trace[key])).any()
     page = viewer.viewer_html(huge, data)
     assert "overflow float64" in page
 
@@ -204,10 +222,28 @@ def test_bad_input_errors(run, tmp_path):
 
 def test_cli_view_on_a_train_output(tmp_path):
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", "--out", str(out), "--m", "12", "--steps", "60", "--s", "4",
-                                 "--lr", "0.01", "--record-every", "5", "--no-progress"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "--out",
+            str(out),
+            "--m",
+            "12",
+            "--steps",
+            "60",
+            "--s",
+            "4",
+            "--lr",
+            "0.01",
+            "--record-every",
+            "5",
+            "--no-progress",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    assert (out / "views" / "train.html").is_file() and not (out / "runs").exists()  # data.nc is the run
+    # data.nc is the run
+    assert (out / "views" / "train.html").is_file() and not (out / "runs").exists()
     report = (out / "report.html").read_text()
     assert report.count(_plotly_marker()) == 1 and report.count("Plotly.newPlot(") == 1
     page = tmp_path / "view.html"
@@ -237,10 +273,20 @@ def test_report_embeds_the_runs_with_plotly_once(run, tmp_path):
     from relu1d import report
 
     traj, data = run
-    for name, runs in (("exp.a", {"first": Run(traj, data)}), ("exp.b", {"x": Run(traj, data), "y": (traj, data)})):
+    for name, runs in (
+        ("exp.a", {"first": Run(traj, data)}),
+        ("exp.b", {"x": Run(traj, data), "y": (traj, data)}),
+    ):
         res = ExperimentResult(xr.Dataset({"v": ("i", [1.0])}), {}, (), runs=runs)
-        meta = report.save_result(tmp_path / name, res, name=name, description="d", spec=_Spec(), preset="quick",
-                                  wall_time_s=0.1)
+        meta = report.save_result(
+            tmp_path / name,
+            res,
+            name=name,
+            description="d",
+            spec=_Spec(),
+            preset="quick",
+            wall_time_s=0.1,
+        )
         assert [v["file"] for v in meta["views"]] == [f"views/{n}.html" for n in runs]
         for v in meta["views"]:
             assert (tmp_path / name / v["file"]).is_file()
@@ -253,17 +299,36 @@ def test_report_embeds_the_runs_with_plotly_once(run, tmp_path):
     assert page.count(_plotly_marker()) == 1 and page.count("Plotly.newPlot(") == 3
     ids = re.findall(r'<div id="([^"]+)" class="plotly-graph-div"', page)
     assert len(ids) == 3 and len(set(ids)) == 3
-    result = runner.invoke(app, ["view", str(tmp_path / "exp.b"), "--out", str(tmp_path / "b.html")])
+    result = runner.invoke(
+        app, ["view", str(tmp_path / "exp.b"), "--out", str(tmp_path / "b.html")]
+    )
     assert result.exit_code == 0 and "2 run(s)" in result.output, result.output
     both = (tmp_path / "b.html").read_text()
     assert both.count(_plotly_marker()) == 1 and both.count("Plotly.newPlot(") == 2
-    light = report.write_report(tmp_path, views=False).read_text()  # what reproduce writes between experiments
+    # what reproduce writes between experiments
+    light = report.write_report(tmp_path, views=False).read_text()
     assert "<script" not in light and "interactive viewer(s) in views/" in light
     # a rerun without runs removes the files the previous record wrote, and the script
     res = ExperimentResult(xr.Dataset({"v": ("i", [1.0])}), {}, ())
-    report.save_result(tmp_path / "exp.b", res, name="exp.b", description="d", spec=_Spec(), preset="quick",
-                       wall_time_s=0.1)
-    assert not list((tmp_path / "exp.b" / "views").glob("*")) and not list((tmp_path / "exp.b" / "runs").glob("*"))
-    report.save_result(tmp_path / "exp.a", res, name="exp.a", description="d", spec=_Spec(), preset="quick",
-                       wall_time_s=0.1)
+    report.save_result(
+        tmp_path / "exp.b",
+        res,
+        name="exp.b",
+        description="d",
+        spec=_Spec(),
+        preset="quick",
+        wall_time_s=0.1,
+    )
+    assert not list((tmp_path / "exp.b" / "views").glob("*")) and not list(
+        (tmp_path / "exp.b" / "runs").glob("*")
+    )
+    report.save_result(
+        tmp_path / "exp.a",
+        res,
+        name="exp.a",
+        description="d",
+        spec=_Spec(),
+        preset="quick",
+        wall_time_s=0.1,
+    )
     assert "<script" not in report.write_report(tmp_path).read_text()

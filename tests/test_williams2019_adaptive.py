@@ -10,22 +10,29 @@ import numpy as np
 import pytest
 
 import relu1d as r1
-from relu1d import knots, meanfield
+from relu1d import knots
 from relu1d.experiments import get
 
 NAMES = ("fig1", "fig2", "fig4", "lemma3", "lemma2", "tv_penalty")
 
 EXPECTED = {
     "fig1": dict.fromkeys(("interpolates", "region_count", "region_labels"), "holds"),
-    "fig2": dict.fromkeys(("radial_at_minus100", "gradient_at_plus100", "in_between_at_0", "eq14_direction"),
+    "fig2": dict.fromkeys(("radial_at_minus100", "gradient_at_plus100", "in_between_at_0",
+                           "eq14_direction"),
                           "holds"),
     "fig4": {"concentration_grows": "setting-dependent", "peak_concentration_monotone": "holds",
-             "concentration_plus_vs_minus_inf": "holds", "plus_inf_nearer_linear_than_kernel": "holds",
-             "minus_inf_nearer_kernel_than_linear": "holds", "plus_inf_nearest_linear": "setting-dependent",
-             "minus_inf_nearest_kernel": "holds", "negative_delta_interpolates": "holds", "stall": "holds",
-             "stall_is_block_misfit": "holds", "stall_certified": "holds", "stall_distance_outside_block": "holds",
-             "escape_kick": "holds", "escape_extra_neurons": "holds", "escaped_farther_from_linear": "holds"},
-    "lemma3": dict.fromkeys(("per_step_exponent", "one_step_identity", "fixed_time_exponent", "flow_conserves"),
+             "concentration_plus_vs_minus_inf": "holds",
+             "plus_inf_nearer_linear_than_kernel": "holds",
+             "minus_inf_nearer_kernel_than_linear": "holds",
+             "plus_inf_nearest_linear": "setting-dependent",
+             "minus_inf_nearest_kernel": "holds", "negative_delta_interpolates": "holds",
+             "stall": "holds",
+             "stall_is_block_misfit": "holds", "stall_certified": "holds",
+             "stall_distance_outside_block": "holds",
+             "escape_kick": "holds", "escape_extra_neurons": "holds",
+             "escaped_farther_from_linear": "holds"},
+    "lemma3": dict.fromkeys(("per_step_exponent", "one_step_identity", "fixed_time_exponent",
+                             "flow_conserves"),
                             "holds"),
     "lemma2": dict.fromkeys(("gathers_at_attractors", "none_at_repulsors"), "holds"),
     "tv_penalty": dict.fromkeys(("fewer_knots", "knots_monotone", "prunes"), "holds"),
@@ -72,7 +79,8 @@ def test_all_registered():
 @pytest.mark.parametrize("name", NAMES)
 def test_quick_verdicts_by_id(quick, name):
     res = quick[name]
-    assert res.verdicts() == EXPECTED[name], [(c.id, c.verdict, c.measured, c.note) for c in res.claims]
+    assert res.verdicts() == EXPECTED[name], [(c.id, c.verdict, c.measured, c.note)
+                                              for c in res.claims]
     for claim in res.claims:
         if claim.verdict != "holds":
             assert claim.note or claim.readings
@@ -132,7 +140,8 @@ def test_fig2_directions_match_the_reference_gradient_and_a_gd_step():
         d = np.column_stack((np.cos(theta), np.sin(theta)))
         t = np.column_stack((-np.sin(theta), np.cos(theta)))
         plane_grad = (np.sign(r) * g_r)[:, None] * d + (g_t / np.abs(r))[:, None] * t
-        np.testing.assert_allclose(descent, -plane_grad, rtol=1e-9, atol=1e-12 * np.abs(plane_grad).max())
+        np.testing.assert_allclose(descent, -plane_grad, rtol=1e-9,
+                                   atol=1e-12 * np.abs(plane_grad).max())
         np.testing.assert_allclose(radial, d)
         # the full flow ż = −∇L moves (u, v) along `predicted`: one tiny GD step
         _, ga, gb, gc = _reference.loss_and_grad(net.a, net.b, net.c, net.alpha, data.x, data.y)
@@ -159,7 +168,8 @@ def test_fig4_quick_paper_time(quick):
     assert grows.seeds >= 3
     by_lr = {}
     for lr in ds["lr"].values:
-        per_seed = [_ranks_corr(ds["concentration_lr"].sel(lr=lr).values[:, j]) for j in range(ds.sizes["seed"])]
+        per_seed = [_ranks_corr(ds["concentration_lr"].sel(lr=lr).values[:, j])
+                    for j in range(ds.sizes["seed"])]
         by_lr[float(lr)] = float(np.mean(per_seed))
     assert grows.measured == pytest.approx(by_lr[ds.attrs["lr"]], abs=1e-12)
     assert grows.interval[0] < grows.measured < grows.interval[1]
@@ -169,7 +179,8 @@ def test_fig4_quick_paper_time(quick):
     assert 0.3 < by_lr[0.01] <= 1.0
     assert {r.holds for r in grows.readings} == {True, False}
     # + ∞ against −∞
-    diff = ds["concentration"].sel(delta=np.inf).mean() - ds["concentration"].sel(delta=-np.inf).mean()
+    diff = (ds["concentration"].sel(delta=np.inf).mean()
+            - ds["concentration"].sel(delta=-np.inf).mean())
     assert res.claim("concentration_plus_vs_minus_inf").measured == pytest.approx(float(diff))
     assert 0.0 < float(diff) <= 1.0
     nearest = res.claim("plus_inf_nearest_linear")
@@ -198,7 +209,8 @@ def test_fig4_quick_stall_certificate_by_hand(quick):
         assert float(sel["loss_long"].isel(long_seed=0)) == pytest.approx(loss, rel=1e-9)
         e = b / a
         empty = [not np.any((e > lo) & (e < hi)) for lo, hi in zip(x[:-1], x[1:])]
-        first, last = int(sel["block_first_long"].isel(long_seed=0)), int(sel["block_last_long"].isel(long_seed=0))
+        first, last = (int(sel["block_first_long"].isel(long_seed=0)),
+                       int(sel["block_last_long"].isel(long_seed=0)))
         assert all(empty[first:last]) and last - first >= 2
         assert not (first > 0 and empty[first - 1]) and not (last < x.size - 1 and empty[last])
         misfit = misfits[(first, last)]
@@ -231,16 +243,20 @@ def test_fig4_quick_distance_decomposition_by_dense_quadrature(quick):
     shares = []
     for delta in (0.0, 1.0, np.inf):
         sel = ds.sel(delta=delta)
-        f = _relu_net(sel["a_long"].values, sel["b_long"].values, sel["c_long"].values, ds.attrs["alpha"], grid)
+        f = _relu_net(sel["a_long"].values, sel["b_long"].values, sel["c_long"].values,
+                      ds.attrs["alpha"], grid)
         diff2 = (f - np.interp(grid, x, y)) ** 2
         total = np.trapezoid(diff2, grid)
-        first, last = int(sel["block_first_long"].isel(long_seed=0)), int(sel["block_last_long"].isel(long_seed=0))
+        first, last = (int(sel["block_first_long"].isel(long_seed=0)),
+                       int(sel["block_last_long"].isel(long_seed=0)))
         inside = (grid >= x[first]) & (grid <= x[last])
         shares.append(np.trapezoid(diff2[inside], grid[inside]) / total)
-        assert float(sel["d_linear_long"].isel(long_seed=0)) == pytest.approx(np.sqrt(total), rel=1e-4)
+        assert float(sel["d_linear_long"].isel(long_seed=0)) == pytest.approx(np.sqrt(total),
+                                                                              rel=1e-4)
         gaps = sel["d_linear_gap_long"].isel(long_seed=0).values
         assert gaps.sum() == pytest.approx(total, rel=1e-4)
-        # the largest gap contributions sit next to the extrema of sin πx (x = ±1/2), outside the block
+        # the largest gap contributions sit next to the extrema of sin πx (x = ±1/2), outside
+        # the block
         worst = np.argsort(-gaps)[:2]
         assert np.all(np.abs(np.abs(ds["gap_mid"].values[worst]) - 0.5) < 0.15)
     claim = res.claim("stall_distance_outside_block")
@@ -266,9 +282,10 @@ def test_fig4_quick_escapes(quick):
     d_esc = np.r_[ds["kick_d_linear"].values.ravel(), ds["extra_d_linear"].values]
     interpolating = np.r_[kicked.ravel(), ds["extra_loss"].values] < 1e-5
     assert interpolating.any()
-    assert far.measured + float(ds["d_linear_long"].sel(delta=-np.inf).isel(long_seed=0)) == pytest.approx(
-        d_esc[interpolating].min())
-    # issue 11: interpolating δ ≥ 0 runs sit 0.084–0.087 from the linear interpolant (seed 0), δ = −∞ at 0.049
+    assert (far.measured + float(ds["d_linear_long"].sel(delta=-np.inf).isel(long_seed=0))
+            == pytest.approx(d_esc[interpolating].min()))
+    # issue 11: interpolating δ ≥ 0 runs sit 0.084–0.087 from the linear interpolant (seed 0),
+    # δ = −∞ at 0.049
     assert 0.07 < d_esc[interpolating].min() < 0.1
 
 
@@ -285,7 +302,8 @@ def test_affine_misfit_bound_against_polyfit_and_as_a_lower_bound():
     # one neuron, knot between x₄ and x₅: runs x₀…x₄ and x₅…x₉
     knot = 0.5 * (x[4] + x[5])
     one = r1.Network([1.0], [knot], [1.0], 1.0)
-    assert _affine_misfit_bound(one, data) == pytest.approx(misfit(slice(0, 5)) + misfit(slice(5, 10)), rel=1e-12)
+    assert _affine_misfit_bound(one, data) == pytest.approx(misfit(slice(0, 5))
+                                                            + misfit(slice(5, 10)), rel=1e-12)
     # no knot in the hull: a single line through all samples
     none = r1.Network([1.0], [-2.0], [1.0], 1.0)
     assert _affine_misfit_bound(none, data) == pytest.approx(misfit(slice(0, 10)), rel=1e-12)
@@ -367,10 +385,47 @@ def test_tv_penalty_quick(quick):
     assert 0.0 < res.claim("prunes").measured <= 1.0
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_quick_claims_recomputed_from_stored_data(quick, name, tmp_path):
+    """judge(ds, spec) on the dataset read back from netCDF gives the result's claims."""
+    import xarray as xr
+
+    from relu1d._storage import write_netcdf
+
+    exp = get(f"williams2019.{name}")
+    assert exp.judge is not None and exp.run.__name__ == f"run_{name}"
+    write_netcdf(quick[name].data, tmp_path / "data.nc")
+    with xr.open_dataset(tmp_path / "data.nc", engine="h5netcdf") as ds:
+        judged = exp.judge(ds.load(), exp.quick)
+    assert judged == quick[name].claims
+
+
+def test_judge_reads_the_data_not_a_cache(quick):
+    # spoil the stored data: the claims judged from it change accordingly
+    exp = get("williams2019.tv_penalty")
+    spoiled = quick["tv_penalty"].data.copy(deep=True)
+    spoiled["pruned"][:] = 0.0
+    spoiled["knots"][:] = spoiled["knots"].values[::-1]
+    judged = {c.id: c for c in exp.judge(spoiled, exp.quick)}
+    assert not judged["prunes"].holds and not judged["fewer_knots"].holds
+    assert not judged["knots_monotone"].holds
+
+
+def test_viewer_runs_are_kept(quick):
+    assert set(quick["fig1"].runs) == {"fig1"}
+    assert set(quick["fig2"].runs) == {"delta=-100", "delta=0", "delta=100"}
+    assert set(quick["fig4"].runs) == {"delta=-inf", "delta=-1", "delta=0", "delta=1", "delta=inf"}
+    run = quick["fig4"].runs["delta=1"]
+    # the viewer run is the first seed at the paper's time, the network the figure draws
+    np.testing.assert_array_equal(run.trajectory.network.a,
+                                  quick["fig4"].data["a_paper"].sel(delta=1.0).values)
+
+
 def test_knots_of_a_trained_adaptive_network_match_the_spline_view():
     # count_between_data sees the same knots as Network.to_spline (independent code path).
     data = r1.datasets.sinusoid(6, seed=0)
-    net = r1.train(r1.init_network(30, seed=0, delta=1.0), data, lr=0.1, steps=3000, progress=False).network
+    net = r1.train(r1.init_network(30, seed=0, delta=1.0), data, lr=0.1, steps=3000,
+                   progress=False).network
     found = knots.clusters(net, data, tol=1e-9, min_fraction=0.0)
     spline = net.to_spline()
     jumps = spline.delta_slopes
@@ -397,7 +452,8 @@ FULL_EXPECTED = {name: dict(v) for name, v in EXPECTED.items()}
 @pytest.mark.parametrize("name", NAMES)
 def test_full_presets(name):
     res = _run(name, "full")
-    assert res.verdicts() == FULL_EXPECTED[name], [(c.id, c.verdict, c.measured, c.note) for c in res.claims]
+    assert res.verdicts() == FULL_EXPECTED[name], [(c.id, c.verdict, c.measured, c.note)
+                                                   for c in res.claims]
     if name == "fig4":
         assert res.claim("stall").seeds == 3
         assert res.claim("concentration_grows").seeds == 10

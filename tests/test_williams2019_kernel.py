@@ -28,9 +28,11 @@ EXPECTED = {
         "limit_f2_ends_nonzero_on_square_wave": ("holds", 1e-3, 3e-2),
     },
     "williams2019.theorem5_uniform": {
-        # pure rounding, and rounding is 0.3–1 units (test_rounding_unit_is_the_size_of_the_rounding_of_f)
+        # pure rounding, and rounding is 0.3–1 units
+        # (test_rounding_unit_is_the_size_of_the_rounding_of_f)
         "cubic_between_data": ("holds", 1e-2, 100.0),
-        # a second difference of rounding, amplified by ~1/w² and brought back by w²: ≥ a fraction of a unit
+        # a second difference of rounding, amplified by ~1/w² and brought back by w²: ≥ a
+        # fraction of a unit
         "f2_continuous": ("holds", 1e-1, 1e4),
         "f3_jumps": ("holds", 0.0, 1e-4),
         "norm_identity": ("holds", 0.0, 1e-7),
@@ -71,10 +73,40 @@ def _check(result, name):
         assert hasattr(fig, "savefig")
 
 
+def _judged_from_disk(exp, result, spec, path):
+    """``exp.judge`` on the result's dataset after a round trip through netCDF."""
+    import xarray as xr
+
+    from relu1d._storage import write_netcdf
+
+    write_netcdf(result.data, path)
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return exp.judge(ds.load(), spec)
+
+
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_quick_preset_claims(name):
+def test_quick_preset_claims(name, tmp_path):
     exp = REGISTRY[name]
-    _check(exp.run(exp.quick), name)
+    result = exp.run(exp.quick)
+    _check(result, name)
+    # the verdicts can be recomputed from the stored data alone
+    assert exp.judge is not None
+    assert _judged_from_disk(exp, result, exp.quick, tmp_path / "data.nc") == result.claims
+
+
+def test_judge_reads_the_data_not_a_cache():
+    # a tiny Fig. 3 whose stored residuals are spoiled: judging the spoiled data fails the claim
+    exp = REGISTRY["williams2019.fig3"]
+    spec = kr.Fig3Spec(widths=(100, 200), seeds=(0, 1), natural_data_seeds=(0,))
+    result = exp.run(spec)
+    assert exp.judge(result.data, spec) == result.claims
+    assert result.claim("interpolates").holds
+    spoiled = result.data.copy(deep=True)
+    spoiled["max_train_residual"] += 1.0
+    judged = {c.id: c for c in exp.judge(spoiled, spec)}
+    assert not judged["interpolates"].holds
+    assert judged["interpolates"].measured == pytest.approx(result.claim("interpolates").measured
+                                                            + 1.0)
 
 
 @pytest.mark.slow
@@ -90,7 +122,7 @@ def test_presets_are_the_papers_settings():
     assert REGISTRY["williams2019.theorem5_uniform"].full.s == 10
 
 
-# --------------------------------------------------------------------------- independent kernel objects
+# ----------------------------------------------------------------------- independent kernel objects
 def _k_uniform(x, xp):
     """E[(ax − b)₊(ax' − b)₊], a, b ~ U(−1, 1) independent, for |x|, |x'| <= 1, by integrating
     in closed form: for fixed a the integrand is (ax − b)(ax' − b) for b < min(ax, ax')
@@ -112,7 +144,8 @@ def _interpolant(data):
     alpha = np.linalg.solve(gram, data.y)
 
     def f(u):
-        return np.array([sum(al * float(_k_uniform(float(ui), float(xj))) for al, xj in zip(alpha, data.x))
+        return np.array([sum(al * float(_k_uniform(float(ui), float(xj)))
+                             for al, xj in zip(alpha, data.x))
                          for ui in np.atleast_1d(u)])
     return f, alpha
 
@@ -133,7 +166,8 @@ def _natural_spline(x, y):
     def g(u):
         i = np.clip(np.searchsorted(x, u) - 1, 0, s - 2)
         t0, t1 = x[i + 1] - u, u - x[i]
-        return (M[i] * t0 ** 3 + M[i + 1] * t1 ** 3) / (6 * h[i]) + (y[i] / h[i] - M[i] * h[i] / 6) * t0 \
+        return (M[i] * t0 ** 3 + M[i + 1] * t1 ** 3) / (6 * h[i]) + (y[i] / h[i] - M[i] * h[i]
+                                                                     / 6) * t0 \
             + (y[i + 1] / h[i] - M[i + 1] * h[i] / 6) * t1
     return g, M
 
@@ -145,7 +179,8 @@ def _independent_gap(data, n=4001):
     g, _ = _natural_spline(data.x, data.y)
     u = np.linspace(data.x[0], data.x[-1], n)
     gap = float(np.max(np.abs(f(u) - g(u))) / np.ptp(data.y))
-    d2 = []  # f'' at both ends of every interval; f'' is affine between data, so its max is at a sample
+    # f'' at both ends of every interval; f'' is affine between data, so its max is at a sample
+    d2 = []
     for a, b in zip(data.x[:-1], data.x[1:]):
         t = np.linspace(a, b, 12)
         cubic = np.polynomial.Polynomial.fit(t, f(t), 3).deriv(2)
@@ -164,7 +199,7 @@ def test_natural_gap_on_square_waves():
     """The Fig. 3 claim on the paper's data, against the hand-built interpolant and natural spline;
     jitter seed 0 is the 0.047% of issue 11."""
     spec = kr.Fig3Spec(widths=(20, 40), seeds=(0,), natural_data_seeds=(0, 3))
-    res = kr.fig3(spec)
+    res = kr.run_fig3(spec)
     for k, seed in enumerate(spec.natural_data_seeds):
         gap, ends = _independent_gap(r1.datasets.square_wave(10, seed=seed))
         assert float(res.data.natural_gap[k]) == pytest.approx(gap, rel=1e-3)
@@ -176,7 +211,7 @@ def test_natural_gap_on_square_waves():
 
 
 def test_theorem5_gap_and_end_curvature_against_independent_objects():
-    res = kr.theorem5_uniform(kr.Theorem5Spec(data_seeds=(0, 2)))
+    res = kr.run_theorem5_uniform(kr.Theorem5Spec(data_seeds=(0, 2)))
     for k, seed in enumerate((0, 2)):
         data = kr._random_points(10, seed, -0.9, 0.9)
         gap, ends = _independent_gap(data)
@@ -214,7 +249,8 @@ def test_gram_is_the_feature_gram():
     data = r1.datasets.square_wave(10, seed=0)
     net = r1.init_network(150, "uniform", alpha="sqrt", seed=3)
     phi = np.array([[max(a * x - b, 0.0) for a, b in zip(net.a, net.b)] for x in data.x])
-    np.testing.assert_allclose(kr._gram(net, data), phi @ phi.T / net.alpha ** 2, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(kr._gram(net, data), phi @ phi.T / net.alpha ** 2, rtol=1e-12,
+                               atol=1e-14)
 
 
 def test_finite_time_c_only_flow_matches_the_finite_width_kernel_flow():

@@ -18,18 +18,45 @@ from . import data as datasets
 from .data import Dataset
 from .init import SCHEMES, init_network
 from .network import Network, PiecewiseLinear
+
 # Eager, not lazy: the first import of the subpackage relu1d.train binds the attribute
 # ``relu1d.train`` to that subpackage, so it must happen here, before the function
 # ``train`` takes the name (later imports of relu1d.train.* leave the name alone).
-from .train import Trajectory, TrainingDiverged, TrainingInterrupted, train, train_many
+from .train import (
+    GD,
+    SGD,
+    Flow,
+    Langevin,
+    TrainingDiverged,
+    TrainingInterrupted,
+    Trajectory,
+    train,
+    train_many,
+)
 
 # namespaces loaded on first attribute access (PEP 562); _LAZY_PUBLIC are public API
 _LAZY_PUBLIC = ("kernel", "splines", "knots", "meanfield", "hessian", "splineview", "endpoints")
 _LAZY_OTHER = ("plot", "animate", "viewer", "experiments", "report", "sweep")
 
-__all__ = ["__version__", "Network", "PiecewiseLinear", "Dataset", "datasets", "init_network", "SCHEMES",
-           "train", "train_many", "Trajectory", "TrainingDiverged", "TrainingInterrupted",
-           *_LAZY_PUBLIC]
+__all__ = [
+    "__version__",
+    "Network",
+    "PiecewiseLinear",
+    "Dataset",
+    "datasets",
+    "init_network",
+    "SCHEMES",
+    "train",
+    "train_many",
+    "GD",
+    "Flow",
+    "SGD",
+    "Langevin",
+    "Trajectory",
+    "TrainingDiverged",
+    "TrainingInterrupted",
+    *_LAZY_PUBLIC,
+]
 
 
 def __getattr__(name: str):

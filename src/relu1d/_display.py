@@ -24,8 +24,14 @@ __all__ = ["network_html", "trajectory_html", "png_plot", "safe_html"]
 
 _SS = 3                     # supersampling factor of the rasteriser
 _MAX_KNOTS = 2000           # knots drawn at most (evenly thinned)
-_COLORS = {"f": (31, 119, 180), "knots": (44, 160, 44), "loss": (31, 119, 180), "first": (150, 150, 150),
-           "axis": (200, 200, 200), "frame": (120, 120, 120)}
+_COLORS = {
+    "f": (31, 119, 180),
+    "knots": (44, 160, 44),
+    "loss": (31, 119, 180),
+    "first": (150, 150, 150),
+    "axis": (200, 200, 200),
+    "frame": (120, 120, 120),
+}
 _STYLE = ("font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:12px;"
           "display:flex;gap:10px;align-items:center;flex-wrap:wrap")
 
@@ -36,7 +42,12 @@ def _png(rgb: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + rgb[row].tobytes() for row in range(h))
 
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
@@ -54,14 +65,23 @@ class _Canvas:
     def _to_px(self, x, y):
         (x0, x1), (y0, y1) = self.xlim, self.ylim
         px = self.m + (np.asarray(x, float) - x0) / (x1 - x0) * (self.w - 1 - 2 * self.m)
-        py = self.h - 1 - self.m - (np.asarray(y, float) - y0) / (y1 - y0) * (self.h - 1 - 2 * self.m)
+        py = (
+            self.h
+            - 1
+            - self.m
+            - (np.asarray(y, float) - y0) / (y1 - y0) * (self.h - 1 - 2 * self.m)
+        )
         return px, py
 
     def _stamp(self, px, py, color, radius: int) -> None:
         ok = np.isfinite(px) & np.isfinite(py)
         px, py = np.rint(px[ok]).astype(np.int64), np.rint(py[ok]).astype(np.int64)
-        offsets = [(dx, dy) for dx in range(-radius, radius + 1) for dy in range(-radius, radius + 1)
-                   if dx * dx + dy * dy <= radius * radius + radius]
+        offsets = [
+            (dx, dy)
+            for dx in range(-radius, radius + 1)
+            for dy in range(-radius, radius + 1)
+            if dx * dx + dy * dy <= radius * radius + radius
+        ]
         for dx, dy in offsets:
             x, y = px + dx, py + dy
             inside = (x >= 0) & (x < self.w) & (y >= 0) & (y < self.h)
@@ -96,14 +116,16 @@ class _Canvas:
 
     def data_uri(self) -> str:
         small = self.img.reshape(self.h // _SS, _SS, self.w // _SS, _SS, 3).mean(axis=(1, 3))
-        return "data:image/png;base64," + base64.b64encode(_png(np.rint(small).astype(np.uint8))).decode("ascii")
+        return "data:image/png;base64," + base64.b64encode(
+            _png(np.rint(small).astype(np.uint8))
+        ).decode("ascii")
 
 
 def _robust_range(values: np.ndarray, pad: float = 0.08) -> tuple[float, float]:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return -1.0, 1.0
-    lo, hi = (np.quantile(values, [0.02, 0.98]) if values.size > 50 else (values.min(), values.max()))
+    lo, hi = np.quantile(values, [0.02, 0.98]) if values.size > 50 else (values.min(), values.max())
     lo, hi = float(lo), float(hi)
     if not hi - lo > 0:
         half = max(abs(lo), 1.0) * 0.5
@@ -121,7 +143,7 @@ def _x_range(net) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
-def png_plot(net, size=(240, 120), *, others=()) -> tuple[str, tuple, tuple]:
+def png_plot(net, size: tuple[int, int] = (240, 120), *, others=()) -> tuple[str, tuple, tuple]:
     """A data-URI PNG of f (blue) with its knots (green dots) over the central range
     of its knots, and of ``others`` (networks drawn in grey, e.g. the initial one); also
     the x and y ranges shown."""
@@ -142,20 +164,25 @@ def png_plot(net, size=(240, 120), *, others=()) -> tuple[str, tuple, tuple]:
         keep = keep[np.linspace(0, keep.size - 1, _MAX_KNOTS).round().astype(np.int64)]
     if keep.size:  # under the line, so that dense knots do not hide it
         with np.errstate(over="ignore", invalid="ignore"):
-            canvas.points(knots[keep], np.asarray(net(knots[keep]), dtype=float), _COLORS["knots"], radius=2.0)
+            canvas.points(
+                knots[keep], np.asarray(net(knots[keep]), dtype=float), _COLORS["knots"], radius=2.0
+            )
     canvas.line(xs, fx, _COLORS["f"], width=1)
     canvas.frame()
     return canvas.data_uri(), xlim, ylim
 
 
-def _loss_png(times, loss, size=(160, 120)) -> str | None:
+def _loss_png(times, loss, size: tuple[int, int] = (160, 120)) -> str | None:
     t, v = np.asarray(times, float), np.asarray(loss, float)
     ok = (t > 0) & np.isfinite(v) & (v > 0)
     if ok.sum() < 2:
         return None
     lt, lv = np.log10(t[ok]), np.log10(v[ok])
-    canvas = _Canvas(*size, (float(lt.min()), float(lt.max()) if lt.max() > lt.min() else float(lt.min()) + 1),
-                     _robust_range(lv, pad=0.1))
+    canvas = _Canvas(
+        *size,
+        (float(lt.min()), float(lt.max()) if lt.max() > lt.min() else float(lt.min()) + 1),
+        _robust_range(lv, pad=0.1),
+    )
     canvas.line(lt, lv, _COLORS["loss"], width=2)
     canvas.frame()
     return canvas.data_uri()
@@ -168,15 +195,22 @@ def _fmt(value) -> str:
 
 
 def _table(title: str, rows) -> str:
-    body = "".join(f"<tr><th style='text-align:left;padding:1px 8px 1px 0'>{html.escape(str(k))}</th>"
-                   f"<td style='text-align:left'>{html.escape(_fmt(v))}</td></tr>" for k, v in rows)
-    return (f"<table style='border-collapse:collapse'><caption style='text-align:left;font-weight:600'>"
-            f"{html.escape(title)}</caption>{body}</table>")
+    body = "".join(
+        f"<tr><th style='text-align:left;padding:1px 8px 1px 0'>{html.escape(str(k))}</th>"
+        f"<td style='text-align:left'>{html.escape(_fmt(v))}</td></tr>"
+        for k, v in rows
+    )
+    return (
+        f"<table style='border-collapse:collapse'><caption style='text-align:left;font-weight:600'>"
+        f"{html.escape(title)}</caption>{body}</table>"
+    )
 
 
 def _img(uri: str, size, alt: str) -> str:
-    return (f"<img src='{uri}' width='{size[0]}' height='{size[1]}' alt='{html.escape(alt, quote=True)}' "
-            f"style='border:0'>")
+    return (
+        f"<img src='{uri}' width='{size[0]}' height='{size[1]}' "
+        f"alt='{html.escape(alt, quote=True)}' style='border:0'>"
+    )
 
 
 def network_html(net, *, title: str = "relu1d.Network", loss=None, others=()) -> str:
@@ -191,7 +225,9 @@ def network_html(net, *, title: str = "relu1d.Network", loss=None, others=()) ->
     for key in ("scheme", "seed", "train_method", "train_steps"):
         if key in prov:
             rows.append((key, prov[key]))
-    rows.append(("shown", f"x ∈ [{xlim[0]:.3g}, {xlim[1]:.3g}], y ∈ [{ylim[0]:.3g}, {ylim[1]:.3g}]"))
+    rows.append(
+        ("shown", f"x ∈ [{xlim[0]:.3g}, {xlim[1]:.3g}], y ∈ [{ylim[0]:.3g}, {ylim[1]:.3g}]")
+    )
     img = _img(uri, size, "f(x) (blue) with its knots (green)")
     return f"<div style='{_STYLE}'>{img}{_table(title, rows)}</div>"
 
@@ -204,13 +240,23 @@ def trajectory_html(traj) -> str:
     first = traj.snapshots.network(0) if len(traj.snapshots) > 1 else None
     uri, xlim, ylim = png_plot(net, size, others=() if first is None else (first,))
     loss = np.asarray(traj.loss, float)
-    rows = [("method", f"{traj.method} ({traj.parameterization})"), ("width m", net.m), ("α", float(net.alpha)),
-            ("steps", int(traj.steps[-1]) if traj.steps.size else 0),
-            ("loss", f"{_fmt(float(loss[0]))} → {_fmt(float(loss[-1]))}" if loss.size else "not recorded"),
-            ("records", int(traj.steps.size)), ("snapshots", len(traj.snapshots))]
+    rows = [
+        ("method", f"{traj.method} ({traj.parameterization})"),
+        ("width m", net.m),
+        ("α", float(net.alpha)),
+        ("steps", int(traj.steps[-1]) if traj.steps.size else 0),
+        (
+            "loss",
+            f"{_fmt(float(loss[0]))} → {_fmt(float(loss[-1]))}" if loss.size else "not recorded",
+        ),
+        ("records", int(traj.steps.size)),
+        ("snapshots", len(traj.snapshots)),
+    ]
     if traj.interrupted:
         rows.append(("status", "INTERRUPTED (partial record)"))
-    rows.append(("shown", f"x ∈ [{xlim[0]:.3g}, {xlim[1]:.3g}], y ∈ [{ylim[0]:.3g}, {ylim[1]:.3g}]"))
+    rows.append(
+        ("shown", f"x ∈ [{xlim[0]:.3g}, {xlim[1]:.3g}], y ∈ [{ylim[0]:.3g}, {ylim[1]:.3g}]")
+    )
     parts = [_img(uri, size, "final f(x) (blue) with its knots (green), initial f (grey)")]
     loss_uri = _loss_png(traj.times, loss)
     if loss_uri is not None:
@@ -229,5 +275,7 @@ def safe_html(builder, obj) -> str:
         except Exception:  # noqa: BLE001
             text = f"<{type(obj).__name__}>"
         reason = f"{type(exc).__name__}: {exc}"
-        return (f"<pre>{html.escape(text)}</pre><p style='color:#a40000'>(HTML summary unavailable: "
-                f"{html.escape(reason)})</p>")
+        return (
+            f"<pre>{html.escape(text)}</pre><p style='color:#a40000'>(HTML summary unavailable: "
+            f"{html.escape(reason)})</p>"
+        )

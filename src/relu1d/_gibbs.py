@@ -56,8 +56,10 @@ def _check_mean_field(net) -> Network:
     """ρ_N is the empirical measure only when f = (1/N) Σ σ*: α must equal m."""
     net = _check_net(net)
     if not np.isclose(net.alpha, net.m, rtol=1e-12, atol=0.0):
-        raise ValueError(f"net.alpha must equal net.m (the mean-field scaling α = N of Shevchenko et al.); "
-                         f"got alpha={net.alpha:g} with m={net.m}; build it with alpha='m'")
+        raise ValueError(
+            f"net.alpha must equal net.m (the mean-field scaling α = N of Shevchenko et al.); "
+            f"got alpha={net.alpha:g} with m={net.m}; build it with alpha='m'"
+        )
     return net
 
 
@@ -72,17 +74,43 @@ def theta_from_network(net) -> np.ndarray:
 
     Our (cᵢ, aᵢ, −bᵢ). Any α is accepted here; the functionals of ρ_N below
     require α = N.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import meanfield
+    >>> net = meanfield.shevchenko_init(4, seed=0)
+    >>> theta = meanfield.theta_from_network(net)
+    >>> theta.shape
+    (4, 3)
+    >>> back = meanfield.network_from_theta(theta)
+    >>> back, bool(np.allclose(meanfield.theta_from_network(back), theta))
+    (Network(m=4, alpha=4), True)
     """
     net = _check_net(net)
     return np.column_stack((net.c, net.a, -net.b))
 
 
 def network_from_theta(theta, provenance=None) -> Network:
-    """The network ŷ(x) = (1/N) Σᵢ aᵢ(wᵢx + bᵢ)₊ of particles θ (N, 3): α = N."""
+    """The network ŷ(x) = (1/N) Σᵢ aᵢ(wᵢx + bᵢ)₊ of particles θ (N, 3): α = N.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import meanfield
+    >>> net = meanfield.network_from_theta(np.array([[1.0, 1.0, 0.0], [2.0, -1.0, 0.0]]))
+    >>> net, net(np.array([-1.0, 1.0]))            # ŷ = ½((x)₊ + 2(−x)₊)
+    (Network(m=2, alpha=2), array([1. , 0.5]))
+    """
     theta = as_float_array(theta, "theta", ndim=2)
     if theta.shape[1] != 3 or theta.shape[0] < 1:
-        raise ValueError(f"theta must have shape (N, 3) with N >= 1 (columns a, w, b); got {theta.shape}")
-    return Network(theta[:, 1], -theta[:, 2], theta[:, 0], alpha="m", provenance=provenance or {})
+        raise ValueError(
+            f"theta must have shape (N, 3) with N >= 1 (columns a, w, b); got {theta.shape}"
+        )
+    n_particles = float(theta.shape[0])  # α = N, as alpha="m" resolves it
+    return Network(
+        theta[:, 1], -theta[:, 2], theta[:, 0], alpha=n_particles, provenance=provenance or {}
+    )
 
 
 def shevchenko_init(width: int, scale: float = 0.5, seed=0) -> Network:
@@ -91,11 +119,24 @@ def shevchenko_init(width: int, scale: float = 0.5, seed=0) -> Network:
 
     Drawn by :func:`relu1d.init_network` with the "gaussian" scheme: (a, b) ~ N(0, 1)
     times ``scale`` and c ~ N(0, 1/N) times ``scale·√N``.
+
+    Examples
+    --------
+    >>> from relu1d import meanfield
+    >>> net = meanfield.shevchenko_init(4, scale=0.5, seed=0)
+    >>> net, net.alpha
+    (Network(m=4, alpha=4), 4.0)
     """
     width = as_int(width, "width", minimum=1)
     scale = as_real(scale, "scale", positive=True)
-    return init_network(width, scheme="gaussian", alpha="m", ab_scale=scale, c_scale=scale * np.sqrt(width),
-                        seed=seed)
+    return init_network(
+        width,
+        scheme="gaussian",
+        alpha="m",
+        ab_scale=scale,
+        c_scale=scale * np.sqrt(width),
+        seed=seed,
+    )
 
 
 def shevchenko_train_kwargs(step: float, inv_beta: float, lam: float, width: int, *,
@@ -124,6 +165,13 @@ def shevchenko_train_kwargs(step: float, inv_beta: float, lam: float, width: int
         weight_decay=λ/N, temperature=1/(2Nβ)`` (printed) or ``1/(Nβ)`` (gibbs),
         ``trainable="abc"``. With batch size 1 the "sum" and "mean" losses coincide.
         Add ``steps`` (SGD updates) and the recording options yourself.
+
+    Examples
+    --------
+    >>> from relu1d import meanfield
+    >>> kw = meanfield.shevchenko_train_kwargs(step=0.01, inv_beta=1e-3, lam=1e-3, width=4)
+    >>> kw["method"], kw["batch_size"], kw["lr"], kw["temperature"]
+    ('langevin', 1, 0.02, 0.000125)
     """
     step = as_real(step, "step", positive=True)
     inv_beta = as_real(inv_beta, "inv_beta", nonnegative=True)
@@ -131,8 +179,16 @@ def shevchenko_train_kwargs(step: float, inv_beta: float, lam: float, width: int
     width = as_int(width, "width", minimum=1)
     as_choice(noise, "noise", ("printed", "gibbs"))
     temperature = inv_beta / (2 * width) if noise == "printed" else inv_beta / width
-    return {"method": "langevin", "batch_size": 1, "loss": "sum", "lr_scale": "width", "lr": 2 * step,
-            "weight_decay": lam / width, "temperature": temperature, "trainable": "abc"}
+    return {
+        "method": "langevin",
+        "batch_size": 1,
+        "loss": "sum",
+        "lr_scale": "width",
+        "lr": 2 * step,
+        "weight_decay": lam / width,
+        "temperature": temperature,
+        "trainable": "abc",
+    }
 
 
 # ---------------------------------------------------------------------- entropy
@@ -159,6 +215,15 @@ def knn_entropy(samples, k: int = 1) -> float:
         n > k samples in d dimensions (a 1-D array is n samples in one dimension).
     k : int
         Which neighbour, >= 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import meanfield
+    >>> samples = np.random.default_rng(0).normal(size=(2000, 1))
+    >>> exact = 0.5 * np.log(2 * np.pi * np.e)                 # H of N(0, 1)
+    >>> bool(abs(meanfield.knn_entropy(samples) - exact) < 0.05)
+    True
     """
     x = as_float_array(samples, "samples", ndim=None)
     if x.ndim == 1:
@@ -183,7 +248,17 @@ def knn_entropy(samples, k: int = 1) -> float:
 # ---------------------------------------------------------------------- free energy
 @dataclass(frozen=True)
 class FreeEnergy:
-    """F(ρ) = ½R(ρ) + (λ/2)∫‖θ‖²dρ − β⁻¹H(ρ) and its parts, at one ρ_N."""
+    """F(ρ) = ½R(ρ) + (λ/2)∫‖θ‖²dρ − β⁻¹H(ρ) and its parts, at one ρ_N.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> F = meanfield.free_energy(meanfield.shevchenko_init(4, seed=0), data, 1e-3, 1e-3)
+    >>> round(F.risk, 4), round(F.penalty, 4), round(F.entropy, 4)
+    (0.3496, 0.3723, 1.1982)
+    """
 
     value: float
     risk: float       # R, the mean squared error over the samples
@@ -205,6 +280,17 @@ def free_energy(net, data, lam: float, inv_beta: float, k: int = 1) -> FreeEnerg
         β⁻¹ >= 0. At 0 the entropy term is dropped (and not estimated).
     k : int
         Neighbour used by :func:`knn_entropy`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = meanfield.shevchenko_init(4, seed=0)
+    >>> F = meanfield.free_energy(net, data, lam=1e-3, inv_beta=1e-3)
+    >>> bool(np.isclose(F.value, F.risk / 2 + 1e-3 / 2 * F.penalty - 1e-3 * F.entropy))
+    True
     """
     net = _check_mean_field(net)
     data = _check_data(data)
@@ -234,7 +320,9 @@ def _potential_parts(net, data, lam, theta):
         if theta.ndim == 1:
             theta = theta[None, :]
         if theta.ndim != 2 or theta.shape[1] != 3:
-            raise ValueError(f"theta must have shape (n, 3) (columns a, w, b) or (3,); got {theta.shape}")
+            raise ValueError(
+                f"theta must have shape (n, 3) (columns a, w, b) or (3,); got {theta.shape}"
+            )
     weights = (net(data.x) - data.y) / len(data)     # (y_ρ(xⱼ) − yⱼ)/M
     pre = np.multiply.outer(theta[:, 1], data.x) + theta[:, 2:3]   # wxⱼ + b, (n, M)
     return theta, weights, pre, lam
@@ -257,6 +345,15 @@ def gibbs_potential(net, data, lam: float, theta=None) -> np.ndarray:
     Returns
     -------
     (n,) array
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = meanfield.shevchenko_init(4, seed=0)
+    >>> meanfield.gibbs_potential(net, data, lam=1e-3).shape             # at the particles
+    (4,)
     """
     theta, weights, pre, lam = _potential_parts(net, data, lam, theta)
     return theta[:, 0] * (np.maximum(pre, 0.0) @ weights) + 0.5 * lam * np.sum(theta ** 2, axis=1)
@@ -273,6 +370,20 @@ def gibbs_potential_grad(net, data, lam: float, theta=None) -> np.ndarray:
 
     ∂Ψ/∂a = Σⱼ gⱼ(wxⱼ + b)₊ + λa, ∂Ψ/∂w = a Σⱼ gⱼxⱼ1[wxⱼ + b > 0] + λw,
     ∂Ψ/∂b = a Σⱼ gⱼ1[wxⱼ + b > 0] + λb, with gⱼ = (y_ρ(xⱼ) − yⱼ)/M.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = meanfield.shevchenko_init(4, seed=0)
+    >>> theta = np.array([[0.3, 0.7, -0.2]])
+    >>> h = 1e-6 * np.eye(3)
+    >>> numeric = [(meanfield.gibbs_potential(net, data, 1e-3, theta + e)
+    ...             - meanfield.gibbs_potential(net, data, 1e-3, theta - e))[0] / 2e-6 for e in h]
+    >>> bool(np.allclose(meanfield.gibbs_potential_grad(net, data, 1e-3, theta)[0], numeric))
+    True
     """
     theta, weights, pre, lam = _potential_parts(net, data, lam, theta)
     active = pre > 0
@@ -300,6 +411,15 @@ class SteinResult:
         as independent, which the mean-field limit makes true to O(1/N)).
     scale : (K,) array
         E|∇φ·∇Ψ| + β⁻¹E|Δφ|: the size of the two terms that must cancel.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> result = meanfield.stein_discrepancy(meanfield.shevchenko_init(4, seed=0), data, 1e-3, 1e-3)
+    >>> len(result.names) == result.value.size == result.scale.size
+    True
     """
 
     names: tuple
@@ -320,8 +440,16 @@ class SteinResult:
             return self.value / self.stderr
 
 
-def stein_discrepancy(net, data, lam: float, inv_beta: float, centers=None, width: float | None = None,
-                      n_centers: int = 8, seed=0) -> SteinResult:
+def stein_discrepancy(
+    net,
+    data,
+    lam: float,
+    inv_beta: float,
+    centers=None,
+    width: float | None = None,
+    n_centers: int = 8,
+    seed=0,
+) -> SteinResult:
     """The Stein identity E_ρ[∇φ·∇Ψ − β⁻¹Δφ] = 0 of a stationary ρ ∝ exp(−βΨ).
 
     Integrating by parts, ∫ρΔφ = −∫∇ρ·∇φ = β∫ρ ∇Ψ·∇φ when ρ ∝ exp(−βΨ) (Ψ locally
@@ -346,6 +474,16 @@ def stein_discrepancy(net, data, lam: float, inv_beta: float, centers=None, widt
     width : float, optional
         Bump width h; default the root-mean-square distance of the particles to their
         mean divided by √3 (one coordinate's spread).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = meanfield.shevchenko_init(4, seed=0)
+    >>> result = meanfield.stein_discrepancy(net, data, lam=1e-3, inv_beta=1e-3, n_centers=8)
+    >>> result.names[:3], result.value.shape, result.stderr.shape
+    (('theta_a', 'theta_w', 'theta_b'), (10,), (10,))
     """
     inv_beta = as_real(inv_beta, "inv_beta", nonnegative=True)
     theta, weights, pre, lam = _potential_parts(net, data, lam, None)
@@ -358,30 +496,36 @@ def stein_discrepancy(net, data, lam: float, inv_beta: float, centers=None, widt
     else:
         centers = as_float_array(centers, "centers", ndim=2)
         if centers.shape[1] != 3:
-            raise ValueError(f"centers must have shape (K, 3) (columns a, w, b); got {centers.shape}")
+            raise ValueError(
+                f"centers must have shape (K, 3) (columns a, w, b); got {centers.shape}"
+            )
     if width is None:
         width = float(np.sqrt(np.mean(np.sum((theta - theta.mean(axis=0)) ** 2, axis=1)) / 3))
         if width == 0:
-            raise ValueError("all particles coincide, so the default bump width is 0; pass width > 0")
+            raise ValueError(
+                "all particles coincide, so the default bump width is 0; pass width > 0"
+            )
     width = as_real(width, "width", positive=True)
 
-    names, drift, lap = [], [], []
+    names: list[str] = []
+    drift_rows: list[np.ndarray] = []
+    lap_rows: list[np.ndarray] = []
     for l, label in enumerate("awb"):
         names.append(f"theta_{label}")
-        drift.append(grad[:, l])
-        lap.append(np.zeros(n))
+        drift_rows.append(grad[:, l])
+        lap_rows.append(np.zeros(n))
     for l, label in enumerate("awb"):
         names.append(f"half_sq_{label}")
-        drift.append(theta[:, l] * grad[:, l])
-        lap.append(np.ones(n))
+        drift_rows.append(theta[:, l] * grad[:, l])
+        lap_rows.append(np.ones(n))
     for k, mu in enumerate(centers):
         diff = theta - mu
         sq = np.sum(diff ** 2, axis=1)
         phi = np.exp(-sq / (2 * width ** 2))
         names.append(f"gauss_{k}")
-        drift.append(-np.sum(diff * grad, axis=1) * phi / width ** 2)
-        lap.append((sq / width ** 4 - 3 / width ** 2) * phi)
-    drift, lap = np.array(drift), np.array(lap)
+        drift_rows.append(-np.sum(diff * grad, axis=1) * phi / width ** 2)
+        lap_rows.append((sq / width ** 4 - 3 / width ** 2) * phi)
+    drift, lap = np.array(drift_rows), np.array(lap_rows)
     terms = drift - inv_beta * lap
     value = terms.mean(axis=1)
     stderr = terms.std(axis=1, ddof=1) / np.sqrt(n) if n > 1 else np.full(len(names), np.nan)

@@ -22,16 +22,17 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal, Union, cast
+
+import numpy as np
 
 from ._validation import as_choice, as_int, as_real
+from .train import Method
 
 __all__ = ["TrainSpec", "InitSpec", "DataSpec", "OptimSpec", "spec_from_dict", "spec_to_dict",
            "spec_to_toml", "load_spec", "spec_keys", "spec_replace", "spec_seeds", "spec_json"]
 
 _BUILTIN_DATA = ("square_wave", "sinusoid", "random")
-_METHODS = ("gd", "flow", "sgd", "langevin")
-_PARAMETERIZATIONS = ("full", "canonical")
 _ALPHAS = ("one", "sqrt", "m")
 
 
@@ -80,8 +81,8 @@ class InitSpec:
         if not isinstance(self.antisymmetric, bool):
             raise TypeError(f"init.antisymmetric must be true or false; got {self.antisymmetric!r}")
         if self.antisymmetric and self.m % 2:
-            raise ValueError(f"init.antisymmetric pairs neuron i with i + m/2, so init.m must be even; "
-                             f"got {self.m} (use {self.m - 1} or {self.m + 1})")
+            raise ValueError(f"init.antisymmetric pairs neuron i with i + m/2, so init.m must be "
+                             f"even; got {self.m} (use {self.m - 1} or {self.m + 1})")
         if self.balance is not None:
             if isinstance(self.balance, str):
                 as_choice(self.balance, "init.balance", tuple(BALANCE_RATIOS))
@@ -89,7 +90,8 @@ class InitSpec:
                 try:
                     _set(self, "balance", as_real(self.balance, "init.balance", positive=True))
                 except (TypeError, ValueError):
-                    raise ValueError(f"init.balance must be one of {', '.join(map(repr, BALANCE_RATIOS))} or "
+                    ratios = ", ".join(map(repr, BALANCE_RATIOS))
+                    raise ValueError(f"init.balance must be one of {ratios} or "
                                      f"a ratio |c|/‖(a, b)‖ > 0; got {self.balance!r}") from None
             if self.delta is not None:
                 raise ValueError("give init.delta or init.balance, not both (balance = κ sets "
@@ -119,12 +121,13 @@ class DataSpec:
     def __post_init__(self):
         if not isinstance(self.name, str) or not (self.name in _BUILTIN_DATA
                                                   or self.name.lower().endswith(".csv")):
-            raise ValueError(f"data.name must be one of {', '.join(map(repr, _BUILTIN_DATA))} or the "
+            builtin = ", ".join(map(repr, _BUILTIN_DATA))
+            raise ValueError(f"data.name must be one of {builtin} or the "
                              f"path of a .csv file with columns x,y; got {self.name!r}")
         _set(self, "s", as_int(self.s, "data.s", minimum=1))
         _set(self, "seed", as_int(self.seed, "data.seed", minimum=0))
 
-    def absolute(self, base_dir) -> "DataSpec":
+    def absolute(self, base_dir) -> DataSpec:
         """This spec with a relative CSV path taken from ``base_dir`` and made absolute,
         so that a stored spec re-runs from anywhere (built-in targets are unchanged)."""
         if self.name in _BUILTIN_DATA or Path(self.name).is_absolute():
@@ -143,11 +146,41 @@ class DataSpec:
         return data.Dataset.from_csv(path)
 
 
+def _since_0_2(default):
+    """A field added after 0.1: left out of :func:`spec_to_dict` (and so of the TOML file
+    and of :func:`spec_json`, the identity of a point or a stored result) while it holds
+    its default, so that the specs of 0.1 keep their identity."""
+    return field(default=default, metadata={"omit_default": True})
+
+
 @dataclass(frozen=True)
 class OptimSpec:
-    """Options of :func:`relu1d.train` (TOML table ``[training]``)."""
+    """Options of :func:`relu1d.train` (TOML table ``[training]``).
 
-    method: str = "gd"
+    One field per option of ``train`` except the runtime switches ``progress`` and
+    ``on_interrupt``, with ``train``'s defaults, checked by the check ``train`` itself
+    runs (:func:`relu1d.train.check_options`): a spec holds exactly what ``train``
+    accepts. Two forms differ from ``train``'s: ``seed`` is an integer (a Generator
+    cannot be written to a file), and ``max_snapshots = "all"`` stands for None (TOML has
+    no null). ``record`` is "log" or a list of steps.
+
+    ``method`` is a name (``method = "langevin"`` with ``temperature`` and
+    ``batch_size`` in ``[training]``, the form of 0.1) or a method table::
+
+        [training.method]
+        kind = "langevin"      # or "gd", "flow" (rtol, atol), "sgd" (batch_size)
+        temperature = 1e-4
+        batch_size = 1
+
+    Examples
+    --------
+    >>> from relu1d.train import Flow
+    >>> spec = OptimSpec(method=Flow(rtol=1e-10), steps=0)
+    >>> spec.kwargs()["method"], spec.method_name
+    (Flow(rtol=1e-10, atol=1e-10), 'flow')
+    """
+
+    method: str | Method = "gd"
     lr: float = 1e-3
     steps: int = 10_000
     trainable: str = "abc"
@@ -157,22 +190,37 @@ class OptimSpec:
     record_every: int = 100
     seed: int = 0
     parameterization: str = "full"
+    record: str | tuple[int, ...] | None = _since_0_2(None)
+    rtol: float | None = _since_0_2(None)
+    atol: float | None = _since_0_2(None)
+    loss: str = _since_0_2("sum")
+    lr_scale: str = _since_0_2("none")
+    tv_penalty: float = _since_0_2(0.0)
+    max_snapshots: int | str = _since_0_2(100)
+    backend: str = _since_0_2("numba")
 
     def __post_init__(self):
-        as_choice(self.method, "training.method", _METHODS)
-        _set(self, "lr", as_real(self.lr, "training.lr", positive=True))
-        _set(self, "steps", as_int(self.steps, "training.steps", minimum=1))
-        if (not isinstance(self.trainable, str) or not self.trainable
-                or set(self.trainable) - set("abc") or len(set(self.trainable)) != len(self.trainable)):
-            raise ValueError(f"training.trainable must be a non-empty subset of 'abc' without repeats "
-                             f"(e.g. 'abc', 'c', 'ab'); got {self.trainable!r}")
-        _set(self, "weight_decay", as_real(self.weight_decay, "training.weight_decay", nonnegative=True))
-        _set(self, "temperature", as_real(self.temperature, "training.temperature", nonnegative=True))
-        if self.batch_size is not None:
-            _set(self, "batch_size", as_int(self.batch_size, "training.batch_size", minimum=1))
-        _set(self, "record_every", as_int(self.record_every, "training.record_every", minimum=1))
-        _set(self, "seed", as_int(self.seed, "training.seed", minimum=0))
-        as_choice(self.parameterization, "training.parameterization", _PARAMETERIZATIONS)
+        from .train import check_options
+
+        if isinstance(self.seed, np.random.Generator):
+            raise TypeError("training.seed must be an integer in a spec (a Generator cannot be "
+                            "written to a file)")
+        values = check_options(**self.kwargs(), where="training.")
+        for name in ("lr", "steps", "weight_decay", "temperature", "batch_size", "record_every",
+                     "rtol", "atol", "tv_penalty"):
+            _set(self, name, values[name])
+        _set(self, "seed", int(self.seed))
+        if self.max_snapshots is None:
+            _set(self, "max_snapshots", "all")
+        elif values["max_snapshots"] is not None:
+            _set(self, "max_snapshots", values["max_snapshots"])
+        if self.record is not None and not isinstance(self.record, str):
+            _set(self, "record", tuple(int(v) for v in np.ravel(self.record)))
+
+    @property
+    def method_name(self) -> str:
+        """The method's name: "gd", "flow", "sgd" or "langevin"."""
+        return self.method if isinstance(self.method, str) else self.method.kind
 
     def kwargs(self) -> dict:
         """Keyword arguments of :func:`relu1d.train`."""
@@ -197,7 +245,12 @@ class TrainSpec:
     def __post_init__(self):
         for name, cls in (("init", InitSpec), ("data", DataSpec), ("training", OptimSpec)):
             if not isinstance(getattr(self, name), cls):
-                raise TypeError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+                got = type(getattr(self, name)).__name__
+                raise TypeError(f"{name} must be a {cls.__name__}, got {got}")
+        if self.data.name in _BUILTIN_DATA:  # the number of samples is known: check the batch size
+            from .train import check_options
+
+            check_options(**self.training.kwargs(), s=self.data.s, where="training.")
 
 
 # --------------------------------------------------------------------------- dict <-> spec
@@ -212,8 +265,11 @@ def _type_name(tp) -> str:
         return f"a list of {_type_name(args[0]) if args else 'values'}"
     if tp is type(None):
         return "nothing (leave the key out)"
+    tags = _tags(tp)
+    if tags is not None:
+        return f"a table with kind = {' or '.join(json.dumps(k) for k in tags)}"
     if dataclasses.is_dataclass(tp):
-        return f"a table ({tp.__name__})"
+        return f"a table ({getattr(tp, '__name__', tp)})"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         tp, getattr(tp, "__name__", str(tp)))
 
@@ -222,12 +278,40 @@ class _Mismatch(Exception):
     pass
 
 
+def _tags(tp) -> dict | None:
+    """{kind: class} of a tagged base class (a class with ``_tagged_classes``, such as
+    relu1d.train.Method), written in TOML as a table with a ``kind`` key; else None."""
+    return getattr(tp, "_tagged_classes", None) if isinstance(tp, type) else None
+
+
+def _from_tagged_table(tp, value: dict, key: str):
+    kinds = {k: c for k, c in (_tags(tp) or {}).items() if issubclass(c, tp)}
+    accepted = " or ".join(json.dumps(k) for k in kinds)
+    kind = value.get("kind")
+    if kind not in kinds:
+        what = "needs a key kind" if "kind" not in value else f"has kind = {kind!r}"
+        raise ValueError(f"[{key}] {what}; accepted: kind = {accepted}")
+    rest = {k: v for k, v in value.items() if k != "kind"}
+    try:
+        return spec_from_dict(kinds[kind], rest, _prefix=key + ".")
+    except (ValueError, TypeError) as exc:
+        if key in str(exc):
+            raise
+        raise type(exc)(f"[{key}] {exc}") from None
+
+
 def _convert(value, tp, key: str):
     """``value`` as type ``tp`` or raise _Mismatch (TypeError is raised by the caller
     with the key and the accepted type)."""
     origin = typing.get_origin(tp)
     if tp is Any:
         return value
+    if _tags(tp) is not None:
+        if isinstance(value, tp):
+            return value
+        if isinstance(value, dict):
+            return _from_tagged_table(tp, value, key)
+        raise _Mismatch
     if origin in (Union, types.UnionType):
         for arg in typing.get_args(tp):
             try:
@@ -253,7 +337,7 @@ def _convert(value, tp, key: str):
         items = [_convert(v, args[0], key) if args else _frozen(v) for v in value]
         return tuple(items) if (origin or tp) is tuple else items
     if dataclasses.is_dataclass(tp):
-        if isinstance(value, tp):
+        if isinstance(tp, type) and isinstance(value, tp):
             return value
         if isinstance(value, dict):
             return spec_from_dict(tp, value, _prefix=key + ".")
@@ -312,7 +396,8 @@ def spec_from_dict(cls, mapping, *, _prefix: str = ""):
         raise TypeError(f"cls must be a dataclass type, got {cls!r}")
     where = f"[{_prefix[:-1]}]" if _prefix else "the top level"
     if not isinstance(mapping, dict):
-        raise TypeError(f"{_prefix[:-1] or 'spec'} must be a table of keys, got {type(mapping).__name__}")
+        raise TypeError(f"{_prefix[:-1] or 'spec'} must be a table of keys, "
+                        f"got {type(mapping).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = [k for k in mapping if k not in fields]
     if unknown:
@@ -336,18 +421,30 @@ def spec_from_dict(cls, mapping, *, _prefix: str = ""):
 
 
 def spec_to_dict(spec) -> dict:
-    """Nested dict of plain values (tuples as lists); ``None`` fields kept as None."""
+    """Nested dict of plain values (tuples as lists); ``None`` fields kept as None.
+
+    A field marked ``metadata={"omit_default": True}`` (one added after 0.1) is left out
+    while it holds its default; a tagged object (a method) is a table with its ``kind``.
+    """
     if not dataclasses.is_dataclass(spec) or isinstance(spec, type):
         raise TypeError(f"spec must be a dataclass instance, got {type(spec).__name__}")
     out = {}
+    if _tags(type(spec)) is not None:
+        out["kind"] = cast(Any, spec).kind
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
+        if f.metadata.get("omit_default") and _same(value, f.default):
+            continue
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             value = spec_to_dict(value)
         elif isinstance(value, tuple):
             value = list(value)
         out[f.name] = value
     return out
+
+
+def _same(value, default) -> bool:
+    return type(value) is type(default) and value == default
 
 
 def spec_json(spec) -> str:
@@ -358,7 +455,8 @@ def spec_json(spec) -> str:
 
 
 def _toml_key(key: str) -> str:
-    return key if key.replace("_", "").replace("-", "").isalnum() and key.isascii() else json.dumps(key)
+    bare = key.replace("_", "").replace("-", "").isalnum() and key.isascii()
+    return key if bare else json.dumps(key)
 
 
 def _toml_value(value, key: str) -> str:
@@ -422,11 +520,15 @@ def load_spec(cls, path):
 
 # --------------------------------------------------------------------------- dotted keys
 def spec_keys(spec) -> list[str]:
-    """Dotted names of every leaf field ("init.m", "training.lr", ...)."""
+    """Dotted names of every leaf field ("init.m", "training.lr", ...); a tagged object
+    (``training.method`` holding a method object) is a key itself and has keys for its
+    fields ("training.method", "training.method.temperature")."""
     keys = []
     for f in dataclasses.fields(spec):
         value = getattr(spec, f.name)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            if _tags(type(value)) is not None:
+                keys.append(f.name)
             keys += [f"{f.name}.{k}" for k in spec_keys(value)]
         else:
             keys.append(f.name)
@@ -440,7 +542,8 @@ def spec_replace(spec, changes: dict):
     known = spec_keys(spec)
     for key, value in changes.items():
         if key not in known:
-            raise ValueError(f"unknown key {key!r} for {type(spec).__name__}; accepted: {', '.join(known)}")
+            raise ValueError(f"unknown key {key!r} for {type(spec).__name__}; "
+                             f"accepted: {', '.join(known)}")
         node = table
         *parents, leaf = key.split(".")
         for p in parents:
@@ -451,12 +554,11 @@ def spec_replace(spec, changes: dict):
 
 def spec_seeds(spec) -> dict:
     """Every field whose name contains 'seed', by dotted key."""
-    table = spec_to_dict(spec)
     out = {}
     for key in spec_keys(spec):
         if "seed" in key.rsplit(".", 1)[-1]:
-            node = table
+            node = spec
             for p in key.split("."):
-                node = node[p]
+                node = getattr(node, p)
             out[key] = node
     return out

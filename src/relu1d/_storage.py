@@ -41,8 +41,9 @@ import math
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -61,13 +62,15 @@ def _default_mode() -> int:
 _FILE_MODE = _default_mode()
 
 
-def atomic_write(path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp)`` on a temporary path beside ``path``, fsync it, then rename
     it onto ``path``. On any error (or interrupt) the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # the writer's pid in the name: only temporaries of dead processes are ever cleared
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -153,7 +156,8 @@ def _writer_alive(tmp: Path) -> bool:
         return False  # an older name without a pid: left by a dead writer or by nobody
     pid = int(parts[-2])
     if pid == os.getpid():
-        return True  # ours: being written right now (never our own leftovers: they are removed on error)
+        # ours: being written right now (never our own leftovers: they are removed on error)
+        return True
     return pid_alive(pid)
 
 
@@ -190,13 +194,17 @@ def check_writable_dir(path, what: str = "--out") -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ValueError(f"{what} {str(path)!r}: cannot create the folder ({exc.strerror or exc})") from None
+        raise ValueError(
+            f"{what} {str(path)!r}: cannot create the folder ({exc.strerror or exc})"
+        ) from None
     try:
         fd, probe = tempfile.mkstemp(prefix=".relu1d-write-test.", suffix=_TMP_SUFFIX, dir=path)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ValueError(f"{what} {str(path)!r}: cannot write in this folder ({exc.strerror or exc})") from None
+        raise ValueError(
+            f"{what} {str(path)!r}: cannot write in this folder ({exc.strerror or exc})"
+        ) from None
     return path
 
 
@@ -232,9 +240,11 @@ def check_output_folder(directory, overwrite: bool = False, what: str = "--out")
     directory = Path(directory)
     previous = read_record_meta(directory)
     if previous is None and not overwrite and directory.is_dir() and any(directory.iterdir()):
-        raise ValueError(f"{what} {str(directory)!r} is not empty and holds no relu1d record (no meta.json "
-                         f"written by relu1d); choose an empty or new folder, or pass --overwrite to write into it "
-                         f"(files relu1d did not write are kept)")
+        raise ValueError(
+            f"{what} {str(directory)!r} is not empty and holds no relu1d record (no meta.json "
+            f"written by relu1d); choose an empty or new folder, or pass --overwrite to write "
+            f"into it (files relu1d did not write are kept)"
+        )
     return previous
 
 
@@ -302,7 +312,7 @@ def environment() -> dict:
             "platform": platform.platform(), "cpu_count": os.cpu_count()}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_fingerprint() -> str:
     """SHA-256 over the relu1d package's ``.py`` files (relative path and contents, in
     sorted order): two results with the same fingerprint were computed by the same code,
@@ -320,4 +330,4 @@ def source_fingerprint() -> str:
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -20,18 +20,25 @@ def as_float_array(value, name: str, *, ndim: int | None = 1, min_size: int = 0,
                    finite: bool = True) -> np.ndarray:
     """Convert ``value`` to a float64 array, refusing strings, booleans, complex
     numbers, wrong dimensions and (by default) NaN or inf."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor, without importing torch
+    # a torch tensor, without importing torch
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu().numpy()
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be an array of real numbers, got the string {_short(value)}")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged nested lists and the like
-        raise TypeError(f"{name} must be an array of real numbers, got {_short(value)}: {exc}") from None
+        raise TypeError(
+            f"{name} must be an array of real numbers, got {_short(value)}: {exc}"
+        ) from None
     if arr.dtype == object or arr.dtype.kind not in "fiu":
         if arr.dtype.kind == "b":
-            raise TypeError(f"{name} must hold real numbers, got booleans; convert with .astype(float) if meant")
-        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype} ({_short(value)})")
+            raise TypeError(
+                f"{name} must hold real numbers, got booleans; convert with .astype(float) if meant"
+            )
+        raise TypeError(
+            f"{name} must be an array of real numbers, got dtype {arr.dtype} ({_short(value)})"
+        )
     arr = arr.astype(np.float64, copy=True)
     if ndim is not None and arr.ndim != ndim:
         if ndim == 1 and arr.ndim == 0:
@@ -51,7 +58,9 @@ def as_real(value, name: str, *, positive: bool = False, nonnegative: bool = Fal
             allow_inf: bool = False) -> float:
     """A real scalar, optionally > 0 or >= 0."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {_short(value)} of type {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a real number, got {_short(value)} of type {type(value).__name__}"
+        )
     out = float(value)
     if np.isnan(out) or (np.isinf(out) and not allow_inf):
         raise ValueError(f"{name} must be finite, got {out}")
@@ -67,7 +76,9 @@ def as_int(value, name: str, *, minimum: int | None = None) -> int:
         if isinstance(value, (float, np.floating)) and float(value).is_integer():
             value = int(value)
         else:
-            raise TypeError(f"{name} must be an integer, got {_short(value)} of type {type(value).__name__}")
+            raise TypeError(
+                f"{name} must be an integer, got {_short(value)} of type {type(value).__name__}"
+            )
     out = int(value)
     if minimum is not None and out < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {out}")
@@ -77,7 +88,9 @@ def as_int(value, name: str, *, minimum: int | None = None) -> int:
 def as_choice(value, name: str, choices: Iterable[str]) -> str:
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {_short(value)}")
+        raise ValueError(
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {_short(value)}"
+        )
     return value
 
 
@@ -105,4 +118,7 @@ def check_network_and_data(net, data, *, data_optional: bool = False) -> None:
         return
     if not isinstance(data, Dataset):
         accepted = "a relu1d.Dataset or None" if data_optional else "a relu1d.Dataset"
-        raise TypeError(f"data must be {accepted}, got {type(data).__name__}; build one with relu1d.Dataset(x, y)")
+        raise TypeError(
+            f"data must be {accepted}, got {type(data).__name__}; "
+            "build one with relu1d.Dataset(x, y)"
+        )

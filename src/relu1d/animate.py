@@ -44,9 +44,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import cast
 
 import numpy as np
 
@@ -74,11 +75,17 @@ _GAP_DECADES = 3.0
 _FIG_SIZE_PX = (1320, 420)
 _LAST_FRAME_HOLD_MS = 1000
 _COLORS = {"pos": "C3", "neg": "C0", "knots": "C2", "f": "C0", "samples": "C3"}
-_REF_STYLES = {"kernel": ("C1", "--"), "natural_cubic": ("C4", ":"), "linear": ("0.45", "-."),
-               "rnorm": ("C8", "--")}
-FFMPEG_HELP = ("writing .mp4 needs the ffmpeg program on the PATH, and none was found: install it "
-               "(Debian/Ubuntu: apt install ffmpeg; macOS: brew install ffmpeg; conda: conda install -c "
-               "conda-forge ffmpeg) or write a .gif instead (--out movie.gif)")
+_REF_STYLES: dict[str | None, tuple[str, str]] = {
+    "kernel": ("C1", "--"),
+    "natural_cubic": ("C4", ":"),
+    "linear": ("0.45", "-."),
+    "rnorm": ("C8", "--"),
+}
+FFMPEG_HELP = (
+    "writing .mp4 needs the ffmpeg program on the PATH, and none was found: install it "
+    "(Debian/Ubuntu: apt install ffmpeg; macOS: brew install ffmpeg; conda: conda install -c "
+    "conda-forge ffmpeg) or write a .gif instead (--out movie.gif)"
+)
 
 
 class FFmpegNotFound(RuntimeError):
@@ -107,6 +114,13 @@ def choose_frames(times, n: int = DEFAULT_FRAMES) -> np.ndarray:
     Returns
     -------
     (min(n, k),) int array, increasing.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import animate
+    >>> animate.choose_frames(np.array([0.0, 1.0, 2.0, 5.0, 10.0, 100.0, 1000.0]), n=4)
+    array([0, 1, 4, 6])
     """
     times = np.asarray(times, dtype=float)
     n = as_int(n, "n", minimum=1)
@@ -124,7 +138,9 @@ def choose_frames(times, n: int = DEFAULT_FRAMES) -> np.ndarray:
     want = n - len(zero)
     if want >= positive.size:  # every positive one, the rest evenly among t <= 0
         rest = np.setdiff1d(np.arange(k), positive)
-        extra = rest[np.unique(np.linspace(0, rest.size - 1, n - positive.size).round().astype(np.int64))]
+        extra = rest[
+            np.unique(np.linspace(0, rest.size - 1, n - positive.size).round().astype(np.int64))
+        ]
         return np.union1d(extra, positive)
     if want == 1:
         return np.array(zero + [k - 1], dtype=np.int64)
@@ -146,10 +162,10 @@ def choose_frames(times, n: int = DEFAULT_FRAMES) -> np.ndarray:
             hi = mid
         else:
             lo = mid
-    chosen = picks(hi)
-    if chosen.size > want:
-        chosen = picks(lo) if picks(lo).size <= want else chosen[:0]
-    chosen = set(chosen.tolist()) | {0, positive.size - 1}
+    first = picks(hi)
+    if first.size > want:
+        first = picks(lo) if picks(lo).size <= want else first[:0]
+    chosen = set(first.tolist()) | {0, positive.size - 1}
     while len(chosen) > want:  # rounding overshoot: drop the pick whose neighbours are closest
         arr = np.array(sorted(chosen))
         span = logt[arr[2:]] - logt[arr[:-2]]
@@ -171,20 +187,26 @@ def _frame_indices(frames, n_snap: int, times) -> np.ndarray:
     if isinstance(frames, (int, np.integer)) and not isinstance(frames, bool):
         return choose_frames(times, as_int(frames, "frames", minimum=1))
     if isinstance(frames, (str, bytes)) or not hasattr(frames, "__len__"):
-        raise TypeError(f"frames must be None, a number of frames or a sequence of snapshot indices; "
-                        f"got {type(frames).__name__}")
+        raise TypeError(
+            f"frames must be None, a number of frames or a sequence of snapshot indices; "
+            f"got {type(frames).__name__}"
+        )
     idx = [as_int(k, "frames[i]") for k in frames]
     if not idx:
         raise ValueError("frames must hold at least one snapshot index")
     bad = [k for k in idx if not -n_snap <= k < n_snap]
     if bad:
-        raise ValueError(f"frames holds snapshot indices {bad[:5]} out of range for {n_snap} snapshot(s) "
-                         f"(valid: 0..{n_snap - 1}, or negative from the end)")
+        raise ValueError(
+            f"frames holds snapshot indices {bad[:5]} out of range for {n_snap} snapshot(s) "
+            f"(valid: 0..{n_snap - 1}, or negative from the end)"
+        )
     return np.array([k % n_snap for k in idx], dtype=np.int64)
 
 
 # --------------------------------------------------------------------------- references
-def reference_curves(references, data: Dataset | None, network: Network | None = None) -> list[tuple[str, Callable]]:
+def reference_curves(
+    references, data: Dataset | None, network: Network | None = None
+) -> list[tuple[str, Callable]]:
     """``(label, function)`` pairs for the reference curves.
 
     Parameters
@@ -202,23 +224,44 @@ def reference_curves(references, data: Dataset | None, network: Network | None =
         Needed by the named references.
     network : Network, optional
         Its provenance gives the init distribution of "kernel".
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> [label for label, f in animate.reference_curves(("linear", "natural_cubic"), data)]
+    ['linear interpolant', 'natural cubic spline']
     """
     out = []
     for ref in _as_sequence(references):
-        if isinstance(ref, tuple) and len(ref) == 2 and isinstance(ref[0], str) and callable(ref[1]):
+        if (
+            isinstance(ref, tuple)
+            and len(ref) == 2
+            and isinstance(ref[0], str)
+            and callable(ref[1])
+        ):
             out.append((ref[0], ref[1]))
         elif isinstance(ref, str):
             if ref not in REFERENCES:
-                raise ValueError(f"references: unknown reference {ref!r}; use one of "
-                                 f"{', '.join(map(repr, REFERENCES))}, a callable g(x) or a (label, callable) pair")
+                raise ValueError(
+                    f"references: unknown reference {ref!r}; use one of "
+                    f"{', '.join(map(repr, REFERENCES))}, a callable g(x) or a (label, callable) "
+                    "pair"
+                )
             if data is None:
-                raise ValueError(f"reference {ref!r} needs the samples: pass data (--data CSV on the command line)")
+                raise ValueError(
+                    f"reference {ref!r} needs the samples: pass data "
+                    "(--data CSV on the command line)"
+                )
             out.append(_named_reference(ref, data, network))
         elif callable(ref):
             out.append((getattr(ref, "__name__", None) or type(ref).__name__, ref))
         else:
-            raise TypeError(f"references: each entry must be a name ({', '.join(REFERENCES)}), a callable or a "
-                            f"(label, callable) pair; got {type(ref).__name__}")
+            raise TypeError(
+                f"references: each entry must be a name ({', '.join(REFERENCES)}), a callable or a "
+                f"(label, callable) pair; got {type(ref).__name__}"
+            )
     return out
 
 
@@ -251,9 +294,11 @@ def _named_reference(name: str, data: Dataset, network: Network | None) -> tuple
     elif scheme == "gaussian":
         init = "gaussian"
     else:
-        raise ValueError(f"reference 'kernel' needs the init distribution of (a, b), uniform or gaussian; this "
-                         f"run's init scheme is {scheme!r}; pass a callable instead, e.g. "
-                         f"relu1d.kernel.interpolant(data, init=relu1d.kernel.Density(p))")
+        raise ValueError(
+            f"reference 'kernel' needs the init distribution of (a, b), uniform or gaussian; this "
+            f"run's init scheme is {scheme!r}; pass a callable instead, e.g. "
+            f"relu1d.kernel.interpolant(data, init=relu1d.kernel.Density(p))"
+        )
     return f"kernel interpolant ({init} init)", interpolant(data, init=init)
 
 
@@ -279,6 +324,17 @@ class FrameData:
         rᵢ >= 0.
     loss : float
         The loss at this step (NaN if that step has no record).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> frame = animate.build_scene(traj, data, frames=4, grid_points=50, dpi=40).frame_data(1)
+    >>> frame.snapshot, frame.step, frame.x.shape, frame.u.shape      # 6 neurons as particles
+    (1, 20, (50,), (6,))
     """
 
     snapshot: int
@@ -325,6 +381,17 @@ class Scene:
         The fixed axis limits.
     notes : list of str
         What the viewer should know (particles beyond the axes, thinning, one snapshot).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> scene = animate.build_scene(traj, data, frames=3, grid_points=50, dpi=40)
+    >>> scene.render(0).shape                 # RGBA pixels of frame 0
+    (168, 528, 4)
     """
 
     def __init__(self, traj, data: Dataset | None, frames: np.ndarray, references, grid_points: int,
@@ -337,16 +404,25 @@ class Scene:
         self._far_particles: set = set()   # frames with particles beyond the axes
         self._far_f: set = set()           # frames where f leaves the axes
         self._refs = reference_curves(references, data, traj.network)
-        self._ref_names = [ref if isinstance(ref, str) else None for ref in _as_sequence(references)]
+        self._ref_names = [
+            ref if isinstance(ref, str) else None for ref in _as_sequence(references)
+        ]
         m = int(self.snapshots.a.shape[1])
-        self._shown = (np.arange(m) if m <= MAX_PARTICLES
-                       else np.unique(np.linspace(0, m - 1, MAX_PARTICLES).round().astype(np.int64)))
+        self._shown = (
+            np.arange(m)
+            if m <= MAX_PARTICLES
+            else np.unique(np.linspace(0, m - 1, MAX_PARTICLES).round().astype(np.int64))
+        )
         if m > MAX_PARTICLES:
-            self._notes.append(f"{self._shown.size} of the {m} particles and knots are drawn (the same neurons in "
-                              "every frame)")
+            self._notes.append(
+                f"{self._shown.size} of the {m} particles and knots are drawn (the same neurons in "
+                "every frame)"
+            )
         if len(self.snapshots) == 1:
-            self._notes.append(f"the trajectory holds a single snapshot (step {int(self.snapshots.steps[0])}): the "
-                              "movie is one still frame")
+            self._notes.append(
+                "the trajectory holds a single snapshot "
+                f"(step {int(self.snapshots.steps[0])}): the movie is one still frame"
+            )
         self.grid = np.linspace(*self._x_range(), int(grid_points))
         self._f_cache: dict[int, np.ndarray] = {}
         self.limits = self._limits()
@@ -392,26 +468,45 @@ class Scene:
             u, v = np.abs(r) * np.cos(theta), np.abs(r) * np.sin(theta)
         step = int(self.snapshots.steps[k])
         rec = np.searchsorted(self.traj.steps, step)
-        loss = (float(self.traj.loss[rec]) if rec < self.traj.steps.size and int(self.traj.steps[rec]) == step
-                else float("nan"))
-        return FrameData(k, step, float(self.snapshots.times[k]), self.grid, self._f(k), kx, ky, u, v, r >= 0, loss)
+        loss = (
+            float(self.traj.loss[rec])
+            if rec < self.traj.steps.size and int(self.traj.steps[rec]) == step
+            else float("nan")
+        )
+        return FrameData(
+            k,
+            step,
+            float(self.snapshots.times[k]),
+            self.grid,
+            self._f(k),
+            kx,
+            ky,
+            u,
+            v,
+            r >= 0,
+            loss,
+        )
 
     def _limits(self) -> _Limits:
-        values, radii = [], []
+        value_parts: list[np.ndarray] = []
+        radius_parts: list[np.ndarray] = []
         for k in self.frames:
             f = self._f(int(k))
-            values.append(f[np.isfinite(f)])
+            value_parts.append(f[np.isfinite(f)])
             net = self._network(int(k))
             with np.errstate(over="ignore", invalid="ignore"):
                 rad = np.abs(net.canonical()[0][self._shown])
-            radii.append(rad[np.isfinite(rad)])
-        radii_end = radii[-1]
-        values = np.concatenate(values)
-        radii = np.concatenate(radii)
-        if self.data is not None and values.size:  # nothing beyond SPAN_CAP data scales about the samples
+            radius_parts.append(rad[np.isfinite(rad)])
+        radii_end = radius_parts[-1]
+        values = np.concatenate(value_parts)
+        radii = np.concatenate(radius_parts)
+        # nothing beyond SPAN_CAP data scales about the samples
+        if self.data is not None and values.size:
             y = self.data.y
             scale = max(float(np.ptp(y)), float(np.max(np.abs(y))), 1e-12)
-            values = values[np.abs(values - 0.5 * (float(y.min()) + float(y.max()))) <= SPAN_CAP * scale]
+            values = values[
+                np.abs(values - 0.5 * (float(y.min()) + float(y.max()))) <= SPAN_CAP * scale
+            ]
         # the scale of the end state: values below it never count as a gap (see _inliers)
         if self.data is not None:
             floor = max(float(np.ptp(self.data.y)), float(np.max(np.abs(self.data.y))))
@@ -450,8 +545,14 @@ class Scene:
             loss_y = (math.log10(l0) - 0.5, math.log10(l1) + 0.5)
         else:
             loss_y = (l0 / 2.0, l1 * 2.0) if l1 > l0 else (l0 / 3.0, l0 * 3.0)
-        return _Limits((float(self.grid[0]), float(self.grid[-1])), (lo - pad, hi + pad), radius, loss_x, loss_y,
-                       log10)
+        return _Limits(
+            (float(self.grid[0]), float(self.grid[-1])),
+            (lo - pad, hi + pad),
+            radius,
+            loss_x,
+            loss_y,
+            log10,
+        )
 
     # ---------------------------------------------------------------- figure
     def _build(self, dpi: float) -> None:
@@ -462,32 +563,56 @@ class Scene:
 
         w_px, h_px = _FIG_SIZE_PX
         scale = dpi / 100.0
-        w_px, h_px = 2 * round(w_px * scale / 2), 2 * round(h_px * scale / 2)  # even: H.264 needs it
+        # even: H.264 needs it
+        w_px, h_px = 2 * round(w_px * scale / 2), 2 * round(h_px * scale / 2)
         fig = Figure(figsize=(w_px / dpi, h_px / dpi), dpi=dpi)
         self.canvas = FigureCanvasAgg(fig)
         # a fixed layout: matplotlib's constrained layout would cost about a second here
-        ax_f, ax_p, ax_l = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.25, 1.0, 1.1], "left": 0.045,
-                                                           "right": 0.99, "bottom": 0.12, "top": 0.86,
-                                                           "wspace": 0.2})
+        ax_f, ax_p, ax_l = fig.subplots(
+            1,
+            3,
+            gridspec_kw={
+                "width_ratios": [1.25, 1.0, 1.1],
+                "left": 0.045,
+                "right": 0.99,
+                "bottom": 0.12,
+                "top": 0.86,
+                "wspace": 0.2,
+            },
+        )
         lim = self.limits
         traj = self.traj
         net = traj.network
-        fig.suptitle(f"{traj.method}"
-                     + (f", lr = {traj.options['lr']:g}" if isinstance(traj.options.get("lr"), (int, float)) else "")
-                     + f", m = {net.m}, α = {net.alpha:g}"
-                     + (", PARTIAL (interrupted)" if traj.interrupted else ""), fontsize=10, x=0.01, ha="left")
+        fig.suptitle(
+            f"{traj.method}"
+            + (
+                f", lr = {traj.options['lr']:g}"
+                if isinstance(traj.options.get("lr"), (int, float))
+                else ""
+            )
+            + f", m = {net.m}, α = {net.alpha:g}"
+            + (", PARTIAL (interrupted)" if traj.interrupted else ""),
+            fontsize=10,
+            x=0.01,
+            ha="left",
+        )
         art: dict = {"references": []}
         # f panel
         for j, (label, g) in enumerate(self._refs):
             color, ls = _REF_STYLES.get(self._ref_names[j], (f"C{5 + j % 5}", "--"))
             with np.errstate(over="ignore", invalid="ignore"):
                 gy = np.asarray(g(self.grid), dtype=float).ravel()
-            art["references"].append(ax_f.plot(self.grid, _clip(gy, lim.y), color=color, ls=ls, lw=1.2,
-                                               label=label, zorder=1)[0])
+            art["references"].append(
+                ax_f.plot(
+                    self.grid, _clip(gy, lim.y), color=color, ls=ls, lw=1.2, label=label, zorder=1
+                )[0]
+            )
         if self.data is not None:
             ax_f.plot(self.data.x, self.data.y, "x", color=_COLORS["samples"], ms=7, mew=2,
                       label="samples $(x_j, y_j)$", zorder=4)
-        (art["f"],) = ax_f.plot([], [], color=_COLORS["f"], lw=1.8, label="$f(x)$", animated=True, zorder=2)
+        (art["f"],) = ax_f.plot(
+            [], [], color=_COLORS["f"], lw=1.8, label="$f(x)$", animated=True, zorder=2
+        )
         (art["knots"],) = ax_f.plot([], [], "o", ms=4, mfc="none", color=_COLORS["knots"],
                                     label="knots $(e_i, f(e_i))$", animated=True, zorder=3)
         ax_f.set_xlim(*lim.x)
@@ -502,10 +627,12 @@ class Scene:
             segs = [np.column_stack((ends, -xj * ends)) for xj in self.data.x]
             ax_p.add_collection(LineCollection(segs, colors="0.6", linewidths=0.8, zorder=1))
         # Line2D markers, not scatter: Agg draws them as one stamped marker (several times faster)
-        (art["pos"],) = ax_p.plot([], [], "o", ms=3.2, color=_COLORS["pos"], label="$r_i > 0$", animated=True,
-                                  zorder=2)
-        (art["neg"],) = ax_p.plot([], [], "o", ms=3.2, color=_COLORS["neg"], label="$r_i < 0$", animated=True,
-                                  zorder=2)
+        (art["pos"],) = ax_p.plot(
+            [], [], "o", ms=3.2, color=_COLORS["pos"], label="$r_i > 0$", animated=True, zorder=2
+        )
+        (art["neg"],) = ax_p.plot(
+            [], [], "o", ms=3.2, color=_COLORS["neg"], label="$r_i < 0$", animated=True, zorder=2
+        )
         ax_p.set_xlim(-rad, rad)
         ax_p.set_ylim(-rad, rad)
         ax_p.set_aspect("equal")
@@ -524,10 +651,13 @@ class Scene:
             ax_l.set_yscale("log")
             ax_l.plot(t[ok], loss[ok], color="C0", lw=1.2)
             ax_l.set_title("loss", fontsize=10)
-        (art["marker"],) = ax_l.plot([], [], "o", ms=8, color="C3", animated=True, zorder=3, clip_on=False)
+        (art["marker"],) = ax_l.plot(
+            [], [], "o", ms=8, color="C3", animated=True, zorder=3, clip_on=False
+        )
         ax_l.set_xlim(*lim.loss_x)
         ax_l.set_ylim(*lim.loss_y)
-        ax_l.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks overlap on short ranges
+        # labelled minor ticks overlap on short ranges
+        ax_l.xaxis.set_minor_formatter(NullFormatter())
         ax_l.yaxis.set_minor_formatter(NullFormatter())
         ax_l.set_xlabel("time t = lr·step (step 0 at the left edge)")
         art["label"] = fig.text(0.99, 0.985, "", ha="right", va="top", fontsize=10, animated=True)
@@ -544,13 +674,20 @@ class Scene:
         notes = list(self._notes)
         n = len(self.frames)
         if self._far_f:
-            notes.append(f"f leaves the fixed y-axis in {len(self._far_f)} of {n} frame(s) (robust limits: "
-                         f"the axis leaves off values decades beyond the rest, far beyond the central "
-                         f"{QUANTILE:.0%} of those drawn, or more than {SPAN_CAP:g} data scales from the samples)")
+            notes.append(
+                f"f leaves the fixed y-axis in {len(self._far_f)} of {n} frame(s) (robust limits: "
+                f"the axis leaves off values decades beyond the rest, far beyond the central "
+                f"{QUANTILE:.0%} of those drawn, or more than {SPAN_CAP:g} data scales from the "
+                "samples)"
+            )
         if self._far_particles:
-            notes.append(f"some particles lie beyond the fixed axes in {len(self._far_particles)} of {n} frame(s) "
-                         f"and are drawn on the edge circle (robust limits: the axes leave off radii decades beyond the "
-                         f"rest and reach at most 3 times the {QUANTILE:.0%} quantile of the others)")
+            notes.append(
+                "some particles lie beyond the fixed axes in "
+                f"{len(self._far_particles)} of {n} frame(s) "
+                "and are drawn on the edge circle (robust limits: the axes leave off radii decades "
+                "beyond the rest and reach at most 3 times the "
+                f"{QUANTILE:.0%} quantile of the others)"
+            )
         return notes
 
     @property
@@ -588,9 +725,11 @@ class Scene:
             if np.any(~((fr.f >= lim.y[0]) & (fr.f <= lim.y[1]))):
                 self._far_f.add(i)
         loss_text = f"loss {fr.loss:.4g}" if math.isfinite(fr.loss) else "loss not recorded"
-        art["label"].set_text(f"step {fr.step}   t = {fr.time:.4g}   {loss_text}"
-                              + (f"   {n_far} particle(s) beyond the axes, drawn on the edge" if n_far else "")
-                              + f"   frame {i + 1}/{len(self.frames)}")
+        art["label"].set_text(
+            f"step {fr.step}   t = {fr.time:.4g}   {loss_text}"
+            + (f"   {n_far} particle(s) beyond the axes, drawn on the edge" if n_far else "")
+            + f"   frame {i + 1}/{len(self.frames)}"
+        )
         return fr
 
     def render(self, i: int) -> np.ndarray:
@@ -659,10 +798,31 @@ def _clip(values: np.ndarray, limits: tuple) -> np.ndarray:
         return np.clip(np.asarray(values, dtype=float), lo - span, hi + span)
 
 
-def build_scene(traj, data: Dataset | None = None, *, frames=None, references=(), grid_points: int = 400,
-                dpi: float = 100) -> Scene:
+def build_scene(
+    traj,
+    data: Dataset | None = None,
+    *,
+    frames=None,
+    references=(),
+    grid_points: int = 400,
+    dpi: float = 100,
+) -> Scene:
     """The :class:`Scene` of an animation of ``traj`` (see :func:`animate` for the
-    arguments), without rendering any frame."""
+    arguments), without rendering any frame.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> scene = animate.build_scene(traj, data, frames=4, grid_points=50, dpi=40)
+    >>> scene.frames                          # snapshot indices, spread in log-time
+    array([ 0,  1,  3, 10])
+    >>> scene.size                            # pixels (width, height)
+    (528, 168)
+    """
     from .train import Trajectory
 
     if not isinstance(traj, Trajectory):
@@ -715,22 +875,50 @@ def _write_gif(scene: Scene, tmp: Path, fps: float, progress: bool) -> None:
     with _progress(len(scene.frames), progress) as bar:
         for i in range(len(scene.frames)):
             rgb = Image.fromarray(scene.render(i)[..., :3])
-            if palette is None:  # one palette for the movie: no flicker, and the frames stay comparable
+            # one palette for the movie: no flicker, and the frames stay comparable
+            if palette is None:
                 palette = rgb.quantize(colors=128, method=Image.Quantize.MEDIANCUT)
             frames.append(rgb.quantize(palette=palette, dither=Image.Dither.NONE))
             bar.update(1)
     step_ms = max(20, int(round(1000.0 / fps)))
     durations = [step_ms] * len(frames)
     durations[-1] = max(step_ms, _LAST_FRAME_HOLD_MS)
-    frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)
+    frames[0].save(
+        tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0
+    )
 
 
 def _write_mp4(scene: Scene, tmp: Path, fps: float, progress: bool, ffmpeg: str) -> None:
     w, h = scene.size
-    cmd = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgba", "-s", f"{w}x{h}",
-           "-r", f"{fps:g}", "-i", "-", "-an", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-f", "mp4", str(tmp)]
+    cmd = [
+        ffmpeg,
+        "-y",
+        "-loglevel",
+        "error",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgba",
+        "-s",
+        f"{w}x{h}",
+        "-r",
+        f"{fps:g}",
+        "-i",
+        "-",
+        "-an",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        "-f",
+        "mp4",
+        str(tmp),
+    ]
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
+        )
+        assert proc.stdin is not None  # stdin=PIPE
         try:
             with _progress(len(scene.frames), progress) as bar:
                 for i in range(len(scene.frames)):
@@ -753,8 +941,18 @@ def _write_mp4(scene: Scene, tmp: Path, fps: float, progress: bool, ffmpeg: str)
                                f"{' / '.join(text[-3:]) or 'no message'}; a .gif needs no ffmpeg")
 
 
-def animate(traj, data: Dataset | None = None, path="animation.gif", *, frames=None, fps: float = 10.0,
-            dpi: float = 100, references=(), grid_points: int = 400, progress: bool = True) -> Path:
+def animate(
+    traj,
+    data: Dataset | None = None,
+    path="animation.gif",
+    *,
+    frames=None,
+    fps: float = 10.0,
+    dpi: float = 100,
+    references=(),
+    grid_points: int = 400,
+    progress: bool = True,
+) -> Path:
     """Render a training run as a movie (GIF or MP4) of three synchronised panels.
 
     Parameters
@@ -792,6 +990,20 @@ def animate(traj, data: Dataset | None = None, path="animation.gif", *, frames=N
     ------
     FFmpegNotFound
         ``path`` ends in .mp4 and no ffmpeg is on the PATH (checked before rendering).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = animate.animate(traj, data, pathlib.Path(tmp) / "run.gif", frames=3, dpi=30,
+    ...                            grid_points=50, progress=False)
+    ...     print(path.name, path.stat().st_size > 0)
+    run.gif True
     """
     return _animate(traj, data, path, frames=frames, fps=fps, dpi=dpi, references=references,
                     grid_points=grid_points, progress=progress)[0]
@@ -804,11 +1016,16 @@ def _animate(traj, data, path, *, frames=None, fps=10.0, dpi=100, references=(),
     if fps > 100:
         raise ValueError(f"fps must be at most 100, got {fps:g}")
     ffmpeg = _ffmpeg() if suffix == ".mp4" else None  # before any work
-    scene = build_scene(traj, data, frames=frames, references=references, grid_points=grid_points, dpi=dpi)
+    scene = build_scene(
+        traj, data, frames=frames, references=references, grid_points=grid_points, dpi=dpi
+    )
     if suffix == ".gif":
         written = _storage.atomic_write(path, lambda tmp: _write_gif(scene, tmp, fps, progress))
     else:
-        written = _storage.atomic_write(path, lambda tmp: _write_mp4(scene, tmp, fps, progress, ffmpeg))
+        assert ffmpeg is not None  # found above for .mp4
+        written = _storage.atomic_write(
+            path, lambda tmp: _write_mp4(scene, tmp, fps, progress, ffmpeg)
+        )
     return written, scene
 
 
@@ -838,37 +1055,67 @@ def load_run(run, data=None) -> RunFile:
         (``relu1d train`` and the experiments' runs store them as ``data_x``,
         ``data_y``); a plain
         ``Trajectory.save`` file has none, and the movie then shows no samples.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run = animate.load_run(traj.save(pathlib.Path(tmp) / "run.nc"), data)
+    >>> run.trajectory.network.m, run.data.s
+    (6, 4)
     """
     from .train import Trajectory
 
     path = Path(run)
     if path.is_dir():
-        runs = sorted(p.name for p in (path / "runs").glob("*.nc")) if (path / "runs").is_dir() else []
+        runs = (
+            sorted(p.name for p in (path / "runs").glob("*.nc")) if (path / "runs").is_dir() else []
+        )
         if len(runs) > 1:
-            raise ValueError(f"{str(path)!r} is an experiment's folder with {len(runs)} runs; give one of them: "
-                             + ", ".join(str(path / "runs" / name) for name in runs[:8])
-                             + (" ..." if len(runs) > 8 else ""))
+            raise ValueError(
+                f"{str(path)!r} is an experiment's folder with {len(runs)} runs; give one of them: "
+                + ", ".join(str(path / "runs" / name) for name in runs[:8])
+                + (" ..." if len(runs) > 8 else "")
+            )
         if runs:  # an experiment's folder with one run (its data.nc holds the measurements)
             return load_run(path / "runs" / runs[0], data)
         if not (path / "data.nc").is_file():
-            raise ValueError(f"{str(path)!r} is a folder without data.nc; give the data.nc of a `relu1d train` "
-                             "output folder, or a file written by Trajectory.save")
+            raise ValueError(
+                f"{str(path)!r} is a folder without data.nc; give the data.nc of a `relu1d train` "
+                "output folder, or a file written by Trajectory.save"
+            )
         path = path / "data.nc"
     if not path.exists():
-        raise ValueError(f"{str(path)!r} does not exist; give the data.nc of a `relu1d train` output folder, or a "
-                         "file written by Trajectory.save")
+        raise ValueError(
+            f"{str(path)!r} does not exist; give the data.nc of a `relu1d train` output folder, "
+            "or a file written by Trajectory.save"
+        )
     try:
         traj = Trajectory.load(path)
     except ValueError as exc:
-        runs = path.parent / "runs"
-        hint = (f"; this folder's runs are in {runs}/" if runs.is_dir() and any(runs.glob("*.nc")) else "")
-        raise ValueError(f"cannot animate: {exc} (relu1d animate needs a trajectory: the data.nc of `relu1d "
-                         f"train`, an experiment's runs/NAME.nc, or a file written by Trajectory.save{hint})") from None
+        runs_dir = path.parent / "runs"
+        hint = (
+            f"; this folder's runs are in {runs_dir}/"
+            if runs_dir.is_dir() and any(runs_dir.glob("*.nc"))
+            else ""
+        )
+        raise ValueError(
+            f"cannot animate: {exc} (relu1d animate needs a trajectory: the data.nc of `relu1d "
+            f"train`, an experiment's runs/NAME.nc, or a file written by Trajectory.save{hint})"
+        ) from None
     notes = []
     meta = _storage.read_record_meta(path.parent) if path.name == "data.nc" else None
     if traj.interrupted or (meta is not None and meta.get("status") not in (None, "ok")):
-        status = "interrupted" if traj.interrupted else meta.get("status")
-        notes.append(f"{path} is a PARTIAL record (status {status}): steps 0 to {int(traj.steps[-1])}")
+        status = "interrupted" if traj.interrupted else cast(dict, meta).get("status")
+        notes.append(
+            f"{path} is a PARTIAL record (status {status}): steps 0 to {int(traj.steps[-1])}"
+        )
+    samples: Dataset | None
     if isinstance(data, Dataset):
         samples = data
     elif data is not None:
@@ -876,7 +1123,9 @@ def load_run(run, data=None) -> RunFile:
     else:
         samples = _stored_samples(path)
         if samples is None:
-            notes.append(f"{path} stores no samples: the movie shows none (pass --data CSV to draw them)")
+            notes.append(
+                f"{path} stores no samples: the movie shows none (pass --data CSV to draw them)"
+            )
     return RunFile(path, traj, samples, meta, notes)
 
 
@@ -889,25 +1138,49 @@ def _stored_samples(path: Path) -> Dataset | None:
                 return None
             x, y = ds["data_x"].values, ds["data_y"].values
     except Exception as exc:  # already read once by Trajectory.load, so a damaged variable
-        raise ValueError(f"{str(path)!r}: cannot read the stored samples ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"{str(path)!r}: cannot read the stored samples ({type(exc).__name__}: {exc})"
+        ) from None
     try:
         return Dataset(x, y)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"{str(path)!r}: the stored samples are not valid ({exc}); pass --data CSV") from None
+        raise ValueError(
+            f"{str(path)!r}: the stored samples are not valid ({exc}); pass --data CSV"
+        ) from None
 
 
-def animate_run(run, out=None, *, data=None, overwrite: bool = False, **kwargs) -> tuple[Path, list[str], Scene]:
+def animate_run(
+    run, out=None, *, data=None, overwrite: bool = False, **kwargs
+) -> tuple[Path, list[str], Scene]:
     """What ``relu1d animate`` does: :func:`load_run`, then :func:`animate`.
 
     ``out`` defaults to ``animation.gif`` beside the run file; an existing ``out`` is
     refused unless ``overwrite``. Returns the path written, the notes for the user and
     the scene (for its frame count). ``kwargs`` go to :func:`animate`.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import animate
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run = traj.save(pathlib.Path(tmp) / "run.nc")
+    ...     movie, notes, scene = animate.animate_run(run, pathlib.Path(tmp) / "run.gif", data=data,
+    ...                                               frames=3, dpi=30, grid_points=50,
+    ...                                               progress=False)
+    ...     print(movie.name, notes, len(scene.frames))
+    run.gif [] 3
     """
     loaded = load_run(run, data)
     out = loaded.path.parent / "animation.gif" if out is None else Path(out)
     _check_path(out)
     if out.exists() and not overwrite:
         raise ValueError(f"--out {str(out)!r} already exists; pass --overwrite to replace it")
-    _storage.check_writable_dir(out.parent if str(out.parent) else Path("."), what="the folder of --out")
+    _storage.check_writable_dir(
+        out.parent if str(out.parent) else Path("."), what="the folder of --out"
+    )
     path, scene = _animate(loaded.trajectory, loaded.data, out, **kwargs)
     return path, loaded.notes + scene.notes, scene

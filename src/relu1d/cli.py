@@ -24,8 +24,12 @@ def init_cmd(
     ab_scale: float = typer.Option(1.0, help="Multiplier of (a, b)."),
     c_scale: float = typer.Option(1.0, help="Multiplier of c."),
     delta: float = typer.Option(None, help="Set every neuron's invariant to this value."),
-    antisymmetric: bool = typer.Option(False, "--antisymmetric", help="Neurons in pairs (a, b, ±c): f₀ ≡ 0."),
-    balance: str = typer.Option(None, help="balanced, dominated, unbalanced or a ratio |c|/‖(a, b)‖."),
+    antisymmetric: bool = typer.Option(
+        False, "--antisymmetric", help="Neurons in pairs (a, b, ±c): f₀ ≡ 0."
+    ),
+    balance: str = typer.Option(
+        None, help="balanced, dominated, unbalanced or a ratio |c|/‖(a, b)‖."
+    ),
     seed: int = typer.Option(0, help="Random seed."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ):
@@ -35,9 +39,17 @@ def init_cmd(
 
     try:
         check_writable_file(out, "OUT", overwrite=overwrite)
-        net = init_network(m, scheme=scheme, alpha=_parse_alpha(alpha), ab_scale=ab_scale, c_scale=c_scale,
-                           seed=seed, delta=delta, antisymmetric=antisymmetric,
-                           balance=None if balance is None else _parse_alpha(balance))
+        net = init_network(
+            m,
+            scheme=scheme,
+            alpha=_parse_alpha(alpha),
+            ab_scale=ab_scale,
+            c_scale=c_scale,
+            seed=seed,
+            delta=delta,
+            antisymmetric=antisymmetric,
+            balance=None if balance is None else _parse_alpha(balance),
+        )
         net.save(out)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
@@ -46,7 +58,9 @@ def init_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    network: Path = typer.Argument(..., help="A network .npz written by `relu1d init` or Network.save."),
+    network: Path = typer.Argument(
+        ..., help="A network .npz written by `relu1d init` or Network.save."
+    ),
     out: Path = typer.Option(Path("results"), help="Output directory for the PNGs."),
     data: Path = typer.Option(None, help="Optional CSV of samples (x,y) to draw."),
 ):
@@ -67,8 +81,13 @@ def _write_plots(net, data, out: Path, stem: str) -> list[Path]:
     from ._storage import write_figure
     from .plot import plot_function, plot_particles
 
-    return [write_figure(fig, out / f"{stem}_{kind}.png", dpi=120)
-            for kind, fig in (("function", plot_function(net, data)), ("particles", plot_particles(net, data)))]
+    return [
+        write_figure(fig, out / f"{stem}_{kind}.png", dpi=120)
+        for kind, fig in (
+            ("function", plot_function(net, data)),
+            ("particles", plot_particles(net, data)),
+        )
+    ]
 
 
 @app.command("demo")
@@ -94,7 +113,9 @@ def demo_cmd(
 
 @app.command("list")
 def list_cmd(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print each quick preset spec."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Also print each quick preset spec."
+    ),
 ):
     """List the registered experiments (name and one-line description)."""
     from .experiments import get, names
@@ -115,12 +136,19 @@ def list_cmd(
 def reproduce_cmd(
     names: list[str] = typer.Argument(None, help="Experiment names (see `relu1d list`)."),
     all_: bool = typer.Option(False, "--all", help="Run every registered experiment."),
-    quick: bool = typer.Option(False, "--quick", help="The quick presets (seconds each) instead of "
-                                                      "the paper's full settings."),
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="The quick presets (seconds each) instead of the paper's full settings.",
+    ),
     out: Path = typer.Option(Path("results"), "--out", help="Results directory."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
-    force: bool = typer.Option(False, "--force", help="Recompute experiments that already have a complete "
-                                                      "record of the same spec and preset in OUT."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Recompute experiments that already have a complete "
+        "record of the same spec and preset in OUT.",
+    ),
 ):
     """Run experiments and write their results and OUT/report.html.
 
@@ -146,13 +174,19 @@ def reproduce_cmd(
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
     except ReproduceInterrupted as exc:
-        running = f"; {exc.interrupted} was running and is not recorded as complete" if exc.interrupted else ""
+        running = (
+            f"; {exc.interrupted} was running and is not recorded as complete"
+            if exc.interrupted
+            else ""
+        )
         typer.echo(f"interrupted: {len(exc.records)} of {exc.total} experiment(s) done{running}; "
                    f"wrote {out / 'report.html'}; rerun to resume", err=True)
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=130) from None
     except KeyboardInterrupt:
-        typer.echo(f"interrupted; finished experiments are kept in {out}/; rerun to resume", err=True)
-        raise typer.Exit(code=130)
+        typer.echo(
+            f"interrupted; finished experiments are kept in {out}/; rerun to resume", err=True
+        )
+        raise typer.Exit(code=130) from None
     total = time.perf_counter() - t0
     skipped = sum(bool(r.get("skipped")) for r in records)
     n_claims = sum(r["n_claims"] for r in records)
@@ -163,8 +197,10 @@ def reproduce_cmd(
                f"{'within' if total <= QUICK_BUDGET_S else 'EXCEEDED'})"
                if preset == "quick" and all_ and not skipped else ""))
     if skipped:
-        typer.echo(f"skipped {skipped} complete (records of the same spec and preset already in {out}/; "
-                   "--force recomputes them)")
+        typer.echo(
+            f"skipped {skipped} complete (records of the same spec and preset already in {out}/; "
+            "--force recomputes them)"
+        )
     typer.echo(f"wrote {out / 'report.html'}")
     if errors:
         typer.echo(f"error: {len(errors)} experiment(s) raised: {', '.join(errors)} "
@@ -179,10 +215,21 @@ def _parse_alpha(text: str):
         return text  # one/sqrt/m, or refused with the accepted values by the spec
 
 
+def _parse_count(text: str | None):
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text  # "all", or refused with the accepted values by the spec
+
+
 @app.command("train")
 def train_cmd(
-    config: Path = typer.Argument(None, help="A TOML file with \\[init], \\[data], \\[training] tables; "
-                                             "flags override its values."),
+    config: Path = typer.Argument(
+        None,
+        help="A TOML file with \\[init], \\[data], \\[training] tables; flags override its values.",
+    ),
     out: Path = typer.Option(Path("results/train"), "--out", help="Output directory."),
     m: int = typer.Option(None, "--m", help="\\[init] width."),
     scheme: str = typer.Option(None, help="\\[init] uniform, gaussian, he, xavier or lecun."),
@@ -191,9 +238,14 @@ def train_cmd(
     c_scale: float = typer.Option(None, help="\\[init] multiplier of c."),
     init_seed: int = typer.Option(None, help="\\[init] seed."),
     delta: float = typer.Option(None, help="\\[init] every neuron's invariant δ."),
-    antisymmetric: bool = typer.Option(None, "--antisymmetric/--no-antisymmetric",
-                                       help="\\[init] neurons in pairs (a, b, ±c): f₀ ≡ 0 (m even)."),
-    balance: str = typer.Option(None, help="\\[init] balanced, dominated, unbalanced or a ratio |c|/‖(a, b)‖."),
+    antisymmetric: bool = typer.Option(
+        None,
+        "--antisymmetric/--no-antisymmetric",
+        help="\\[init] neurons in pairs (a, b, ±c): f₀ ≡ 0 (m even).",
+    ),
+    balance: str = typer.Option(
+        None, help="\\[init] balanced, dominated, unbalanced or a ratio |c|/‖(a, b)‖."
+    ),
     data: str = typer.Option(None, help="\\[data] square_wave, sinusoid, random or a CSV path."),
     s: int = typer.Option(None, "--s", help="\\[data] number of samples."),
     data_seed: int = typer.Option(None, help="\\[data] seed."),
@@ -207,12 +259,32 @@ def train_cmd(
     record_every: int = typer.Option(None, help="\\[training] record every this many steps."),
     seed: int = typer.Option(None, help="\\[training] seed (minibatches, noise)."),
     parameterization: str = typer.Option(None, help="\\[training] full or canonical."),
-    print_config: bool = typer.Option(False, "--print-config", help="Print the resolved TOML and exit."),
+    loss: str = typer.Option(None, help="\\[training] sum or mean."),
+    lr_scale: str = typer.Option(None, help="\\[training] none or width (lr_eff = lr·m)."),
+    tv_penalty: float = typer.Option(None, help="\\[training] TV penalty κ (canonical runs)."),
+    rtol: float = typer.Option(None, help="\\[training] relative tolerance of the flow."),
+    atol: float = typer.Option(None, help="\\[training] absolute tolerance of the flow."),
+    record: str = typer.Option(None, help="\\[training] log: ~20 record points per decade."),
+    max_snapshots: str = typer.Option(
+        None, help="\\[training] keep parameters at most this many times, or all."
+    ),
+    backend: str = typer.Option(None, help="\\[training] numba or numpy."),
+    print_config: bool = typer.Option(
+        False, "--print-config", help="Print the resolved TOML and exit."
+    ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty OUT that holds no relu1d "
-                                                              "record (files relu1d did not write are kept)."),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Write into a non-empty OUT that holds no relu1d "
+        "record (files relu1d did not write are kept).",
+    ),
 ):
     """Train one configuration, from flags or a TOML file.
+
+    The \\[training] table takes every option of relu1d.train; the method is a name with its
+    options beside it (--method langevin --temperature T --batch-size B) or, in the TOML file, a
+    table \\[training.method] with kind = "gd", "flow", "sgd" or "langevin" and its options.
 
     Writes OUT/: data.nc (the trajectory), figures/ (function, particles, loss), spec.toml,
     meta.json and report.html. Ctrl-C or a diverging run writes a partial record (meta.json
@@ -224,13 +296,38 @@ def train_cmd(
     from .report import train_to_directory
 
     flags = {
-        "init": {"m": m, "scheme": scheme, "alpha": None if alpha is None else _parse_alpha(alpha),
-                 "ab_scale": ab_scale, "c_scale": c_scale, "seed": init_seed, "delta": delta,
-                 "antisymmetric": antisymmetric, "balance": None if balance is None else _parse_alpha(balance)},
+        "init": {
+            "m": m,
+            "scheme": scheme,
+            "alpha": None if alpha is None else _parse_alpha(alpha),
+            "ab_scale": ab_scale,
+            "c_scale": c_scale,
+            "seed": init_seed,
+            "delta": delta,
+            "antisymmetric": antisymmetric,
+            "balance": None if balance is None else _parse_alpha(balance),
+        },
         "data": {"name": data, "s": s, "seed": data_seed},
-        "training": {"method": method, "lr": lr, "steps": steps, "trainable": trainable,
-                     "weight_decay": weight_decay, "temperature": temperature, "batch_size": batch_size,
-                     "record_every": record_every, "seed": seed, "parameterization": parameterization},
+        "training": {
+            "method": method,
+            "lr": lr,
+            "steps": steps,
+            "trainable": trainable,
+            "weight_decay": weight_decay,
+            "temperature": temperature,
+            "batch_size": batch_size,
+            "record_every": record_every,
+            "seed": seed,
+            "parameterization": parameterization,
+            "loss": loss,
+            "lr_scale": lr_scale,
+            "tv_penalty": tv_penalty,
+            "rtol": rtol,
+            "atol": atol,
+            "record": record,
+            "backend": backend,
+            "max_snapshots": _parse_count(max_snapshots),
+        },
     }
     try:
         table = load_toml(config) if config is not None else {}
@@ -247,7 +344,9 @@ def train_cmd(
     # a CSV path from the TOML file is relative to that file, one from --data to the
     # working directory; stored absolute, so that OUT/spec.toml re-runs from anywhere
     from_toml = data is None and config is not None
-    spec = dataclasses.replace(spec, data=spec.data.absolute(config.parent if from_toml else Path.cwd()))
+    spec = dataclasses.replace(
+        spec, data=spec.data.absolute(config.parent if from_toml else Path.cwd())
+    )
     if print_config:
         typer.echo(spec_to_toml(spec, header="relu1d train: resolved configuration"), nl=False)
         return
@@ -261,32 +360,55 @@ def train_cmd(
         meta = train_to_directory(spec, out, progress=progress, overwrite=overwrite)
     except (ValueError, TypeError) as exc:
         _fail(str(exc))
-    except KeyboardInterrupt:  # before step 0 or while saving: meta.json never says "ok" for this run
-        typer.echo(f"interrupted before this run's record in {out}/ was complete; nothing there is recorded as "
-                   "its result; run the command again", err=True)
-        raise typer.Exit(code=130)
+    except (
+        KeyboardInterrupt
+    ):  # before step 0 or while saving: meta.json never says "ok" for this run
+        typer.echo(
+            f"interrupted before this run's record in {out}/ was complete; nothing there is "
+            "recorded as "
+            "its result; run the command again",
+            err=True,
+        )
+        raise typer.Exit(code=130) from None
     rerun = f"relu1d train {out / 'spec.toml'} --out {out}"
     if meta["status"] == "interrupted":
-        typer.echo(f"interrupted at step {meta['steps_done']} of {meta['steps_planned']}: wrote the PARTIAL record "
-                   f"to {out}/ (meta.json status \"interrupted\"); to train in full, run `{rerun}` "
-                   f"(starts again from step 0)", err=True)
+        typer.echo(
+            f"interrupted at step {meta['steps_done']} of {meta['steps_planned']}: wrote the "
+            "PARTIAL record "
+            f"to {out}/ (meta.json status \"interrupted\"); to train in full, run `{rerun}` "
+            f"(starts again from step 0)",
+            err=True,
+        )
         raise typer.Exit(code=130)
     if meta["status"] == "diverged":
-        typer.echo(f"error: training diverged at step {meta['diverged_at_step']} (last finite loss "
-                   f"{meta['last_finite_loss']:.6g}, lr = {meta['lr']:g}); wrote the partial record (steps 0 to "
-                   f"{meta['steps_done']}) to {out}/ with status \"diverged\"; try a smaller lr, e.g. "
-                   f"--lr {meta['lr'] / 2:g}", err=True)
+        typer.echo(
+            f"error: training diverged at step {meta['diverged_at_step']} (last finite loss "
+            f"{meta['last_finite_loss']:.6g}, lr = {meta['lr']:g}); wrote the partial record "
+            "(steps 0 to "
+            f"{meta['steps_done']}) to {out}/ with status \"diverged\"; try a smaller lr, e.g. "
+            f"--lr {meta['lr'] / 2:g}",
+            err=True,
+        )
         raise typer.Exit(code=1)
-    typer.echo(f"trained in {meta['wall_time_s']:.1f} s; wrote {out}/ (data.nc, figures/, spec.toml, "
-               f"meta.json, report.html)")
+    typer.echo(
+        f"trained in {meta['wall_time_s']:.1f} s; wrote {out}/ (data.nc, figures/, spec.toml, "
+        f"meta.json, report.html)"
+    )
 
 
 @app.command("sweep")
 def sweep_cmd(
-    sweep_file: Path = typer.Argument(..., help="The sweep TOML (\\[base], \\[grid]; see relu1d.sweep)."),
-    out: Path = typer.Option(None, "--out", help="Output directory (default: results/sweep-<file stem>)."),
-    scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. "
-                                                            "tcp://10.0.0.1:8786 (needs relu1d\\[dask])."),
+    sweep_file: Path = typer.Argument(
+        ..., help="The sweep TOML (\\[base], \\[grid]; see relu1d.sweep)."
+    ),
+    out: Path = typer.Option(
+        None, "--out", help="Output directory (default: results/sweep-<file stem>)."
+    ),
+    scheduler: str = typer.Option(
+        None,
+        "--scheduler",
+        help="Dask scheduler address, e.g. tcp://10.0.0.1:8786 (needs relu1d\\[dask]).",
+    ),
     workers: int = typer.Option(None, "--workers", help="Local processes (default: one per core)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ):
@@ -312,12 +434,14 @@ def sweep_cmd(
     t0 = time.perf_counter()
     try:
         merged = run_sweep(sweep, out, scheduler=scheduler, workers=workers, progress=progress)
-    except SweepInterrupted as exc:  # Ctrl-C: the finished points are saved, the running ones dropped
+    except (
+        SweepInterrupted
+    ) as exc:  # Ctrl-C: the finished points are saved, the running ones dropped
         typer.echo(f"{exc}", err=True)
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=130) from None
     except (SweepIncomplete, SweepBusy) as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=1) from None
     except (ValueError, TypeError, ImportError) as exc:
         _fail(str(exc))
     sizes = ", ".join(f"{d}={merged.sizes[d]}" for d in merged.dims)
@@ -326,17 +450,33 @@ def sweep_cmd(
 
 @app.command("animate")
 def animate_cmd(
-    run: Path = typer.Argument(..., help="A trajectory: the data.nc of `relu1d train` (or its folder), an "
-                                         "experiment's runs/NAME.nc, or a file written by Trajectory.save."),
-    out: Path = typer.Option(None, "--out", help="The movie, .gif (Pillow) or .mp4 (needs ffmpeg on the PATH); "
-                                                 "default: animation.gif beside RUN."),
-    data: Path = typer.Option(None, "--data", help="CSV of samples (x,y); default: those stored in RUN."),
-    frames: int = typer.Option(60, "--frames", help="Number of frames, spread evenly in log-time over the "
-                                                   "recorded snapshots (at most one per snapshot)."),
+    run: Path = typer.Argument(
+        ...,
+        help="A trajectory: the data.nc of `relu1d train` (or its folder), an "
+        "experiment's runs/NAME.nc, or a file written by Trajectory.save.",
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="The movie, .gif (Pillow) or .mp4 (needs ffmpeg on the PATH); "
+        "default: animation.gif beside RUN.",
+    ),
+    data: Path = typer.Option(
+        None, "--data", help="CSV of samples (x,y); default: those stored in RUN."
+    ),
+    frames: int = typer.Option(
+        60,
+        "--frames",
+        help="Number of frames, spread evenly in log-time over the "
+        "recorded snapshots (at most one per snapshot).",
+    ),
     fps: float = typer.Option(10.0, "--fps", help="Frames per second."),
     dpi: int = typer.Option(100, "--dpi", help="Resolution (100: 1320 x 420 pixels)."),
-    reference: list[str] = typer.Option(None, "--reference", help="Reference curve: kernel, natural_cubic, linear "
-                                                                   "or rnorm (repeat for several)."),
+    reference: list[str] = typer.Option(
+        None,
+        "--reference",
+        help="Reference curve: kernel, natural_cubic, linear or rnorm (repeat for several).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
 ):
@@ -352,29 +492,53 @@ def animate_cmd(
 
     t0 = time.perf_counter()
     try:
-        path, notes, scene = animate_run(run, out, data=data, overwrite=overwrite, frames=frames, fps=fps, dpi=dpi,
-                                         references=tuple(reference or ()), progress=progress)
+        path, notes, scene = animate_run(
+            run,
+            out,
+            data=data,
+            overwrite=overwrite,
+            frames=frames,
+            fps=fps,
+            dpi=dpi,
+            references=tuple(reference or ()),
+            progress=progress,
+        )
     except (ValueError, TypeError, RuntimeError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
-        typer.echo("interrupted: no movie written (a previous file under that name is unchanged)", err=True)
-        raise typer.Exit(code=130)
+        typer.echo(
+            "interrupted: no movie written (a previous file under that name is unchanged)", err=True
+        )
+        raise typer.Exit(code=130) from None
     for note in notes:
         typer.echo(f"note: {note}", err=True)
-    typer.echo(f"wrote {path} ({len(scene.frames)} frame(s), {path.stat().st_size / 1e6:.2f} MB) in "
-               f"{time.perf_counter() - t0:.1f} s")
+    typer.echo(
+        f"wrote {path} ({len(scene.frames)} frame(s), {path.stat().st_size / 1e6:.2f} MB) in "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
 
 
 @app.command("view")
 def view_cmd(
-    run: Path = typer.Argument(..., help="A trajectory: the data.nc of `relu1d train` (or its folder), an "
-                                         "experiment's run file OUT/NAME/runs/*.nc (or the folder OUT/NAME, "
-                                         "for all its runs), or a file written by Trajectory.save."),
-    out: Path = typer.Option(None, "--out", help="The page (.html); default: view.html beside RUN."),
-    data: Path = typer.Option(None, "--data", help="CSV of samples (x,y); default: those stored in RUN."),
+    run: Path = typer.Argument(
+        ...,
+        help="A trajectory: the data.nc of `relu1d train` (or its folder), an "
+        "experiment's run file OUT/NAME/runs/*.nc (or the folder OUT/NAME, "
+        "for all its runs), or a file written by Trajectory.save.",
+    ),
+    out: Path = typer.Option(
+        None, "--out", help="The page (.html); default: view.html beside RUN."
+    ),
+    data: Path = typer.Option(
+        None, "--data", help="CSV of samples (x,y); default: those stored in RUN."
+    ),
     frames: int = typer.Option(60, "--frames", help="At most this many snapshots become frames."),
-    neurons: int = typer.Option(200, "--neurons", help="At most this many neurons are drawn as knots and "
-                                                     "particles (f is always the whole network)."),
+    neurons: int = typer.Option(
+        200,
+        "--neurons",
+        help="At most this many neurons are drawn as knots and "
+        "particles (f is always the whole network).",
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it exists."),
 ):
     """Write an interactive viewer of a training run: one self-contained HTML page (plotly.js
@@ -399,12 +563,17 @@ def view_cmd(
             path = write_viewer(traj, out, samples, title=f"relu1d view: {run}", max_frames=frames,
                                 max_neurons=neurons)
         else:
-            path = write_viewer(runs, out, title=f"relu1d view: {run}", max_frames=frames, max_neurons=neurons)
+            path = write_viewer(
+                runs, out, title=f"relu1d view: {run}", max_frames=frames, max_neurons=neurons
+            )
     except (ValueError, TypeError, ImportError) as exc:
         _fail(str(exc))
     for traj, _ in runs.values():
         if len(traj.snapshots) == 1:
-            typer.echo("note: the trajectory holds one snapshot: the page shows it without motion", err=True)
+            typer.echo(
+                "note: the trajectory holds one snapshot: the page shows it without motion",
+                err=True,
+            )
     typer.echo(f"wrote {path} ({len(runs)} run(s), {path.stat().st_size / 1e6:.2f} MB) in "
                f"{time.perf_counter() - t0:.1f} s")
 

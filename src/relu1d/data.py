@@ -22,6 +22,19 @@ class Dataset:
     x, y : array_like, shape (s,)
         Finite real numbers, s >= 1. A repeated x with equal y is merged into one
         sample; a repeated x with different y is refused (no function fits it).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> data = relu1d.Dataset([1.0, -1.0, 0.0], [0.0, 1.0, 0.5])
+    >>> data
+    Dataset(s=3, x in [-1, 1])
+    >>> data.x, data.y
+    (array([-1.,  0.,  1.]), array([1. , 0.5, 0. ]))
+    >>> relu1d.Dataset([0.0, 0.0], [1.0, 2.0])
+    Traceback (most recent call last):
+        ...
+    ValueError: x = 0.0 appears with different y (1.0 and 2.0); a function cannot fit both: ...
     """
 
     x: np.ndarray
@@ -61,12 +74,37 @@ class Dataset:
         return len(self)
 
     def to_csv(self, path) -> Path:
-        """Write ``x,y`` with a header line."""
-        return atomic_write(path, lambda tmp: np.savetxt(tmp, np.column_stack((self.x, self.y)), delimiter=",",
-                                                         header="x,y", comments="", fmt="%.17g"))
+        """Write ``x,y`` with a header line.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import relu1d
+        >>> data = relu1d.Dataset([0.0, 1.0], [2.0, 3.0])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = data.to_csv(pathlib.Path(tmp) / "data.csv")
+        ...     print(path.read_text(), end="")
+        ...     back = relu1d.Dataset.from_csv(path)
+        x,y
+        0,2
+        1,3
+        >>> back.y
+        array([2., 3.])
+        """
+        return atomic_write(
+            path,
+            lambda tmp: np.savetxt(
+                tmp,
+                np.column_stack((self.x, self.y)),
+                delimiter=",",
+                header="x,y",
+                comments="",
+                fmt="%.17g",
+            ),
+        )
 
     @classmethod
-    def from_csv(cls, path) -> "Dataset":
+    def from_csv(cls, path) -> Dataset:
         """Read two comma-separated columns x, y (an optional header line is skipped).
 
         Raises
@@ -85,13 +123,17 @@ class Dataset:
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise ValueError(f"{str(path)!r} is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); "
-                             "expected a CSV with columns x,y") from None
+            raise ValueError(
+                f"{str(path)!r} is not UTF-8 text (byte {exc.start} is 0x{raw[exc.start]:02x}); "
+                "expected a CSV with columns x,y"
+            ) from None
         numbered = [(k, line) for k, line in enumerate(text.splitlines(), start=1)
                     if line.strip() and not line.lstrip().startswith("#")]
         lines = [line for _, line in numbered]
         if not lines:
-            raise ValueError(f"{str(path)!r} holds no samples (it is empty); expected a CSV with columns x,y")
+            raise ValueError(
+                f"{str(path)!r} holds no samples (it is empty); expected a CSV with columns x,y"
+            )
         try:  # a header is a first line that is not numbers ("nan,1" is data, and refused below)
             [float(v) for v in lines[0].split(",")]
             has_header = False
@@ -100,8 +142,10 @@ class Dataset:
         numbered = numbered[1:] if has_header else numbered
         rows = [line for _, line in numbered]
         if not rows:
-            raise ValueError(f"{str(path)!r} holds no samples (only the header line {lines[0].strip()!r}); "
-                             "expected rows x,y")
+            raise ValueError(
+                f"{str(path)!r} holds no samples (only the header line {lines[0].strip()!r}); "
+                "expected rows x,y"
+            )
         try:
             table = np.loadtxt(rows, delimiter=",", ndmin=2, dtype=np.float64)
         except ValueError:
@@ -115,8 +159,10 @@ class Dataset:
                 try:
                     [float(v) for v in fields]
                 except ValueError:
-                    raise ValueError(f"{str(path)!r} is not a CSV of two numeric columns x,y: line {number} "
-                                     f"is {line.strip()!r}") from None
+                    raise ValueError(
+                        f"{str(path)!r} is not a CSV of two numeric columns x,y: line {number} "
+                        f"is {line.strip()!r}"
+                    ) from None
             raise ValueError(f"{str(path)!r} is not a CSV of two numeric columns x,y")
         try:
             return cls(table[:, 0], table[:, 1])
@@ -141,6 +187,15 @@ def square_wave(s: int = 10, seed=0, period: float = 1.0) -> Dataset:
 
     x is an even grid on [−1, 1] with each point jittered by up to a quarter spacing
     (from ``seed``); y = +1 where sin(2πx/period) >= 0, else −1.
+
+    Examples
+    --------
+    >>> from relu1d import datasets
+    >>> data = datasets.square_wave(6, seed=0)
+    >>> data.x.round(3)
+    array([-0.973, -0.646, -0.292,  0.103,  0.663,  1.   ])
+    >>> data.y
+    array([ 1.,  1., -1.,  1., -1., -1.])
     """
     period = as_real(period, "period", positive=True)
     x = _spread_points(s, seed)
@@ -149,14 +204,33 @@ def square_wave(s: int = 10, seed=0, period: float = 1.0) -> Dataset:
 
 def sinusoid(s: int = 10, seed=0, frequency: float = 1.0) -> Dataset:
     """Samples of y = sin(π·frequency·x) on [−1, 1] (Williams et al., Fig. 4), x
-    jittered about an even grid as in :func:`square_wave`."""
+    jittered about an even grid as in :func:`square_wave`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import datasets
+    >>> data = datasets.sinusoid(5, seed=1)
+    >>> bool(np.allclose(data.y, np.sin(np.pi * data.x)))
+    True
+    """
     frequency = as_real(frequency, "frequency", positive=True)
     x = _spread_points(s, seed)
     return Dataset(x, np.sin(np.pi * frequency * x))
 
 
 def random(s: int, seed=0) -> Dataset:
-    """s samples with x ~ U(−1, 1) and y ~ U(−1, 1), independent."""
+    """s samples with x ~ U(−1, 1) and y ~ U(−1, 1), independent.
+
+    Examples
+    --------
+    >>> from relu1d import datasets
+    >>> data = datasets.random(4, seed=2)
+    >>> data
+    Dataset(s=4, x in [-0.816168, 0.628451])
+    >>> bool(((data.y >= -1) & (data.y <= 1)).all())
+    True
+    """
     s = as_int(s, "s", minimum=1)
     rng = as_rng(seed)
     return Dataset(rng.uniform(-1, 1, s), rng.uniform(-1, 1, s))

@@ -155,6 +155,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._common import _check_data
 from ._validation import _short, as_choice, as_real
 from .data import Dataset
 from .network import Network, PiecewiseLinear
@@ -208,6 +209,20 @@ class Endpoint:
         bias); False where the minimiser is returned as found (penalised bias).
     description : str
         What f is, in words.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import endpoints
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> e = endpoints.regularised(data, lam=0.1, bias="free")
+    >>> e.problem, e.bias, e.knots
+    ('regularised', 'free', array([0.]))
+    >>> bool(np.isclose(e.objective, e.data_loss + e.lam * e.cost))
+    True
+    >>> bool(np.allclose(e.network(data.x), e(data.x)))       # a network with the same function
+    True
     """
 
     function: PiecewiseLinear
@@ -229,8 +244,10 @@ class Endpoint:
         return self.function(x)
 
     def __repr__(self) -> str:
-        return (f"Endpoint({self.problem}, bias={self.bias!r}, lam={self.lam:g}, cost={self.cost:.6g}, "
-                f"knots={self.knots.size}, gap={self.gap:.2g})")
+        return (
+            f"Endpoint({self.problem}, bias={self.bias!r}, lam={self.lam:g}, cost={self.cost:.6g}, "
+            f"knots={self.knots.size}, gap={self.gap:.2g})"
+        )
 
     def knot_counts(self, atol: float = 1e-9) -> np.ndarray:
         """Knots in each closed interval of the data: (−∞, x₁], [x₁, x₂], …, [x_s, ∞).
@@ -292,13 +309,6 @@ def kernel(data, init="uniform", kernel="rf", ridge=0.0):
 
 
 # ----------------------------------------------------------------------------- validation
-def _check_data(data) -> Dataset:
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}; "
-                        "build one with relu1d.Dataset(x, y)")
-    return data
-
-
 def _check_bias(bias) -> str:
     if not isinstance(bias, str):
         raise TypeError(f"bias must be one of 'free', 'penalised'; got {_short(bias)}")
@@ -464,7 +474,8 @@ def _merge_parallel(dirs, c, x):
             out_d.append(dirs[idx[0]])
             out_c.append(c[idx[0]])
             continue
-        v = (np.abs(c[idx])[:, None] * dirs[idx]).sum(axis=0)  # a positive combination: stays in the cone
+        # a positive combination: stays in the cone
+        v = (np.abs(c[idx])[:, None] * dirs[idx]).sum(axis=0)
         norm = float(np.hypot(*v))
         out_d.append(v / norm)
         out_c.append(math.copysign(norm, c[idx[0]]))
@@ -723,7 +734,7 @@ def _pl_from_lines(points, lines):
 def _sparsest_free(x: np.ndarray, z: np.ndarray):
     """The sparsest minimum-cost interpolant of (x, z) with free bias (module docstring, §3)."""
     if x.size == 1:
-        return PiecewiseLinear([x[0]], [z[0]], [0.0, 0.0])
+        return PiecewiseLinear(np.array([x[0]]), np.array([z[0]]), np.array([0.0, 0.0]))
     sec = np.diff(z) / np.diff(x)
     scale = max(float(np.max(np.abs(sec))), 1e-300)
     kinks = np.diff(sec)
@@ -731,13 +742,15 @@ def _sparsest_free(x: np.ndarray, z: np.ndarray):
     V = float(np.sum(np.abs(kinks)))
     S = float(sec[0] + sec[-1])
     K = max(0.0, (abs(S) - V) / 2) if abs(S) > _ZERO_KINK * scale else 0.0
-    # candidates: all of K at the left end (f'(−∞) = s₁ − κ) or at the right end (f'(+∞) = s_last + κ')
+    # candidates: all of K at the left end (f'(−∞) = s₁ − κ) or at the right end
+    # (f'(+∞) = s_last + κ')
     sides = ("left", "right") if K > 0 else ("none",)
     best = None
     for side in sides:
         kl = math.copysign(K, S) if side == "left" else 0.0  # delta-slope at x₁: from s₁ − kl to s₁
         kr = -math.copysign(K, S) if side == "right" else 0.0  # delta-slope at x_s
-        # lines: ℓ₀ (left end), ℓ₁ … ℓ_{s−1} (secants), ℓ_s (right end); kink k between ℓ_{k−1} and ℓ_k
+        # lines: ℓ₀ (left end), ℓ₁ … ℓ_{s−1} (secants), ℓ_s (right end);
+        # kink k between ℓ_{k−1} and ℓ_k
         lines = [(sec[0] - kl, x[0], z[0])] + [(sec[i], x[i], z[i]) for i in range(sec.size)] + \
                 [(sec[-1] + kr, x[-1], z[-1])]
         kink = np.concatenate([[kl], kinks, [kr]])  # kink k (k = 0..s−1) at x_k
@@ -748,7 +761,9 @@ def _sparsest_free(x: np.ndarray, z: np.ndarray):
                 k += 1
                 continue
             j = k
-            while j + 1 < kink.size and kink[j + 1] != 0 and np.sign(kink[j + 1]) == np.sign(kink[k]):
+            while (
+                j + 1 < kink.size and kink[j + 1] != 0 and np.sign(kink[j + 1]) == np.sign(kink[k])
+            ):
                 j += 1
             for p in range(k, j, 2):  # pair (p, p + 1): drop the line between them, ℓ_{p+1}
                 drop.add(p + 1)
@@ -767,7 +782,9 @@ def _sparsest_free(x: np.ndarray, z: np.ndarray):
         if best is None or n_knots < best[0]:
             best = (n_knots, f)
     if best is None:  # not expected: fall back to the linear interpolant with end knots
-        raise RuntimeError("internal error: the sparse free-bias construction failed; please report")
+        raise RuntimeError(
+            "internal error: the sparse free-bias construction failed; please report"
+        )
     return best[1]
 
 
@@ -785,8 +802,14 @@ def _free_split_network(f: PiecewiseLinear) -> Network:
     A[:n, 2 * n:3 * n] = np.eye(n)
     A[:n, 3 * n:] = -np.eye(n)
     A[n, :n], A[n, n:2 * n] = 1.0, -1.0
-    res = linprog(np.ones(4 * n), A_eq=A, b_eq=np.append(mu, f.slopes[-1]), bounds=(0, None), method="highs",
-                  options=_HIGHS)
+    res = linprog(
+        np.ones(4 * n),
+        A_eq=A,
+        b_eq=np.append(mu, f.slopes[-1]),
+        bounds=(0, None),
+        method="highs",
+        options=_HIGHS,
+    )
     z = res.x
     p, q = z[:n] - z[n:2 * n], z[2 * n:3 * n] - z[3 * n:]
     dirs = np.concatenate([np.stack([np.ones(n), u], 1), np.stack([-np.ones(n), -u], 1)])
@@ -832,8 +855,16 @@ def _penalised_affine(u, mu, A, B):
         A_ub[:, n] = np.cos(angles)
         A_ub[:, n + 1] = np.sin(angles)
         A_ub[:, n + 4] = -1.0
-        res = linprog(obj, A_ub=A_ub, b_ub=np.zeros(len(angles)), A_eq=A_eq, b_eq=[A, B], bounds=bounds,
-                      method="highs", options=_HIGHS)
+        res = linprog(
+            obj,
+            A_ub=A_ub,
+            b_ub=np.zeros(len(angles)),
+            A_eq=A_eq,
+            b_eq=[A, B],
+            bounds=bounds,
+            method="highs",
+            options=_HIGHS,
+        )
         if res.status != 0:
             raise RuntimeError(f"the LP solver failed ({res.message})")
         z = res.x
@@ -901,8 +932,22 @@ def _finish(data, bias, lam, f, lower, kkt, net, sparsest, problem, description)
     data_loss = 0.5 * float(r @ r) / data.s
     objective = value if lam == 0 else data_loss + lam * value
     gap = max(objective - lower, 0.0) + lam * cost_gap + (cost_gap if lam == 0 else 0.0)
-    return Endpoint(f, value, _knots_of(f), gap, objective, data_loss, lam, bias, problem, data, net, kkt,
-                    sparsest, description)
+    return Endpoint(
+        f,
+        value,
+        _knots_of(f),
+        gap,
+        objective,
+        data_loss,
+        lam,
+        bias,
+        problem,
+        data,
+        net,
+        kkt,
+        sparsest,
+        description,
+    )
 
 
 def rnorm(data, bias="penalised") -> Endpoint:
@@ -1019,9 +1064,11 @@ def regularised(data, lam, bias="penalised") -> Endpoint:
         fitted = _features(data.x, dirs) @ c + C
         f = _sparsest_free(data.x, fitted)
         net = _free_split_network(f)
-        desc = (f"λ = {lam:g} minimiser with free bias: sparsest minimum-cost interpolant of the fitted values")
+        desc = (f"λ = {lam:g} minimiser with free bias: sparsest minimum-cost interpolant of the "
+                "fitted values")
         return _finish(data, bias, lam, f, lower, kkt, net, True, "regularised", desc)
     net = _network_of(dirs, c, C, bias)
     f = _spline_of(dirs, c, C, data.x)
-    desc = f"λ = {lam:g} minimiser with penalised bias (β = ∞ minimiser of Shevchenko et al.'s free energy)"
+    desc = (f"λ = {lam:g} minimiser with penalised bias (β = ∞ minimiser of Shevchenko et al.'s "
+            "free energy)")
     return _finish(data, bias, lam, f, lower, kkt, net, False, "regularised", desc)

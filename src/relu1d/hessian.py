@@ -27,15 +27,15 @@ only on its activation set Aᵢ. On a line the activation sets are prefixes (a�
 suffixes (aᵢ > 0) of the sorted samples. Group the neurons by activation set and
 orientation sign(aᵢ): 2s − 2 proper prefixes and suffixes, plus the empty and the full set
 with each of the three orientations, at most 2s + 4 groups. A group G of n neurons
-spans ℝⁿ ⊗ ℝ^d (d = 3, or 2 in spline coordinates), on which D = I ⊗ D_G, while J(u ⊗ t) depends on u only through its inner
-products with the per-neuron coefficient vectors (c, a, b restricted to G). So with
-V_G = span(a_G, b_G, c_G) (dim ≤ 3), the space V_G^⊥ ⊗ ℝ^d is D-invariant and killed by
-J: there H acts as I ⊗ D_G, giving the eigenvalues of D_G, each n − dim V_G times,
-exactly. The rest, ⊕_G V_G ⊗ ℝ^d, has dimension ≤ 9·(2s + 4) whatever m is, and H on it
-is a small dense matrix (I ⊗ D_G plus a Gram matrix of s-vectors). Cost: O(s·m) to
-group the neurons plus one dense eigenproblem of size O(s); the whole spectrum of
-m = 10⁵ neurons on 10 samples took 0.05 s on an idle 2-core machine (1–2 s under
-heavy load; ``sahs2020.hessian_spectrum`` times it).
+spans ℝⁿ ⊗ ℝ^d (d = 3, or 2 in spline coordinates), on which D = I ⊗ D_G, while J(u ⊗ t)
+depends on u only through its inner products with the per-neuron coefficient vectors
+(c, a, b restricted to G). So with V_G = span(a_G, b_G, c_G) (dim ≤ 3), the space V_G^⊥ ⊗
+ℝ^d is D-invariant and killed by J: there H acts as I ⊗ D_G, giving the eigenvalues of
+D_G, each n − dim V_G times, exactly. The rest, ⊕_G V_G ⊗ ℝ^d, has dimension ≤ 9·(2s + 4)
+whatever m is, and H on it is a small dense matrix (I ⊗ D_G plus a Gram matrix of
+s-vectors). Cost: O(s·m) to group the neurons plus one dense eigenproblem of size O(s);
+the whole spectrum of m = 10⁵ neurons on 10 samples took 0.05 s on an idle 2-core machine
+(1–2 s under heavy load; ``sahs2020.hessian_spectrum`` times it).
 
 Kinks
 -----
@@ -53,7 +53,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_network_and_data, as_choice
+from ._common import _moments
+from ._validation import as_choice, check_network_and_data
 from .data import Dataset
 from .network import Network
 
@@ -69,23 +70,10 @@ def _check(net, data, coordinates: str) -> None:
     as_choice(coordinates, "coordinates", COORDINATES)
     if coordinates == "spline" and np.any(net.a == 0):
         i = int(np.flatnonzero(net.a == 0)[0])
-        raise ValueError(f"coordinates='spline' needs every a_i != 0 (a neuron with a_i = 0 has no breakpoint); "
-                         f"a[{i}] = 0: use coordinates='abc'")
-
-
-def _activation(net: Network, x: np.ndarray) -> np.ndarray:
-    """(s, m) booleans 1[aᵢxⱼ > bᵢ] (strict: the kink convention of the module docstring)."""
-    return np.multiply.outer(x, net.a) > net.b
-
-
-def _moments(net: Network, data: Dataset):
-    """act (s, m), residuals ρ (s,), Rᵢ = Σ_{Aᵢ} ρⱼ and Eᵢ = Σ_{Aᵢ} ρⱼ xⱼ (m,)."""
-    x = data.x
-    act = _activation(net, x)
-    actf = act.astype(np.float64)
-    pre = np.where(act, np.multiply.outer(x, net.a) - net.b, 0.0)
-    rho = pre @ net.c / net.alpha - data.y
-    return act, rho, rho @ actf, (rho * x) @ actf
+        raise ValueError(
+            f"coordinates='spline' needs every a_i != 0 (a neuron with a_i = 0 has no breakpoint); "
+            f"a[{i}] = 0: use coordinates='abc'"
+        )
 
 
 def _pieces(net: Network, data: Dataset, coordinates: str):
@@ -134,6 +122,17 @@ def jacobian(net: Network, data: Dataset, coordinates: str = "abc") -> np.ndarra
     data : Dataset
     coordinates : {"abc", "spline"}
         Full parameters (a, b, c), or spline parameters (μ, β) at fixed orientations.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import hessian
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> hessian.jacobian(net, data).shape          # s × 3m
+    (3, 6)
+    >>> hessian.jacobian(net, data, coordinates="spline").shape
+    (3, 4)
     """
     _check(net, data, coordinates)
     act, _, coef, _ = _pieces(net, data, coordinates)
@@ -145,6 +144,15 @@ def residual_blocks(net: Network, data: Dataset, coordinates: str = "abc") -> np
 
     abc: [[0, 0, p], [0, 0, q], [p, q, 0]] with p = Eᵢ/α, q = −Rᵢ/α (eigenvalues ±√(p²+q²), 0);
     spline: [[0, −sᵢRᵢ], [−sᵢRᵢ, 0]] (eigenvalues ±|Rᵢ|). See the module docstring.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import hessian
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> hessian.residual_blocks(net, data).shape   # one 3 × 3 block per neuron
+    (2, 3, 3)
     """
     _check(net, data, coordinates)
     return _pieces(net, data, coordinates)[3]
@@ -164,6 +172,17 @@ def hessian(net: Network, data: Dataset, coordinates: str = "abc") -> np.ndarray
     -------
     (P, P) array
         Refused for P > 15 000 parameters; use :func:`eigvalsh` for the spectrum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import hessian
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> H = hessian.hessian(net, data)
+    >>> H.shape, bool(np.allclose(H, H.T))
+    ((6, 6), True)
     """
     _check(net, data, coordinates)
     act, _, coef, blocks = _pieces(net, data, coordinates)
@@ -211,6 +230,19 @@ def eigvalsh(net: Network, data: Dataset, coordinates: str = "abc") -> np.ndarra
     Returns
     -------
     (3m,) or (2m,) array
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import hessian
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> hessian.eigvalsh(net, data).round(4) + 0.0
+    array([-1.3723, -0.6725,  0.    ,  0.    ,  4.3723,  8.9225])
+    >>> bool(np.allclose(hessian.eigvalsh(net, data),
+    ...                  np.linalg.eigvalsh(hessian.hessian(net, data))))
+    True
     """
     _check(net, data, coordinates)
     act, _, coef, blocks = _pieces(net, data, coordinates)
@@ -228,7 +260,9 @@ def eigvalsh(net: Network, data: Dataset, coordinates: str = "abc") -> np.ndarra
         n = idx.size
         d_g = blocks[idx[0]]
         # Householder QR gives an orthonormal basis containing the span even when rank-deficient.
-        basis = np.linalg.qr(flat[idx][:, live], mode="reduced")[0] if live.size else np.zeros((n, 0))
+        basis = (
+            np.linalg.qr(flat[idx][:, live], mode="reduced")[0] if live.size else np.zeros((n, 0))
+        )
         k = basis.shape[1]
         if n > k:
             repeated.append(np.repeat(np.linalg.eigvalsh(d_g), n - k))
@@ -237,7 +271,11 @@ def eigvalsh(net: Network, data: Dataset, coordinates: str = "abc") -> np.ndarra
         reduced = np.einsum("nk,nrt->krt", basis, coef[idx])          # (k, 2, d)
         mask = act[:, idx[0]]
         e, o = np.where(mask, x, 0.0), mask.astype(np.float64)
-        cols.append((np.multiply.outer(e, reduced[:, 0, :]) + np.multiply.outer(o, reduced[:, 1, :])).reshape(x.size, k * d))
+        cols.append(
+            (
+                np.multiply.outer(e, reduced[:, 0, :]) + np.multiply.outer(o, reduced[:, 1, :])
+            ).reshape(x.size, k * d)
+        )
         diag_blocks.append(np.kron(np.eye(k), d_g))
     if cols:
         g_mat = np.concatenate(cols, axis=1)

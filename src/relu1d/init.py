@@ -56,8 +56,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import __version__
+from ._common import _canonical_of, _full_of, _resolve_alpha
 from ._validation import as_choice, as_float_array, as_int, as_real, as_rng
-from .network import Network, _canonical_of, _full_of, _resolve_alpha, require_memory
+from .network import Network, require_memory
 
 __all__ = ["init_network", "SCHEMES", "BALANCE_RATIOS"]
 
@@ -103,8 +104,10 @@ def _balance_ratio(balance) -> float:
     try:
         return as_real(balance, "balance", positive=True)
     except (TypeError, ValueError):
-        raise ValueError(f"balance must be one of {', '.join(map(repr, BALANCE_RATIOS))} or a ratio "
-                         f"|c|/‖(a, b)‖ > 0; got {balance!r}") from None
+        raise ValueError(
+            f"balance must be one of {', '.join(map(repr, BALANCE_RATIOS))} or a ratio "
+            f"|c|/‖(a, b)‖ > 0; got {balance!r}"
+        ) from None
 
 
 def init_bytes(m: int, delta=None, *, balance=None, antisymmetric: bool = False) -> int:
@@ -115,7 +118,9 @@ def init_bytes(m: int, delta=None, *, balance=None, antisymmetric: bool = False)
     moves = delta is not None or balance is not None
     per_neuron = (3 * 8 + 1 + (8 if delta is not None and np.ndim(delta) > 0 else 0)
                   + (12 if antisymmetric else 0))
-    slice_temps = (14 + (1 if balance is not None else 0)) * 8 * min(m, _DELTA_BLOCK) if moves else 0
+    slice_temps = (
+        (14 + (1 if balance is not None else 0)) * 8 * min(m, _DELTA_BLOCK) if moves else 0
+    )
     return per_neuron * m + slice_temps
 
 
@@ -213,26 +218,36 @@ def init_network(m: int, scheme: str = "uniform", alpha="sqrt", ab_scale: float 
         raise TypeError(f"antisymmetric must be True or False, got {antisymmetric!r}")
     antisymmetric = bool(antisymmetric)
     if antisymmetric and m % 2:
-        raise ValueError(f"antisymmetric=True pairs neuron i with neuron i + m/2, so m must be even; got m = {m} "
-                         f"(use m = {m - 1} or {m + 1})")
+        raise ValueError(
+            "antisymmetric=True pairs neuron i with neuron i + m/2, so m must be even; "
+            f"got m = {m} (use m = {m - 1} or {m + 1})"
+        )
     kappa = None
     if balance is not None:
         kappa = _balance_ratio(balance)
         if delta is not None:
-            raise ValueError("give delta or balance, not both: balance = κ sets δᵢ = (κ − 1/κ)·|cᵢ|·‖(aᵢ, bᵢ)‖ "
-                             "per neuron, delta sets δ directly")
+            raise ValueError(
+                "give delta or balance, not both: balance = κ sets δᵢ = (κ − 1/κ)·|cᵢ|·‖(aᵢ, bᵢ)‖ "
+                "per neuron, delta sets δ directly"
+            )
         if c_scale == 0:
-            raise ValueError("balance needs c_scale > 0: it keeps |cᵢ|·‖(aᵢ, bᵢ)‖, so neurons with c = 0 would "
-                             "become (0, 0, 0); use delta to move them instead")
+            raise ValueError(
+                "balance needs c_scale > 0: it keeps |cᵢ|·‖(aᵢ, bᵢ)‖, so neurons with c = 0 would "
+                "become (0, 0, 0); use delta to move them instead"
+            )
     if delta is not None:
         delta_arr = as_float_array(delta, "delta", ndim=None)
         if delta_arr.size == 1:
             delta_arr = delta_arr.reshape(())
         elif delta_arr.shape != (m,):
-            raise ValueError(f"delta must be a number or have length m = {m}; got shape {delta_arr.shape}")
+            raise ValueError(
+                f"delta must be a number or have length m = {m}; got shape {delta_arr.shape}"
+            )
         elif antisymmetric and not np.array_equal(delta_arr[:m // 2], delta_arr[m // 2:]):
-            raise ValueError("with antisymmetric=True, delta must give neurons i and i + m/2 (a pair) the same "
-                             "value: pass one number, or an array whose two halves are equal")
+            raise ValueError(
+                "with antisymmetric=True, delta must give neurons i and i + m/2 (a pair) the same "
+                "value: pass one number, or an array whose two halves are equal"
+            )
     require_memory(init_bytes(m, delta, balance=balance, antisymmetric=antisymmetric),
                    f"a network of m = {m:,} neurons")
     if antisymmetric:

@@ -129,15 +129,16 @@ g(z) = ∫₀^A clip(az, −B, B) da, K₀ = (2AB + g(min(x,x')) + g(−max(x,x'
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
+from ._common import _breakpoints_of, _check_data, _integrate, _resolve_alpha, _second_derivative_fn
 from ._validation import _short, as_choice, as_float_array, as_int, as_real
 from .data import Dataset
-from .network import _resolve_alpha
-from .splines import _breakpoints_of, _check_data, _integrate, _second_derivative_fn, curvature_norm
+from .splines import curvature_norm
 
 __all__ = ["Uniform", "Gaussian", "Density", "rf_kernel", "ntk", "curvature_weight",
            "interpolant", "flow", "rkhs_norm", "KernelInterpolant", "KernelFlow", "NormParts"]
@@ -153,6 +154,15 @@ class Uniform:
     ``c_variance`` is E[c²] of the output layer, used only by :func:`ntk`: 1/3 for
     c ~ U(−1, 1), the NTK parameterisation (``init_network``'s default c ~ U(±1/√m) has
     1/(3m); module docstring, §5).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import kernel
+    >>> init = kernel.Uniform(A=1.0, B=1.0)
+    >>> x = np.array([0.0])
+    >>> float(kernel.rf_kernel(x, x, init=init)[0, 0])       # E[(−b)₊²] = E[b²]/2 = 1/6
+    0.1666...
     """
 
     A: float = 1.0
@@ -162,7 +172,9 @@ class Uniform:
     def __post_init__(self):
         for name in ("A", "B"):
             object.__setattr__(self, name, as_real(getattr(self, name), name, positive=True))
-        object.__setattr__(self, "c_variance", as_real(self.c_variance, "c_variance", nonnegative=True))
+        object.__setattr__(
+            self, "c_variance", as_real(self.c_variance, "c_variance", nonnegative=True)
+        )
 
     symmetric = True
 
@@ -222,6 +234,14 @@ class Gaussian:
 
     ``c_variance`` = E[c²], used only by :func:`ntk`: 1 for c ~ N(0, 1), the NTK
     parameterisation (``init_network``'s default c ~ N(0, 1/m) has 1/m; module docstring, §5).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import kernel
+    >>> x = np.array([1.0])                                    # a − b ~ N(0, 2): E[(a − b)₊²] = 1
+    >>> round(float(kernel.rf_kernel(x, x, init=kernel.Gaussian(sigma=1.0))[0, 0]), 6)
+    1.0
     """
 
     sigma: float = 1.0
@@ -229,7 +249,9 @@ class Gaussian:
 
     def __post_init__(self):
         object.__setattr__(self, "sigma", as_real(self.sigma, "sigma", positive=True))
-        object.__setattr__(self, "c_variance", as_real(self.c_variance, "c_variance", nonnegative=True))
+        object.__setattr__(
+            self, "c_variance", as_real(self.c_variance, "c_variance", nonnegative=True)
+        )
 
     symmetric = True
     breakpoints = ()
@@ -274,6 +296,16 @@ class Density:
     symmetric : bool
         Declare p(a, b) = p(−a, −b) (then ζ₊ = ζ₋ = ζ/2); otherwise ζ± are integrated
         separately.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import kernel
+    >>> normal = kernel.Density(lambda a, b: np.exp(-(a**2 + b**2) / 2) / (2 * np.pi))
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> bool(np.allclose(kernel.rf_kernel(x, x, init=normal),
+    ...                  kernel.rf_kernel(x, x, init=kernel.Gaussian()), atol=1e-6))
+    True
     """
 
     p: Callable
@@ -289,14 +321,20 @@ class Density:
         try:
             (a_lo, a_hi), (b_lo, b_hi) = self.bounds
         except (TypeError, ValueError):
-            raise ValueError(f"bounds must be ((a_lo, a_hi), (b_lo, b_hi)), got {_short(self.bounds)}") from None
+            raise ValueError(
+                f"bounds must be ((a_lo, a_hi), (b_lo, b_hi)), got {_short(self.bounds)}"
+            ) from None
         a_lo, a_hi, b_lo, b_hi = (as_real(v, "bounds entry") for v in (a_lo, a_hi, b_lo, b_hi))
         if not (a_lo < 0 < a_hi and b_lo < b_hi):
-            raise ValueError(f"bounds must satisfy a_lo < 0 < a_hi and b_lo < b_hi, got {self.bounds}")
+            raise ValueError(
+                f"bounds must satisfy a_lo < 0 < a_hi and b_lo < b_hi, got {self.bounds}"
+            )
         object.__setattr__(self, "bounds", ((a_lo, a_hi), (b_lo, b_hi)))
         object.__setattr__(self, "nodes", as_int(self.nodes, "nodes", minimum=2))
         if self.c_variance is not None:
-            object.__setattr__(self, "c_variance", as_real(self.c_variance, "c_variance", nonnegative=True))
+            object.__setattr__(
+                self, "c_variance", as_real(self.c_variance, "c_variance", nonnegative=True)
+            )
         if not isinstance(self.symmetric, bool):
             raise TypeError(f"symmetric must be a bool, got {_short(self.symmetric)}")
 
@@ -367,7 +405,11 @@ class Density:
                 aa = a[..., None]
                 dens = self.p(np.broadcast_to(aa, b.shape), b)
                 if features:
-                    dens = dens * (aa * xs[:, None, None, None] - b) * (aa * xps[:, None, None, None] - b)
+                    dens = (
+                        dens
+                        * (aa * xs[:, None, None, None] - b)
+                        * (aa * xps[:, None, None, None] - b)
+                    )
                 out[sl] += np.einsum("nkq,nkqr,nkqr->n", wa, wb, dens)
         return out.reshape(shape)
 
@@ -380,7 +422,8 @@ class Density:
 
 @functools.lru_cache(maxsize=16)
 def _leggauss(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss–Legendre nodes and weights on [−1, 1] (cached: computing them costs more than using them)."""
+    """Gauss–Legendre nodes and weights on [−1, 1] (cached: computing them costs more than
+    using them)."""
     return np.polynomial.legendre.leggauss(n)
 
 
@@ -396,8 +439,11 @@ def _resolve_init(init):
         return init
     if isinstance(init, str):
         if init not in ("uniform", "gaussian"):
-            raise ValueError(f"init must be 'uniform', 'gaussian', a kernel.Uniform(A, B), kernel.Gaussian(sigma) "
-                             f"or kernel.Density(p) instance, or a callable density p(a, b); got {init!r}")
+            raise ValueError(
+                "init must be 'uniform', 'gaussian', a kernel.Uniform(A, B), "
+                "kernel.Gaussian(sigma) or kernel.Density(p) instance, or a callable density "
+                f"p(a, b); got {init!r}"
+            )
         return Uniform() if init == "uniform" else Gaussian()
     if callable(init):
         return Density(init)
@@ -439,6 +485,16 @@ def rf_kernel(x, xp, init="uniform") -> np.ndarray:
     Returns
     -------
     ndarray, shape x.shape + xp.shape
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import kernel
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> kernel.rf_kernel(x, x).round(4)
+    array([[0.3333, 0.1771, 0.0833],
+           [0.1771, 0.1667, 0.1771],
+           [0.0833, 0.1771, 0.3333]])
     """
     init = _resolve_init(init)
     x_arr, xp_arr, X, XP = _outer(x, xp)
@@ -464,12 +520,24 @@ def ntk(x, xp, init="uniform", alpha="sqrt", m=None, c_variance=None) -> np.ndar
     c_variance : float, optional
         κ = E[c²]; default the init's (1/3 uniform, 1 Gaussian: c = O(1), the NTK
         parameterisation; ``init_network``'s default output layer has 1/(3m), 1/m).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import kernel
+    >>> x = np.array([-1.0, 0.0, 1.0])
+    >>> kernel.ntk(x, x).round(4)
+    array([[0.6667, 0.3021, 0.0833],
+           [0.3021, 0.3333, 0.3021],
+           [0.0833, 0.3021, 0.6667]])
     """
     init = _resolve_init(init)
     if c_variance is None:
         c_variance = getattr(init, "c_variance", None)
         if c_variance is None:
-            raise ValueError("ntk needs c_variance = E[c²] for a Density without one; pass c_variance=")
+            raise ValueError(
+                "ntk needs c_variance = E[c²] for a Density without one; pass c_variance="
+            )
     kappa = as_real(c_variance, "c_variance", nonnegative=True)
     if isinstance(alpha, str) and alpha == "sqrt":
         factor = 1.0
@@ -489,6 +557,14 @@ def curvature_weight(u, init="uniform") -> np.ndarray:
 
     Uniform: min(A, B/|u|)⁴/(8AB) (⅛·min(1, u⁻⁴) at A = B = 1). Gaussian:
     2σ²/(π(1 + u²)²). A density: adaptive quadrature. Derivation in the module docstring.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import kernel
+    >>> # ζ(u) = ∫_{|a| ≤ min(1, 1/|u|)} |a|³/4 da
+    >>> kernel.curvature_weight(np.array([0.0, 0.5, 2.0])).round(4)
+    array([0.125 , 0.125 , 0.0078])
     """
     init = _resolve_init(init)
     u_arr = as_float_array(u, "u", ndim=None)
@@ -515,6 +591,19 @@ class KernelInterpolant:
         α = (K + ridge·I)⁻¹ y.
     gram : ndarray, shape (s, s)
         K(X, X).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import kernel
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> f = kernel.interpolant(data, ridge=1e-3)
+    >>> f.gram.shape, f.ridge
+    ((3, 3), 0.001)
+    >>> x = np.array([0.5])                              # f(x) = Σⱼ αⱼ K(xⱼ, x)
+    >>> bool(np.allclose(f(x), kernel.rf_kernel(x, data.x) @ f.coefficients))
+    True
     """
 
     data: Dataset
@@ -531,7 +620,8 @@ class KernelInterpolant:
     @property
     def breakpoints(self) -> np.ndarray:
         """Where f is not smooth: the data and the kinks of ζ (±B/A for the uniform)."""
-        return np.unique(np.concatenate([self.data.x, np.asarray(self.init.breakpoints, float)]))
+        init_breaks = np.asarray(cast(Any, self.init).breakpoints, float)
+        return np.unique(np.concatenate([self.data.x, init_breaks]))
 
     @property
     def norm_squared(self) -> float:
@@ -573,6 +663,17 @@ def interpolant(data, init="uniform", kernel="rf", ridge=0.0) -> KernelInterpola
     -------
     KernelInterpolant
         Callable; ``coefficients``, ``data``, ``second_derivative`` and ``norm_squared``.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import kernel
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> f = kernel.interpolant(data)
+    >>> f(data.x).round(10) + 0.0
+    array([0., 1., 0.])
+    >>> f.coefficients.round(4)
+    array([-26.3226,  61.9355, -26.3226])
     """
     data = _check_data(data)
     init = _resolve_init(init)
@@ -584,7 +685,9 @@ def interpolant(data, init="uniform", kernel="rf", ridge=0.0) -> KernelInterpola
     try:
         coef = linalg.solve(gram + ridge * np.eye(data.s), data.y, assume_a="pos")
     except (linalg.LinAlgError, ValueError) as exc:
-        raise ValueError(f"the kernel matrix is singular on these data ({exc}); pass ridge > 0") from None
+        raise ValueError(
+            f"the kernel matrix is singular on these data ({exc}); pass ridge > 0"
+        ) from None
     return KernelInterpolant(data, init, kernel, ridge, coef, gram)
 
 
@@ -593,6 +696,17 @@ class KernelFlow:
     """f_τ(x) = K(x, X) K⁻¹ (I − e^{−Kτ}) y at the given times τ (what :func:`flow` returns).
 
     ``coefficients[k]`` are the αⱼ at ``times[k]``; ``f(x)`` has shape (len(times),) + x.shape.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import kernel
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> path = kernel.flow(data, times=[0.0, 10.0, 1e6])
+    >>> path.coefficients.shape                          # one row of αⱼ per time
+    (3, 3)
+    >>> path.at(2)(data.x).round(6) + 0.0                # τ → ∞: the interpolant
+    array([0., 1., 0.])
     """
 
     data: Dataset
@@ -614,7 +728,8 @@ class KernelFlow:
 
 
 def flow(data, times, init="uniform", kernel="rf") -> KernelFlow:
-    """Exact function-space gradient flow of L = ½ Σⱼ (f(xⱼ) − yⱼ)² in the kernel regime, from f = 0.
+    """Exact function-space gradient flow of L = ½ Σⱼ (f(xⱼ) − yⱼ)² in the kernel regime,
+    from f = 0.
 
     ḟ = −K(·, X)(f(X) − y) gives f_τ = K(·, X) K⁻¹(I − e^{−Kτ}) y, computed from the
     eigendecomposition of K as Σ_k v_k (1 − e^{−λ_k τ})/λ_k v_kᵀ y (→ τ where λ_k = 0,
@@ -632,6 +747,19 @@ def flow(data, times, init="uniform", kernel="rf") -> KernelFlow:
         "ntk": the linearised (lazy) flow of all layers with α = √m and the init's default
         ``c_variance`` (see :func:`ntk`), started from f = 0 (a network whose initial output
         is zero, e.g. a symmetrised one).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import kernel
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> path = kernel.flow(data, times=[0.0, 1.0, 100.0])
+    >>> path(data.x).round(4)                                  # one row per time
+    array([[0.    , 0.    , 0.    ],
+           [0.134 , 0.1289, 0.134 ],
+           [0.0975, 0.7771, 0.0975]])
+    >>> path.at(1).coefficients.round(4)
+    array([-0.0735,  0.9298, -0.0735])
     """
     data = _check_data(data)
     init = _resolve_init(init)
@@ -647,18 +775,30 @@ def _flow_coefficients(gram: np.ndarray, y: np.ndarray, times: np.ndarray) -> np
     """β(τ) = G⁻¹(I − e^{−Gτ}) y for each τ (rows), via G's eigendecomposition; the
     solution of ḟ = −G(f − y) from f = 0 is f(X) = G β(τ)."""
     lam, vec = np.linalg.eigh(gram)
-    lam = np.maximum(lam, 0.0)  # round-off can make a PSD matrix's smallest eigenvalue slightly negative
+    # round-off can make a PSD matrix's smallest eigenvalue slightly negative
+    lam = np.maximum(lam, 0.0)
     proj = vec.T @ y
     lam_row, t_col = lam[None, :], times[:, None]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        gain = np.where(lam_row > 0, -np.expm1(-lam_row * t_col) / np.where(lam_row > 0, lam_row, 1.0),
-                        t_col)
+        gain = np.where(
+            lam_row > 0, -np.expm1(-lam_row * t_col) / np.where(lam_row > 0, lam_row, 1.0), t_col
+        )
     return (gain * proj) @ vec.T
 
 
 # --------------------------------------------------------------------------- RKHS norm
 class NormParts(NamedTuple):
-    """Squared RKHS norm ‖f‖²_H = curvature + affine (module docstring, §3)."""
+    """Squared RKHS norm ‖f‖²_H = curvature + affine (module docstring, §3).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import kernel
+    >>> f = kernel.interpolant(relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0]))
+    >>> parts = kernel.rkhs_norm(f)
+    >>> round(parts.curvature + parts.affine - parts.total, 9)
+    0.0
+    """
 
     curvature: float
     affine: float
@@ -678,6 +818,16 @@ def rkhs_norm(f, init="uniform") -> NormParts:
         E.g. a :class:`KernelInterpolant` or ``splines.natural_cubic(data)``. f'' must
         be integrable against |u| and f''²/ζ integrable on ℝ.
     init : as in :func:`rf_kernel`
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import kernel
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> f = kernel.interpolant(data)
+    >>> parts = kernel.rkhs_norm(f)
+    >>> round(parts.total, 4), round(float(f.coefficients @ data.y), 4)   # ‖f‖² = αᵀy
+    (61.9355, 61.9355)
     """
     init = _resolve_init(init)
     d2 = _second_derivative_fn(f)
@@ -691,7 +841,10 @@ def rkhs_norm(f, init="uniform") -> NormParts:
         else:
             def k(u):
                 zp, zm = (float(z[0]) for z in init.zeta_pm(np.array([u])))
-                return (zp * max(x0 - u, 0) + zm * max(u - x0, 0)) / (zp + zm) if zp + zm > 0 else 0.0
+                return (
+                    (zp * max(x0 - u, 0) + zm * max(u - x0, 0)) / (zp + zm) if zp + zm > 0 else 0.0
+                )
+
         integral = _integrate(lambda u: k(u) * float(d2(np.array([u]))[0]), -np.inf, np.inf,
                               np.append(points, x0))
         return float(np.asarray(f(np.array([x0])), float)[0]) - integral
@@ -712,7 +865,10 @@ def _nu_moments(init) -> np.ndarray:
         def nu(u):
             zp, zm = (float(z[0]) for z in init.zeta_pm(np.array([u])))
             return zp * zm / (zp + zm) if zp + zm > 0 else 0.0
-        mom = [_integrate(lambda u, k=k: u ** k * nu(u), -np.inf, np.inf, [-1.0, 0.0, 1.0], tol=1e-10)
-               for k in range(3)]
+
+        mom = [
+            _integrate(lambda u, k=k: u**k * nu(u), -np.inf, np.inf, [-1.0, 0.0, 1.0], tol=1e-10)
+            for k in range(3)
+        ]
         init._moments["nu"] = np.array([[mom[0], mom[1]], [mom[1], mom[2]]])
     return init._moments["nu"]

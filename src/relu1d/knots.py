@@ -26,11 +26,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_network_and_data, as_real
+from ._validation import as_real, check_network_and_data
 from .data import Dataset
 from .network import Network
 
-__all__ = ["Clusters", "KnotCounts", "clusters", "concentration", "count_between_data", "affine_misfit_bound"]
+__all__ = [
+    "Clusters",
+    "KnotCounts",
+    "clusters",
+    "concentration",
+    "count_between_data",
+    "affine_misfit_bound",
+]
 
 _DEFAULT_TOL_FRACTION = 0.01
 _DEFAULT_MIN_FRACTION = 0.01
@@ -57,6 +64,16 @@ class Clusters:
     distance : |position − x_nearest|.
     effective : |jump| >= min_fraction · Σ|jump| (see the module docstring).
     tol, min_fraction : the thresholds used.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import knots
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, 1.0, -1.0], [-0.5, 0.49, 0.5], [1.0, 1.0, 1.0])
+    >>> found = knots.clusters(net, data)          # two knots at −0.5, one at 0.49
+    >>> found.position, found.size, found.mass
+    (array([-0.5 ,  0.49]), array([2, 1]), array([2., 1.]))
     """
 
     position: np.ndarray
@@ -81,6 +98,16 @@ class KnotCounts:
     ----------
     at_samples : (s,) int — effective clusters within ``tol`` of sample j.
     between : (s + 1,) int — the others, by interval: (−∞, x_1), (x_1, x_2), …, (x_s, ∞).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import knots
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, 1.0, -1.0], [-0.5, 0.49, 0.5], [1.0, 1.0, 1.0])
+    >>> counts = knots.count_between_data(net, data)
+    >>> counts.at_samples, counts.between          # s entries, then s + 1 intervals
+    (array([0, 0, 0]), array([0, 1, 1, 0]))
     """
 
     at_samples: np.ndarray
@@ -118,6 +145,16 @@ def clusters(net: Network, data: Dataset, tol: float | None = None,
     Returns
     -------
     Clusters
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import knots
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, 1.0, -1.0], [-0.5, 0.49, 0.5], [1.0, 1.0, 1.0])
+    >>> found = knots.clusters(net, data)
+    >>> found.position, found.nearest, found.distance   # nearest sample and distance to it
+    (array([-0.5 ,  0.49]), array([0, 1]), array([0.5 , 0.49]))
     """
     check_network_and_data(net, data)
     tol = _tol(data, tol)
@@ -131,7 +168,17 @@ def clusters(net: Network, data: Dataset, tol: float | None = None,
     e, mu = e[order], mu[order]
     if e.size == 0:
         empty_f, empty_i = np.zeros(0), np.zeros(0, dtype=np.int64)
-        return Clusters(empty_f, empty_f, empty_f, empty_i, empty_i, empty_f, np.zeros(0, bool), tol, min_fraction)
+        return Clusters(
+            empty_f,
+            empty_f,
+            empty_f,
+            empty_i,
+            empty_i,
+            empty_f,
+            np.zeros(0, bool),
+            tol,
+            min_fraction,
+        )
     starts = _group_starts(e, tol)
     size = np.diff(np.append(starts, e.size))
     mass = np.add.reduceat(np.abs(mu), starts)
@@ -157,6 +204,15 @@ def concentration(net: Network, data: Dataset, eps: float) -> float:
     1 for a network whose knots all sit on the data (a linear interpolating spline);
     about (2·eps·s)/(knot range) for knots spread evenly (a kernel solution). NaN if
     Σ|μᵢ| = 0 (f is affine and has no knots to place).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import knots
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, 1.0], [0.0, 0.5], [3.0, 1.0])   # knots at 0 and 0.5
+    >>> knots.concentration(net, data, eps=0.1)                     # |μ| = 3 of 4 at a sample
+    0.75
     """
     check_network_and_data(net, data)
     eps = as_real(eps, "eps", nonnegative=True)
@@ -180,6 +236,16 @@ def count_between_data(net: Network, data: Dataset, tol: float | None = None,
 
     A cluster whose position is within ``tol`` of a sample counts at that sample; the
     rest count in the interval holding them, with (−∞, x_1) and (x_s, ∞) first and last.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import knots
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, 1.0], [0.0, 0.5], [3.0, 1.0])   # knots at 0 and 0.5
+    >>> counts = knots.count_between_data(net, data)
+    >>> counts.at_samples, counts.between
+    (array([0, 1, 0]), array([0, 0, 1, 0]))
     """
     found = clusters(net, data, tol, min_fraction)
     keep = found.effective
@@ -209,6 +275,15 @@ def affine_misfit_bound(net: Network, data: Dataset, rel: float = 1e-9) -> float
     Returns
     -------
     float
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import knots
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> no_knot = relu1d.Network([1.0], [-2.0], [1.0])      # knot at −2: affine on the data
+    >>> round(knots.affine_misfit_bound(no_knot, data), 6)   # best line through the 3 samples
+    0.333333
     """
     check_network_and_data(net, data)
     rel = as_real(rel, "rel", nonnegative=True)

@@ -18,8 +18,8 @@ j = 1..s−1 (the paper's numbering), and the arc with no active sample, labelle
 With our L̃ = ½ Σ ρ² (a sum, no 1/m), the exact identity is
 ∇_{wᵢ} L̃ = (1/m) ∇V(wᵢ; μ), μ = (1/m) Σᵢ δ_{wᵢ}
 (the paper prints (m/2)∇L̃ = ∇V; differentiating its own expansion of L̃ in F and K gives
-m∇L̃ = ∇V, since the double sum (1/2m²)Σᵢᵢ' K(wᵢ, wᵢ') contributes wᵢ twice). The canonical gradient flow
-ẇ = −∇L̃ (eq. 7) is therefore the mean-field flow ẇ = −∇V run in time τ = t/m.
+m∇L̃ = ∇V, since the double sum (1/2m²)Σᵢᵢ' K(wᵢ, wᵢ') contributes wᵢ twice). The canonical
+gradient flow ẇ = −∇L̃ (eq. 7) is therefore the mean-field flow ẇ = −∇V run in time τ = t/m.
 
 *Residual dynamics* (Prop. 1, eq. 10). Along ẇ = −∇L̃,
 ρ̇ⱼ = −(1/m) x̃ⱼᵀ Σ_{k: j∈C_k} Σ_k S_k,  Σ_k = ∫_{ℝ×A_k} (r² t tᵀ + d dᵀ) dμ
@@ -87,18 +87,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_network_and_data, as_float_array, as_int, as_real
+from ._gibbs import (
+    FreeEnergy,
+    SteinResult,
+    free_energy,
+    gibbs_potential,
+    gibbs_potential_grad,
+    knn_entropy,
+    network_from_theta,
+    shevchenko_init,
+    shevchenko_train_kwargs,
+    stein_discrepancy,
+    theta_from_network,
+)
+from ._validation import as_float_array, as_int, as_real, check_network_and_data
 from .data import Dataset
 from .network import Network
-from ._gibbs import (FreeEnergy, SteinResult, free_energy, gibbs_potential, gibbs_potential_grad, knn_entropy,
-                     network_from_theta, shevchenko_init, shevchenko_train_kwargs, stein_discrepancy,
-                     theta_from_network)
 
 __all__ = [
-    "velocity", "plane_velocity", "velocity_grid", "VelocityGrid", "boundary_angles", "region_labels",
-    "region_covariances", "residual_rate", "attractors", "Boundaries", "preconditioner",
-    "theta_from_network", "network_from_theta", "shevchenko_init", "shevchenko_train_kwargs", "knn_entropy",
-    "FreeEnergy", "free_energy", "gibbs_potential", "gibbs_potential_grad", "SteinResult", "stein_discrepancy",
+    "velocity",
+    "plane_velocity",
+    "velocity_grid",
+    "VelocityGrid",
+    "boundary_angles",
+    "region_labels",
+    "region_covariances",
+    "residual_rate",
+    "attractors",
+    "Boundaries",
+    "preconditioner",
+    "theta_from_network",
+    "network_from_theta",
+    "shevchenko_init",
+    "shevchenko_train_kwargs",
+    "knn_entropy",
+    "FreeEnergy",
+    "free_energy",
+    "gibbs_potential",
+    "gibbs_potential_grad",
+    "SteinResult",
+    "stein_discrepancy",
 ]
 
 
@@ -108,8 +136,11 @@ def _check(net, data=None):
 
 def _check_sign(sign) -> int:
     """The sign of r of a family of particles: +1 or -1 (a scalar; 1.0 is accepted)."""
-    if isinstance(sign, (bool, np.bool_)) or not isinstance(sign, (int, float, np.integer, np.floating)) \
-            or sign not in (1, -1):
+    if (
+        isinstance(sign, (bool, np.bool_))
+        or not isinstance(sign, (int, float, np.integer, np.floating))
+        or sign not in (1, -1)
+    ):
         raise ValueError(f"sign must be +1 or -1 (the sign of r of the particles), got {sign!r}")
     return int(sign)
 
@@ -148,6 +179,18 @@ def velocity(net: Network, data: Dataset, r, theta) -> tuple[np.ndarray, np.ndar
     grad_r, grad_theta : arrays of the broadcast shape
         ∇_r V = ⟨S(θ), d(θ)⟩ and ∇_θ V = r ⟨S(θ), t(θ)⟩, S(θ) = Σ_{j: ⟨x̃ⱼ, d(θ)⟩ > 0} ρⱼ x̃ⱼ.
         At the neurons themselves, ∇_{wᵢ}L̃ = (1/m)·(grad_r, grad_theta) exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> r, theta = net.canonical()
+    >>> dr, dtheta = meanfield.velocity(net, data, r, theta)
+    >>> dr.round(4), dtheta.round(4)
+    (array([1.    , 0.4472]), array([ 2., -6.]))
     """
     _check(net, data)
     r = as_float_array(r, "r", ndim=None)
@@ -155,18 +198,33 @@ def velocity(net: Network, data: Dataset, r, theta) -> tuple[np.ndarray, np.ndar
     try:
         r, theta = np.broadcast_arrays(r, theta)
     except ValueError:
-        raise ValueError(f"r and theta must broadcast together; got shapes {r.shape} and {theta.shape}") from None
+        raise ValueError(
+            f"r and theta must broadcast together; got shapes {r.shape} and {theta.shape}"
+        ) from None
     total = _field_sums(data, _residuals(net, data), theta)
     d, t = _unit_vectors(theta)
     return np.sum(total * d, axis=-1), r * np.sum(total * t, axis=-1)
 
 
-def plane_velocity(net: Network, data: Dataset, u, v, sign: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def plane_velocity(
+    net: Network, data: Dataset, u, v, sign: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Velocity (u̇, v̇) of particles at plane points (u, v) = |r|·d(θ) (eq. 6) under the
     mean-field flow ẇ = −∇V (eq. 9), for particles of the given sign of r.
 
     The canonical flow ẇ = −∇L̃ is this divided by m. Since ∇_θV ∝ r, particles of the
     two signs feel different fields: (u̇, v̇) = sign·ṙ·d(θ) + |r|·θ̇·t(θ).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> du, dv = meanfield.plane_velocity(net, data, np.array([1.0]), np.array([0.5]))
+    >>> du.round(4), dv.round(4)
+    (array([-1.05]), array([0.1]))
     """
     _check(net, data)
     u = as_float_array(u, "u", ndim=None)
@@ -183,7 +241,19 @@ def plane_velocity(net: Network, data: Dataset, u, v, sign: int = 1) -> tuple[np
 
 @dataclass(frozen=True, eq=False)
 class VelocityGrid:
-    """The field of :func:`plane_velocity` on a square (u, v) grid, with region labels."""
+    """The field of :func:`plane_velocity` on a square (u, v) grid, with region labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> grid = meanfield.velocity_grid(net, data, limit=2.0, n=3, sign=-1)
+    >>> grid.u[0], grid.sign
+    (array([-2.,  0.,  2.]), -1)
+    """
 
     u: np.ndarray       # (n, n) grid, u varies along axis 1
     v: np.ndarray       # (n, n)
@@ -198,6 +268,17 @@ def velocity_grid(net: Network, data: Dataset, limit: float | None = None, n: in
     """:func:`plane_velocity` on an n × n grid over [−limit, limit]², for plotting.
 
     ``limit`` defaults to 1.1 × the largest |rᵢ|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> grid = meanfield.velocity_grid(net, data, n=5)
+    >>> grid.u.shape, grid.du.shape, grid.region.shape
+    ((5, 5), (5, 5), (5, 5))
     """
     _check(net, data)
     n = as_int(n, "n", minimum=2)
@@ -217,6 +298,15 @@ def boundary_angles(data: Dataset) -> np.ndarray:
 
     Row 0: θ = −arctan xⱼ (mod 2π), the neurons with a > 0 and knot xⱼ (active for x > xⱼ).
     Row 1: θ = π − arctan xⱼ, the neurons with a < 0 and knot xⱼ (active for x < xⱼ).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> meanfield.boundary_angles(data).round(4)     # two opposite angles per sample
+    array([[0.7854, 0.    , 5.4978],
+           [3.927 , 3.1416, 2.3562]])
     """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
@@ -231,6 +321,15 @@ def region_labels(data: Dataset, theta) -> np.ndarray:
     arc where every sample is active); k = s + j, j = 1..s−1: C_k = {j+1..s} (a > 0);
     k = 0: the arc where no sample is active. Activity is strict, ⟨x̃ⱼ, d(θ)⟩ > 0, as in
     the gradient; on a boundary the sample counts as inactive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> meanfield.region_labels(data, np.array([0.1, 1.0, 3.0]))
+    array([4, 3, 2])
     """
     if not isinstance(data, Dataset):
         raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}")
@@ -252,6 +351,16 @@ def region_covariances(net: Network, data: Dataset) -> np.ndarray:
     -------
     (2s, 2, 2) array indexed by the labels of :func:`region_labels` (0 = no sample
     active), with μ = (1/m) Σᵢ δ_{wᵢ} the empirical measure of ``net``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> meanfield.region_covariances(net, data).shape      # 2s arcs, one 2 × 2 matrix each
+    (6, 2, 2)
     """
     _check(net, data)
     r, theta = net.canonical()
@@ -282,6 +391,16 @@ def residual_rate(net: Network, data: Dataset) -> np.ndarray:
     Returns
     -------
     (s,) array
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> meanfield.residual_rate(net, data).round(4) + 0.0
+    array([-9.05,  0.  , -1.25])
     """
     _check(net, data)
     rho = _residuals(net, data)
@@ -306,6 +425,17 @@ class Boundaries:
     self_term : ρ_k² ‖x̃_k‖² (the same in both rows).
     attracts : +1 or −1, the sign of r of the particles attracted (the other sign is
         repelled), or 0 where the angle is neither (−self_term < coupling < 0 fails).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> found = meanfield.attractors(net, data)
+    >>> found.theta.shape, found.coupling.shape, found.self_term.shape
+    ((2, 3), (2, 3), (2, 3))
     """
 
     theta: np.ndarray
@@ -316,14 +446,29 @@ class Boundaries:
     def labels(self, sign: int = 1) -> np.ndarray:
         """"attractor", "repulsor" or "neither" for particles with sign(r) = ``sign``."""
         sign = _check_sign(sign)
-        return np.where(self.attracts == 0, "neither", np.where(self.attracts == sign, "attractor", "repulsor"))
+        return np.where(
+            self.attracts == 0, "neither", np.where(self.attracts == sign, "attractor", "repulsor")
+        )
 
 
 def attractors(net: Network, data: Dataset) -> Boundaries:
     """Lemma 2's test at every sample, with the condition derived in the module docstring:
     the boundary angle of x_k on the side whose other active samples are C attracts or
     repels iff −ρ_k²‖x̃_k‖² < Σ_{i∈C} ρᵢρ_k⟨x̃ᵢ, x̃_k⟩ < 0; it attracts the particles with
-    sign(r) = sign(ρ_k)."""
+    sign(r) = sign(ρ_k).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> found = meanfield.attractors(net, data)
+    >>> found.attracts                   # row: the two boundary angles; column: the samples
+    array([[1, 0, 0],
+           [0, 0, 1]])
+    """
     _check(net, data)
     rho = _residuals(net, data)
     xt = np.column_stack((data.x, np.ones(data.s)))
@@ -345,6 +490,17 @@ def preconditioner(net: Network) -> np.ndarray:
     (m, 2) array
         Column 0: (m/α)²(aᵢ² + bᵢ² + cᵢ²) (the r entry); column 1: 1/(aᵢ² + bᵢ²) (θ; inf
         where aᵢ = bᵢ = 0, whose angle is undefined).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import meanfield
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> meanfield.preconditioner(net).round(4)        # one row (P_r, P_θ) per neuron
+    array([[ 8. ,  1. ],
+           [21. ,  0.8]])
     """
     _check(net)
     rho2 = net.a ** 2 + net.b ** 2

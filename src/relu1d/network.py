@@ -21,19 +21,20 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
+from ._common import _canonical_of, _full_of, _resolve_alpha
 from ._storage import atomic_write
-from ._validation import _short, as_choice, as_float_array, as_real
+from ._validation import _short, as_choice, as_float_array
 
 __all__ = ["Network", "PiecewiseLinear"]
 
-_ALPHA_NAMES = ("one", "sqrt", "m")
 # Evaluation works on blocks of at most this many (neuron, point) pairs (32 MB of float64).
 _EVAL_BLOCK = 1 << 22
 # From this many (neuron, point) pairs on, f(x) is evaluated through the exact spline
@@ -81,44 +82,10 @@ def require_memory(nbytes: float, what: str, hint: str = "reduce the size") -> N
                          f"{_format_bytes(total)} in all; {hint}")
     free = available_memory()
     if free is not None and nbytes > free:
-        raise ValueError(f"{what} needs about {_format_bytes(nbytes)} of memory; this machine has "
-                         f"{_format_bytes(free)} available now (of {_format_bytes(total or 0)}); {hint}")
-
-
-def _resolve_alpha(alpha, m: int) -> float:
-    """α(m) from "one", "sqrt", "m" or a positive number."""
-    if isinstance(alpha, str):
-        if alpha not in _ALPHA_NAMES:
-            raise ValueError(f"alpha must be 'one', 'sqrt', 'm' or a positive number, got {alpha!r}")
-        return {"one": 1.0, "sqrt": float(np.sqrt(m)), "m": float(m)}[alpha]
-    try:
-        return as_real(alpha, "alpha", positive=True)
-    except TypeError:
-        raise TypeError(f"alpha must be 'one', 'sqrt', 'm' or a positive number, got {_short(alpha)}") from None
-
-
-def _canonical_of(a, b, c, m: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """(r, θ) of eq. 5 for neurons (a, b, c) of a width-m network with scale α: elementwise,
-    so that a wide network can be converted in slices with the same bits."""
-    r = (m / alpha) * c * np.hypot(a, b)
-    theta = np.mod(np.arctan2(-b, a), 2 * np.pi)
-    theta[theta >= 2 * np.pi] = 0.0  # mod can round −0.0-ish angles up to 2π
-    return r, theta
-
-
-def _full_of(r, theta, delta, m: int, alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(a, b, c) with canonical point (r, θ) and invariants δ (see
-    :meth:`Network.from_canonical`); elementwise, like :func:`_canonical_of`."""
-    big_r = np.abs(r) * alpha / m
-    root = np.hypot(delta, 2 * big_r)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c2 = np.where(delta >= 0, (delta + root) / 2, 2 * big_r ** 2 / (root - delta))
-        rho2 = np.where(delta <= 0, (root - delta) / 2, 2 * big_r ** 2 / (root + delta))
-    c2 = np.nan_to_num(c2, nan=0.0)
-    rho2 = np.nan_to_num(rho2, nan=0.0)
-    c = np.where(r < 0, -1.0, 1.0) * np.sqrt(c2)
-    rho = np.sqrt(rho2)
-    return rho * np.cos(theta), -rho * np.sin(theta), c
+        raise ValueError(
+            f"{what} needs about {_format_bytes(nbytes)} of memory; this machine has "
+            f"{_format_bytes(free)} available now (of {_format_bytes(total or 0)}); {hint}"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,6 +101,16 @@ class PiecewiseLinear:
     slopes : (k + 1,) array
         ``slopes[0]`` on (−∞, breakpoints[0]), ``slopes[j]`` on
         (breakpoints[j-1], breakpoints[j]), ``slopes[k]`` on (breakpoints[-1], ∞).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> relu = relu1d.PiecewiseLinear(breakpoints=[0.0], values=[0.0], slopes=[0.0, 1.0])
+    >>> relu(np.array([-1.0, 0.5, 2.0]))
+    array([0. , 0.5, 2. ])
+    >>> relu.delta_slopes, relu.derivative(np.array([-1.0, 0.0]))
+    (array([1.]), array([0., 1.]))
     """
 
     breakpoints: np.ndarray
@@ -145,8 +122,10 @@ class PiecewiseLinear:
         vals = as_float_array(self.values, "values", min_size=1)
         sl = as_float_array(self.slopes, "slopes", min_size=2)
         if vals.size != bp.size or sl.size != bp.size + 1:
-            raise ValueError(f"need len(values) == len(breakpoints) and len(slopes) == len(breakpoints) + 1; "
-                             f"got {vals.size}, {bp.size}, {sl.size}")
+            raise ValueError(
+                f"need len(values) == len(breakpoints) and len(slopes) == len(breakpoints) + 1; "
+                f"got {vals.size}, {bp.size}, {sl.size}"
+            )
         if np.any(np.diff(bp) <= 0):
             raise ValueError("breakpoints must be strictly increasing")
         for name, arr in (("breakpoints", bp), ("values", vals), ("slopes", sl)):
@@ -155,7 +134,10 @@ class PiecewiseLinear:
 
     def __reduce__(self):
         # rebuilt through __init__, so that the arrays are read-only again after unpickling
-        return (type(self), (np.array(self.breakpoints), np.array(self.values), np.array(self.slopes)))
+        return (
+            type(self),
+            (np.array(self.breakpoints), np.array(self.values), np.array(self.slopes)),
+        )
 
     @property
     def delta_slopes(self) -> np.ndarray:
@@ -190,6 +172,18 @@ class Network:
     provenance : mapping, optional
         Free-form record of how the network was made (scheme, seed, version); saved
         with it and ignored by every computation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> net = relu1d.Network(a=[1.0, -1.0], b=[0.0, 0.5], c=[1.0, 2.0])
+    >>> net
+    Network(m=2, alpha=1)
+    >>> net(np.array([-1.0, 0.0, 1.0]))            # [x]₊ + 2[−x − 0.5]₊
+    array([1., 0., 1.])
+    >>> net.knots, net.delta_slopes
+    (array([ 0. , -0.5]), array([1., 2.]))
     """
 
     a: np.ndarray
@@ -215,13 +209,18 @@ class Network:
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
 
     @classmethod
-    def _adopt(cls, a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha, provenance) -> "Network":
+    def _adopt(cls, a: np.ndarray, b: np.ndarray, c: np.ndarray, alpha, provenance) -> Network:
         """A network that takes ownership of three fresh 1-d float64 arrays without
         copying them (for very wide networks, whose copy would double the memory);
         the arrays are checked as the constructor checks them and made read-only."""
         arrays = {"a": a, "b": b, "c": c}
         for name, arr in arrays.items():
-            if not (isinstance(arr, np.ndarray) and arr.dtype == np.float64 and arr.ndim == 1 and arr.size >= 1):
+            if not (
+                isinstance(arr, np.ndarray)
+                and arr.dtype == np.float64
+                and arr.ndim == 1
+                and arr.size >= 1
+            ):
                 return cls(a, b, c, alpha, provenance)  # not adoptable: the ordinary checked copy
             if not np.isfinite(arr).all():
                 as_float_array(arr, name)  # raises with the usual message
@@ -303,7 +302,14 @@ class Network:
         return self.c * np.abs(self.a) / self.alpha
 
     def invariants(self) -> np.ndarray:
-        """δᵢ = cᵢ² − aᵢ² − bᵢ² (eq. 11), constant along the gradient flow (Lemma 3)."""
+        """δᵢ = cᵢ² − aᵢ² − bᵢ² (eq. 11), constant along the gradient flow (Lemma 3).
+
+        Examples
+        --------
+        >>> import relu1d
+        >>> relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0]).invariants()
+        array([0.  , 2.75])
+        """
         return self.c ** 2 - self.a ** 2 - self.b ** 2
 
     def canonical(self) -> tuple[np.ndarray, np.ndarray]:
@@ -319,7 +325,9 @@ class Network:
         return _canonical_of(self.a, self.b, self.c, self.m, self.alpha)
 
     @classmethod
-    def from_canonical(cls, r, theta, delta, alpha=1.0, provenance: Mapping[str, Any] | None = None) -> "Network":
+    def from_canonical(
+        cls, r, theta, delta, alpha=1.0, provenance: Mapping[str, Any] | None = None
+    ) -> Network:
         """The unique (a, b, c) with canonical point (r, θ) and invariants δ (Lemma 3).
 
         With R = |r|·α/m = |c|·ρ and ρ = √(a² + b²): c² − ρ² = δ and |c|·ρ = R give
@@ -332,16 +340,32 @@ class Network:
         delta : float or array_like, shape (m,)
             Invariant of every neuron, or one value for all.
         alpha : float or {"one", "sqrt", "m"}
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import relu1d
+        >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+        >>> r, theta = net.canonical()
+        >>> back = relu1d.Network.from_canonical(r, theta, net.invariants())
+        >>> bool(np.allclose(back.a, net.a) and np.allclose(back.b, net.b)
+        ...      and np.allclose(back.c, net.c))
+        True
         """
         r = as_float_array(r, "r", min_size=1)
         theta = as_float_array(theta, "theta")
         if theta.size != r.size:
-            raise ValueError(f"r and theta must have the same length; got {r.size} and {theta.size}")
+            raise ValueError(
+                f"r and theta must have the same length; got {r.size} and {theta.size}"
+            )
         delta = as_float_array(delta, "delta", ndim=None)
         if delta.ndim == 0 or delta.size == 1:
             delta = np.full(r.size, float(delta.ravel()[0]))
         elif delta.shape != r.shape:
-            raise ValueError(f"delta must be a number or have the length of r ({r.size}); got shape {delta.shape}")
+            raise ValueError(
+                f"delta must be a number or have the length of r ({r.size}); "
+                f"got shape {delta.shape}"
+            )
         m = r.size
         alpha_value = _resolve_alpha(alpha, m)
         a, b, c = _full_of(r, theta, delta, m, alpha_value)
@@ -355,12 +379,19 @@ class Network:
         Values come from prefix sums, so their rounding error is of order
         ε·max|βᵢ|·Σ|cᵢaᵢ|/α: exact to rounding for knots at moderate distance, not for a
         knot at 10⁹⁸ from a subnormal aᵢ.
+
+        Examples
+        --------
+        >>> import relu1d
+        >>> f = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0]).to_spline()
+        >>> f.breakpoints, f.slopes
+        (array([-0.5,  0. ]), array([-2.,  0.,  1.]))
         """
         a, b, c, alpha = self.a, self.b, self.c, self.alpha
         has_knot = a != 0
         const = np.sum(c[~has_knot] * np.maximum(-b[~has_knot], 0.0)) / alpha
         if not np.any(has_knot):
-            return PiecewiseLinear([0.0], [const], [0.0, 0.0])
+            return PiecewiseLinear(np.array([0.0]), np.array([const]), np.array([0.0, 0.0]))
         a, b, c = a[has_knot], b[has_knot], c[has_knot]
         beta = b / a
         order = np.argsort(beta, kind="stable")
@@ -389,7 +420,9 @@ class Network:
 
     # ------------------------------------------------------------------ PyTorch layout
     @classmethod
-    def from_torch_state(cls, state: Mapping[str, Any], alpha=1.0, output_bias: str = "refuse") -> "Network":
+    def from_torch_state(
+        cls, state: Mapping[str, Any], alpha=1.0, output_bias: str = "refuse"
+    ) -> Network:
         """From the state of ``Sequential(Linear(1, m), ReLU(), Linear(m, 1))``.
 
         Takes plain arrays or tensors (torch is never imported): keys ``0.weight``
@@ -411,16 +444,27 @@ class Network:
         """
         as_choice(output_bias, "output_bias", ("refuse", "neuron", "drop"))
         if not isinstance(state, Mapping):
-            raise TypeError(f"state must be a mapping such as module.state_dict(), got {type(state).__name__}")
+            raise TypeError(
+                f"state must be a mapping such as module.state_dict(), got {type(state).__name__}"
+            )
         missing = [k for k in ("0.weight", "0.bias", "2.weight") if k not in state]
         if missing:
-            raise ValueError(f"state lacks {missing}; expected keys '0.weight', '0.bias', '2.weight' "
-                             f"and optionally '2.bias' of Sequential(Linear(1, m), ReLU(), Linear(m, 1))")
+            raise ValueError(
+                f"state lacks {missing}; expected keys '0.weight', '0.bias', '2.weight' "
+                f"and optionally '2.bias' of Sequential(Linear(1, m), ReLU(), Linear(m, 1))"
+            )
         w1 = as_float_array(state["0.weight"], "state['0.weight']", ndim=2)
         b1 = as_float_array(state["0.bias"], "state['0.bias']")
         w2 = as_float_array(state["2.weight"], "state['2.weight']", ndim=2)
-        if w1.shape[1] != 1 or w2.shape[0] != 1 or w2.shape[1] != w1.shape[0] or b1.size != w1.shape[0]:
-            raise ValueError(f"shapes must be (m, 1), (m,), (1, m); got {w1.shape}, {b1.shape}, {w2.shape}")
+        if (
+            w1.shape[1] != 1
+            or w2.shape[0] != 1
+            or w2.shape[1] != w1.shape[0]
+            or b1.size != w1.shape[0]
+        ):
+            raise ValueError(
+                f"shapes must be (m, 1), (m,), (1, m); got {w1.shape}, {b1.shape}, {w2.shape}"
+            )
         bias = 0.0
         if "2.bias" in state:
             bias_arr = as_float_array(state["2.bias"], "state['2.bias']")
@@ -431,9 +475,12 @@ class Network:
         a, b, c = w1[:, 0], -b1, alpha_value * w2[0]
         if bias != 0.0:
             if output_bias == "refuse":
-                raise ValueError(f"state['2.bias'] = {bias} is non-zero but relu1d networks have no output bias; "
-                                 "pass output_bias='neuron' to fold it into a constant neuron exactly, "
-                                 "or output_bias='drop' to discard it")
+                raise ValueError(
+                    f"state['2.bias'] = {bias} is non-zero but relu1d networks have no output "
+                    "bias; "
+                    "pass output_bias='neuron' to fold it into a constant neuron exactly, "
+                    "or output_bias='drop' to discard it"
+                )
             if output_bias == "neuron":
                 a, b, c = np.append(a, 0.0), np.append(b, -1.0), np.append(c, alpha_value * bias)
         return cls(a, b, c, alpha_value)
@@ -453,6 +500,16 @@ class Network:
         -----
         W₂ = c/α: the function is the same, the SGD dynamics are the same only with lr/α²
         on ``2.weight`` (see :meth:`from_torch_state`).
+
+        Examples
+        --------
+        >>> import relu1d
+        >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+        >>> state = net.to_torch_state()
+        >>> sorted(state), state["0.bias"] + 0.0    # Linear computes a·x + bias, bias = −b
+        (['0.bias', '0.weight', '2.bias', '2.weight'], array([ 0. , -0.5]))
+        >>> relu1d.Network.from_torch_state(state).b + 0.0
+        array([0. , 0.5])
         """
         if not isinstance(output_bias, (bool, np.bool_)):
             raise TypeError(f"output_bias must be True or False, got {output_bias!r}")
@@ -464,7 +521,19 @@ class Network:
 
     # ------------------------------------------------------------------ files
     def save(self, path) -> Path:
-        """Write a ``.npz`` with a, b, c, alpha and the provenance (as JSON)."""
+        """Write a ``.npz`` with a, b, c, alpha and the provenance (as JSON).
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> import relu1d
+        >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0], alpha=2.0)
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     path = net.save(pathlib.Path(tmp) / "net.npz")
+        ...     back = relu1d.Network.load(path)
+        >>> back, back.c
+        (Network(m=2, alpha=2), array([1., 2.]))
+        """
         from . import __version__
 
         path = Path(path)
@@ -480,7 +549,7 @@ class Network:
         return atomic_write(path, write)
 
     @classmethod
-    def load(cls, path) -> "Network":
+    def load(cls, path) -> Network:
         """Read a network written by :meth:`save`.
 
         Raises

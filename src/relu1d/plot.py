@@ -12,7 +12,15 @@ __all__ = ["plot_function", "plot_particles", "new_figure"]
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, size: tuple[float, float] = (5.0, 4.0)):
-    """A Figure with a grid of axes, built without pyplot (so no window, no global state)."""
+    """A Figure with a grid of axes, built without pyplot (so no window, no global state).
+
+    Examples
+    --------
+    >>> from relu1d import plot
+    >>> fig, axes = plot.new_figure(ncols=2)
+    >>> axes.shape, fig.get_size_inches().tolist()
+    ((1, 2), [10.0, 4.0])
+    """
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(size[0] * ncols, size[1] * nrows), layout="constrained")
@@ -61,6 +69,19 @@ def plot_function(net: Network, data: Dataset | None = None, interval=None, ax=N
         x-range; by default the data range padded by 15%.
     ax : matplotlib Axes, optional
         Draw into it instead of a new figure.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import plot
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> import io
+    >>> fig = plot.plot_function(net, data)
+    >>> ax = fig.axes[0]
+    >>> [line.get_label() for line in ax.lines]
+    ['$f_z(x)$', 'knots $(e_i, f(e_i))$', 'samples $(x_j, y_j)$']
+    >>> fig.savefig(io.BytesIO(), format="png")           # or fig.savefig("function.png")
     """
     _check(net, data)
     lo, hi = _interval(net, data, interval)
@@ -83,7 +104,18 @@ def plot_function(net: Network, data: Dataset | None = None, interval=None, ax=N
 def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: float | None = None):
     """Neurons as particles (uᵢ, vᵢ) = (|rᵢ| cos θᵢ, |rᵢ| sin θᵢ) coloured by sign(rᵢ),
     with each sample xⱼ drawn as the line u·xⱼ + v = 0 (Williams et al., eq. 6 and
-    Fig. 1 right)."""
+    Fig. 1 right).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import plot
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> fig, axes = plot.new_figure(ncols=2)
+    >>> plot.plot_particles(net, data, ax=axes[0, 1]) is fig      # draws into the given axes
+    True
+    """
     _check(net, data)
     fig, ax = _axes(ax)
     r, theta = net.canonical()
@@ -118,6 +150,16 @@ def plot_regions(data: Dataset, ax=None, limit: float = 1.0, alpha: float = 0.25
     lines u·xⱼ + v = 0) and draw those lines (Williams et al., Fig. 1 right).
 
     Region labels follow :func:`relu1d.meanfield.region_labels` (0: no sample active).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import plot
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> fig = plot.plot_regions(data, limit=2.0)
+    >>> len(fig.axes)
+    1
     """
     from matplotlib.patches import Wedge
 
@@ -136,8 +178,18 @@ def plot_regions(data: Dataset, ax=None, limit: float = 1.0, alpha: float = 0.25
     radius = limit * np.sqrt(2.0)
     for lo, hi in zip(edges[:-1], edges[1:]):
         label = int(region_labels(data, np.array([(lo + hi) / 2]))[0])
-        ax.add_patch(Wedge((0.0, 0.0), radius, np.degrees(lo), np.degrees(hi), color=cmap(label % 20),
-                           alpha=alpha, lw=0, zorder=0))
+        ax.add_patch(
+            Wedge(
+                (0.0, 0.0),
+                radius,
+                np.degrees(lo),
+                np.degrees(hi),
+                color=cmap(label % 20),
+                alpha=alpha,
+                lw=0,
+                zorder=0,
+            )
+        )
         mid = (lo + hi) / 2
         ax.text(0.8 * limit * np.cos(mid), 0.8 * limit * np.sin(mid), str(label), fontsize=7,
                 ha="center", va="center", color="0.25", zorder=1)
@@ -156,7 +208,18 @@ def plot_velocity_field(net: Network, data: Dataset, ax=None, sign: int = 1, n: 
                         limit: float | None = None):
     """Arrows of the mean-field velocity −∇V (eq. 9) in the (u, v) plane for particles
     with sign(r) = ``sign``, over the coloured regions (:func:`plot_regions`), with the
-    particles of that sign (directions only: arrows are normalised)."""
+    particles of that sign (directions only: arrows are normalised).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import plot
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> fig = plot.plot_regions(data)
+    >>> plot.plot_velocity_field(net, data, ax=fig.axes[0], n=7) is fig
+    True
+    """
     from .meanfield import velocity_grid
 
     _check(net, data)

@@ -26,20 +26,32 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 from . import _storage
-from .experiments._registry import VERDICTS, format_counts, verdict_counts
 from ._specs import spec_json, spec_seeds, spec_to_dict, spec_to_toml
+from .experiments import VERDICTS, verdict_counts
 
-__all__ = ["reproduce", "run_experiment", "save_result", "load_record", "complete_record", "write_report",
-           "render_html", "train_to_directory", "ReproduceInterrupted", "QUICK_BUDGET_S", "STATUSES"]
+__all__ = [
+    "reproduce",
+    "run_experiment",
+    "save_result",
+    "load_record",
+    "complete_record",
+    "write_report",
+    "render_html",
+    "train_to_directory",
+    "ReproduceInterrupted",
+    "QUICK_BUDGET_S",
+    "STATUSES",
+]
 
 QUICK_BUDGET_S = 300.0
 """Wall-time budget of ``relu1d reproduce --all --quick`` (seconds, on 2 cores)."""
 
 
 # --------------------------------------------------------------------------- storing
-STATUSES = ("ok", "error", "interrupted", "diverged", "incomplete")
+STATUSES = "ok", "error", "interrupted", "diverged", "incomplete"
 """``meta.json`` statuses: only "ok" is a complete record. "error": the experiment raised;
 "interrupted": Ctrl-C stopped it; "diverged": a training run became non-finite (the
 partial trajectory is kept); "incomplete": saving did not finish."""
@@ -56,12 +68,23 @@ def _own_figures(previous: dict | None) -> set[str]:
         return set()
     files = set()
     entries = list(previous.get("figures") or []) + list(previous.get("stale_figures") or [])
-    entries += [e.get(key) for e in previous.get("views") or [] if isinstance(e, dict) for key in ("file", "run")]
+    entries += [
+        e.get(key)
+        for e in previous.get("views") or []
+        if isinstance(e, dict)
+        for key in ("file", "run")
+    ]
     for entry in entries:
         file = entry.get("file") if isinstance(entry, dict) else entry
-        if isinstance(file, str) and ".." not in file and (
-                re.fullmatch(r"figures/[A-Za-z0-9_.-]+\.png", file) or re.fullmatch(r"views/[A-Za-z0-9_.-]+\.html", file)
-                or re.fullmatch(r"runs/[A-Za-z0-9_.-]+\.nc", file)):
+        if (
+            isinstance(file, str)
+            and ".." not in file
+            and (
+                re.fullmatch(r"figures/[A-Za-z0-9_.-]+\.png", file)
+                or re.fullmatch(r"views/[A-Za-z0-9_.-]+\.html", file)
+                or re.fullmatch(r"runs/[A-Za-z0-9_.-]+\.nc", file)
+            )
+        ):
             files.add(file)
     return files
 
@@ -92,12 +115,19 @@ def _save_runs(directory: Path, name: str, runs: dict, entries: list[dict]) -> N
         if run.store:
             ds = run.trajectory.to_xarray()
             if run.data is not None:
-                ds = ds.assign(data_x=("sample", np.asarray(run.data.x)), data_y=("sample", np.asarray(run.data.y)))
+                ds = ds.assign(
+                    data_x=("sample", np.asarray(run.data.x)),
+                    data_y=("sample", np.asarray(run.data.y)),
+                )
             _storage.write_netcdf(ds, directory / entry["run"])
         try:
-            figure = viewer.viewer_figure(run.trajectory, run.data, references=run.references, title=entry["name"])
-            _storage.write_text(directory / entry["file"],
-                                viewer.viewer_fragment(figure, name=f"{name}-{Path(entry['file']).stem}"))
+            figure = viewer.viewer_figure(
+                run.trajectory, run.data, references=run.references, title=entry["name"]
+            )
+            _storage.write_text(
+                directory / entry["file"],
+                viewer.viewer_fragment(figure, name=f"{name}-{Path(entry['file']).stem}"),
+            )
         except Exception as exc:  # the record stays complete without its viewer
             entry["error"] = f"{type(exc).__name__}: {exc}"
             (directory / entry["file"]).unlink(missing_ok=True)
@@ -134,6 +164,26 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
     -------
     dict
         The metadata written to ``meta.json``.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from dataclasses import dataclass
+    >>> import xarray as xr
+    >>> from relu1d import report
+    >>> from relu1d.experiments import Claim, ExperimentResult
+    >>> @dataclass(frozen=True)
+    ... class Spec:
+    ...     n: int = 3
+    >>> result = ExperimentResult(xr.Dataset({"n": ((), 3)}), {},
+    ...                           (Claim.close("n_is_3", "n is 3", "nowhere", 3.0, 3.0, 0.0),))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     meta = report.save_result(pathlib.Path(tmp) / "toy", result, name="toy",
+    ...                               description="a toy", spec=Spec(), preset="custom",
+    ...                               wall_time_s=0.1)
+    ...     files = sorted(p.name for p in (pathlib.Path(tmp) / "toy").iterdir())
+    >>> meta["status"], meta["n_claims"], files
+    ('ok', 1, ['claims.json', 'data.nc', 'meta.json', 'spec.toml'])
     """
     if status not in STATUSES:
         raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
@@ -154,10 +204,19 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
         used.add(stem)
         figure_files.append({"name": str(fig_name), "file": f"figures/{stem}.png"})
     run_files = _run_files(getattr(result, "runs", None) or {})
-    written = {f["file"] for f in figure_files} | {r[k] for r in run_files for k in ("file", "run") if r[k] != "data.nc"}
+    written = {f["file"] for f in figure_files} | {
+        r[k] for r in run_files for k in ("file", "run") if r[k] != "data.nc"
+    }
     env = _storage.environment()
-    common = dict(name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
-                  started_utc=started_utc or _storage.utc_now(), env=env)
+    common = dict(
+        name=name,
+        description=description,
+        spec=spec,
+        preset=preset,
+        wall_time_s=wall_time_s,
+        started_utc=started_utc or _storage.utc_now(),
+        env=env,
+    )
     # a half-replaced record must not look complete: first a meta.json saying "incomplete"
     # (listing every figure file it may leave, so that the next save can clean them), the
     # final one last
@@ -199,8 +258,20 @@ def save_result(directory, result, *, name: str, description: str, spec, preset:
     return meta
 
 
-def _meta(status: str, *, name, description, spec, preset, wall_time_s, started_utc, claims, figures, env,
-          **extra) -> dict:
+def _meta(
+    status: str,
+    *,
+    name,
+    description,
+    spec,
+    preset,
+    wall_time_s,
+    started_utc,
+    claims,
+    figures,
+    env,
+    **extra,
+) -> dict:
     """The contents of ``meta.json`` (``extra``: the traceback of a failed run, ...)."""
     return {"name": name, "description": description, "preset": preset, "status": status,
             "spec_type": type(spec).__name__, "spec": _storage.to_jsonable(spec_to_dict(spec)),
@@ -211,16 +282,28 @@ def _meta(status: str, *, name, description, spec, preset, wall_time_s, started_
             "data_file": None, **extra, **env}
 
 
-def _save_failed(directory, status: str, *, name, description, spec, preset, wall_time_s, started_utc,
-                 error) -> dict:
+def _save_failed(
+    directory, status: str, *, name, description, spec, preset, wall_time_s, started_utc, error
+) -> dict:
     """A record without results (status "error" or "interrupted"): ``meta.json`` only; the
     data and claims of a previous record are removed, its figure files listed as stale."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     previous = _storage.read_record_meta(directory)
-    meta = _meta(status, name=name, description=description, spec=spec, preset=preset, wall_time_s=wall_time_s,
-                 started_utc=started_utc, claims=[], figures=[], env=_storage.environment(), error=error,
-                 stale_figures=sorted(_own_figures(previous)))
+    meta = _meta(
+        status,
+        name=name,
+        description=description,
+        spec=spec,
+        preset=preset,
+        wall_time_s=wall_time_s,
+        started_utc=started_utc,
+        claims=[],
+        figures=[],
+        env=_storage.environment(),
+        error=error,
+        stale_figures=sorted(_own_figures(previous)),
+    )
     if previous is not None:
         for stale in ("data.nc", "claims.json"):
             (directory / stale).unlink(missing_ok=True)
@@ -229,7 +312,28 @@ def _save_failed(directory, status: str, *, name, description, spec, preset, wal
 
 
 def load_record(directory) -> dict:
-    """The metadata of a result directory (``meta.json``), with ``path`` added."""
+    """The metadata of a result directory (``meta.json``), with ``path`` added.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from dataclasses import dataclass
+    >>> import xarray as xr
+    >>> from relu1d import report
+    >>> from relu1d.experiments import Claim, ExperimentResult
+    >>> @dataclass(frozen=True)
+    ... class Spec:
+    ...     n: int = 3
+    >>> result = ExperimentResult(xr.Dataset({"n": ((), 3)}), {},
+    ...                           (Claim.close("n_is_3", "n is 3", "nowhere", 3.0, 3.0, 0.0),))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = report.save_result(pathlib.Path(tmp) / "toy", result, name="toy",
+    ...                            description="a toy", spec=Spec(), preset="custom",
+    ...                            wall_time_s=0.1)
+    ...     record = report.load_record(pathlib.Path(tmp) / "toy")
+    >>> record["name"], record["verdicts"]["holds"], record["path"].endswith("toy")
+    ('toy', 1, True)
+    """
     directory = Path(directory)
     meta_path = directory / "meta.json"
     if not meta_path.is_file():
@@ -242,7 +346,29 @@ def load_record(directory) -> dict:
 def complete_record(directory, spec, preset: str) -> dict | None:
     """The record in ``directory`` if it is complete (status "ok", every file it lists
     present) and was computed from ``spec`` with ``preset`` by the current code (same
-    :func:`relu1d._storage.source_fingerprint`); else None."""
+    :func:`relu1d._storage.source_fingerprint`); else None.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from dataclasses import dataclass
+    >>> import xarray as xr
+    >>> from relu1d import report
+    >>> from relu1d.experiments import Claim, ExperimentResult
+    >>> @dataclass(frozen=True)
+    ... class Spec:
+    ...     n: int = 3
+    >>> result = ExperimentResult(xr.Dataset({"n": ((), 3)}), {},
+    ...                           (Claim.close("n_is_3", "n is 3", "nowhere", 3.0, 3.0, 0.0),))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = report.save_result(pathlib.Path(tmp) / "toy", result, name="toy",
+    ...                            description="a toy", spec=Spec(), preset="custom",
+    ...                            wall_time_s=0.1)
+    ...     same = report.complete_record(pathlib.Path(tmp) / "toy", Spec(), "custom")
+    ...     other = report.complete_record(pathlib.Path(tmp) / "toy", Spec(n=4), "custom")
+    >>> same["name"], other                   # another spec: the record is not reused
+    ('toy', None)
+    """
     directory = Path(directory)
     meta = _storage.read_record_meta(directory)
     if meta is None or meta.get("status") != "ok":
@@ -250,10 +376,19 @@ def complete_record(directory, spec, preset: str) -> dict | None:
     if meta.get("relu1d_source_sha256") != _storage.source_fingerprint():
         return None  # computed by other code: a change may have changed the result
     wanted = json.loads(json.dumps(_storage.to_jsonable(spec_to_dict(spec))))
-    if meta.get("preset") != preset or meta.get("spec_type") != type(spec).__name__ or meta.get("spec") != wanted:
+    if (
+        meta.get("preset") != preset
+        or meta.get("spec_type") != type(spec).__name__
+        or meta.get("spec") != wanted
+    ):
         return None
-    files = [f.get("file") for f in meta.get("figures") or []] + [meta.get("data_file"), "claims.json"]
-    files += [v.get(key) for v in meta.get("views") or [] if not v.get("error") for key in ("file", "run")]
+    files = [f.get("file") for f in meta.get("figures") or []] + [
+        meta.get("data_file"),
+        "claims.json",
+    ]
+    files += [
+        v.get(key) for v in meta.get("views") or [] if not v.get("error") for key in ("file", "run")
+    ]
     if not all(isinstance(f, str) and (directory / f).is_file() for f in files if f is not None):
         return None
     meta["path"] = str(directory)
@@ -279,8 +414,10 @@ class ReproduceInterrupted(KeyboardInterrupt):
     def __init__(self, records: list[dict], total: int, interrupted: str | None):
         self.records, self.total, self.interrupted = records, total, interrupted
         done = len(records)
-        super().__init__(f"interrupted{f' during {interrupted}' if interrupted else ''}: {done} of {total} "
-                         f"experiment(s) done; rerun to resume")
+        super().__init__(
+            f"interrupted{f' during {interrupted}' if interrupted else ''}: {done} of {total} "
+            f"experiment(s) done; rerun to resume"
+        )
 
 
 def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
@@ -311,6 +448,18 @@ def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
         under ``interrupt_policy("raise")``, so a truncated training cannot end up in a
         record. The directory then gets a ``meta.json`` with status "interrupted",
         unless it already held a complete record, which is kept as it was.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from relu1d import report
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     record = report.run_experiment("williams2019.lemma3", out)
+    ...     files = sorted(p.name for p in (pathlib.Path(out) / "williams2019.lemma3").iterdir())
+    >>> record["status"], record["verdicts"]["holds"] == record["n_claims"]
+    ('ok', True)
+    >>> [name for name in files if "." in name]
+    ['claims.json', 'data.nc', 'meta.json', 'spec.toml']
     """
     from .experiments import get
     from .train import interrupt_policy
@@ -319,13 +468,17 @@ def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
     if spec is None:
         spec = exp.preset(preset)
     elif not isinstance(spec, exp.spec_type):
-        raise TypeError(f"spec must be a {exp.spec_type.__name__} for {name!r}, got {type(spec).__name__}")
+        raise TypeError(
+            f"spec must be a {exp.spec_type.__name__} for {name!r}, got {type(spec).__name__}"
+        )
     else:
         preset = "custom"
     directory = Path(out) / name
     started = _storage.utc_now()
     t0 = time.perf_counter()
-    common = dict(name=name, description=exp.description, spec=spec, preset=preset, started_utc=started)
+    common = dict(
+        name=name, description=exp.description, spec=spec, preset=preset, started_utc=started
+    )
     try:
         try:
             with interrupt_policy("raise"):
@@ -338,9 +491,14 @@ def run_experiment(name: str, out, *, preset: str = "quick", spec=None) -> dict:
     except KeyboardInterrupt:
         previous = _storage.read_record_meta(directory)
         if previous is None or previous.get("status") != "ok":
-            _save_failed(directory, "interrupted", wall_time_s=time.perf_counter() - t0,
-                         error=f"interrupted by KeyboardInterrupt (Ctrl-C) after {time.perf_counter() - t0:.1f} s; "
-                               "no result was kept; run it again", **common)
+            _save_failed(
+                directory,
+                "interrupted",
+                wall_time_s=time.perf_counter() - t0,
+                error="interrupted by KeyboardInterrupt (Ctrl-C) after "
+                f"{time.perf_counter() - t0:.1f} s; no result was kept; run it again",
+                **common,
+            )
         raise
 
 
@@ -376,10 +534,24 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
         On Ctrl-C, promptly (a training inside stops within one chunk of steps): every
         record finished before stays, the running experiment is not recorded as
         complete, the report is written for what is there.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from relu1d import report
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     records = report.reproduce(["williams2019.lemma3"], out, progress=False)
+    ...     again = report.reproduce(["williams2019.lemma3"], out, progress=False)  # reused
+    ...     files = sorted(path.name for path in pathlib.Path(out).iterdir())
+    >>> [r["status"] for r in records], files
+    (['ok'], ['report.html', 'williams2019.lemma3'])
+    >>> again[0]["finished_utc"] == records[0]["finished_utc"]
+    True
     """
     from tqdm.auto import tqdm
 
-    from .experiments import get, names as all_names
+    from .experiments import get
+    from .experiments import names as all_names
 
     if preset not in ("quick", "full"):
         raise ValueError(f"preset must be 'quick' or 'full', got {preset!r}")
@@ -391,7 +563,9 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
             _storage.check_writable_dir(out / name, what="result folder")
     records = []
     current = None
-    bar = tqdm(todo, desc=f"reproduce ({preset})", unit="exp", file=sys.stderr, disable=not progress)
+    bar = tqdm(
+        todo, desc=f"reproduce ({preset})", unit="exp", file=sys.stderr, disable=not progress
+    )
     try:
         for name, exp in zip(bar, experiments):
             bar.set_postfix_str(name)
@@ -409,7 +583,8 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
             records.append(meta)
             if echo is not None:
                 echo(_summary_line(meta))
-            write_report(out, views=False)  # after each one, so an interrupted run still has a report
+            # after each one, so an interrupted run still has a report
+            write_report(out, views=False)
     except KeyboardInterrupt as exc:
         bar.close()
         write_report(out)
@@ -421,17 +596,23 @@ def reproduce(names=None, out="results", *, preset: str = "quick", progress: boo
 
 def _summary_line(meta: dict) -> str:
     if meta.get("skipped"):
-        return f"{meta['name']:<34} skipped  (complete record of {meta['finished_utc']}; --force to recompute)"
+        return (f"{meta['name']:<34} skipped  (complete record of {meta['finished_utc']}; "
+                "--force to recompute)")
     if meta["status"] != "ok":
-        return f"{meta['name']:<34} ERROR    {meta['wall_time_s']:8.1f} s  ({meta['error'].strip().splitlines()[-1]})"
+        return (f"{meta['name']:<34} ERROR    {meta['wall_time_s']:8.1f} s  "
+                f"({meta['error'].strip().splitlines()[-1]})")
     counts = verdict_counts(c["verdict"] for c in meta["claims"])
     others = ", ".join(f"{n} {v}" for v, n in counts.items() if n and v != "holds")
-    verdict = f"{meta['n_hold']}/{meta['n_claims']} claims hold" + (f"  ({others})" if others else "")
+    verdict = f"{meta['n_hold']}/{meta['n_claims']} claims hold" + (
+        f"  ({others})" if others else ""
+    )
     return f"{meta['name']:<34} ok       {meta['wall_time_s']:8.1f} s  {verdict}"
 
 
 # --------------------------------------------------------------------------- training run
-def train_to_directory(spec, out, *, base_dir=None, progress: bool = True, overwrite: bool = False) -> dict:
+def train_to_directory(
+    spec, out, *, base_dir=None, progress: bool = True, overwrite: bool = False
+) -> dict:
     """Run one :class:`~relu1d._specs.TrainSpec` and write a result directory at ``out``
     (data.nc = the trajectory, figures function/particles/loss, spec.toml, meta.json)
     and ``out/report.html``.
@@ -447,12 +628,23 @@ def train_to_directory(spec, out, *, base_dir=None, progress: bool = True, overw
     one that diverged (:class:`relu1d.TrainingDiverged`) with status "diverged" and its
     finite part; both say ``steps_done`` of ``steps_planned`` in ``meta.json`` and in
     the first line of ``spec.toml``. The returned metadata tells which.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from relu1d import report, sweep
+    >>> spec = sweep.TrainSpec(init=sweep.InitSpec(m=5), data=sweep.DataSpec(s=4),
+    ...                        training=sweep.OptimSpec(steps=50, lr=0.01, record_every=10))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     record = report.train_to_directory(spec, pathlib.Path(tmp) / "run", progress=False)
+    >>> record["status"], record["steps_done"], [f["name"] for f in record["figures"]]
+    ('ok', 50, ['function', 'particles', 'loss'])
     """
     import numpy as np
 
     from .experiments import ExperimentResult
     from .plot import new_figure, plot_function, plot_particles
-    from .train import TrainingDiverged, TrainingInterrupted, train
+    from .train import TrainingDiverged, TrainingInterrupted, Trajectory, train
 
     out = _storage.check_writable_dir(out)
     _storage.check_output_folder(out, overwrite=overwrite)
@@ -460,31 +652,44 @@ def train_to_directory(spec, out, *, base_dir=None, progress: bool = True, overw
     t0 = time.perf_counter()
     net0 = spec.init.network()
     data = spec.data.dataset(base_dir)
-    extra = {"steps_planned": int(spec.training.steps)}
+    extra: dict[str, Any] = {"steps_planned": int(spec.training.steps)}
+    traj: Trajectory | None
     try:
-        traj, status = train(net0, data, progress=progress, on_interrupt="raise", **spec.training.kwargs()), "ok"
+        traj, status = (
+            train(net0, data, progress=progress, on_interrupt="raise", **spec.training.kwargs()),
+            "ok",
+        )
     except TrainingInterrupted as exc:
         traj, status = exc.trajectory, "interrupted"
     except TrainingDiverged as exc:
         traj, status = exc.trajectory, "diverged"
-        extra.update(diverged_at_step=int(exc.step), last_finite_loss=float(exc.last_loss), lr=float(exc.lr))
+        extra.update(
+            diverged_at_step=int(exc.step), last_finite_loss=float(exc.last_loss), lr=float(exc.lr)
+        )
+    assert traj is not None  # train() attaches the partial trajectory to both errors
     wall = time.perf_counter() - t0
     done = int(traj.steps[-1])
     extra["steps_done"] = done
     header = None
     if status != "ok":
-        what = ("interrupted by Ctrl-C" if status == "interrupted" else
-                f"diverged at step {extra['diverged_at_step']} (last finite loss {extra['last_finite_loss']:.6g})")
+        what = (
+            "interrupted by Ctrl-C"
+            if status == "interrupted"
+            else f"diverged at step {extra['diverged_at_step']} "
+            f"(last finite loss {extra['last_finite_loss']:.6g})"
+        )
         extra["error"] = (f"training {what}: this record is PARTIAL, it holds steps 0 to {done} of "
                           f"{spec.training.steps}")
-        header = f"relu1d train, PARTIAL record (status {status}): steps 0 to {done} of the {spec.training.steps} below"
+        header = (f"relu1d train, PARTIAL record (status {status}): steps 0 to {done} of the "
+                  f"{spec.training.steps} below")
 
     ds = traj.to_xarray()
     ds = ds.assign(data_x=("sample", np.asarray(data.x)), data_y=("sample", np.asarray(data.y)))
     figures = {}
     fig = plot_function(traj.network, data, label="trained $f(x)$")
     ax = fig.axes[0]
-    xs = np.linspace(*ax.get_xlim(), 1000)
+    x_lo, x_hi = ax.get_xlim()
+    xs = np.linspace(x_lo, x_hi, 1000)
     ax.plot(xs, net0(xs), ls="--", lw=1.0, color="0.5", label="initial")
     ax.legend(loc="best", fontsize="small")
     figures["function"] = fig
@@ -492,26 +697,44 @@ def train_to_directory(spec, out, *, base_dir=None, progress: bool = True, overw
     fig, axes = new_figure(1, 1)
     ax = axes[0, 0]
     loss = np.asarray(traj.loss, dtype=float)
-    x_axis = np.asarray(traj.times if spec.training.method == "flow" else traj.steps, dtype=float)
+    x_axis = np.asarray(
+        traj.times if spec.training.method_name == "flow" else traj.steps, dtype=float
+    )
     positive = loss > 0
-    if positive.any() and loss[positive].max() > 1e100:  # a diverging run: matplotlib's log axis overflows
+    # a diverging run: matplotlib's log axis overflows
+    if positive.any() and loss[positive].max() > 1e100:
         ax.plot(x_axis[positive], np.log10(loss[positive]))
         ax.set_ylabel("log10 loss")
     else:
         ax.semilogy(x_axis[positive], loss[positive]) if positive.any() else ax.plot(x_axis, loss)
         ax.set_ylabel("loss")
-    ax.set_xlabel("time t" if spec.training.method == "flow" else "step")
-    ax.set_title(f"{spec.training.method}, lr={spec.training.lr:g}, m={spec.init.m}"
+    ax.set_xlabel("time t" if spec.training.method_name == "flow" else "step")
+    ax.set_title(f"{spec.training.method_name}, lr={spec.training.lr:g}, m={spec.init.m}"
                  + ("" if status == "ok" else f" ({status} at step {done})"))
     figures["loss"] = fig
     from .experiments import Run
 
-    result = ExperimentResult(data=ds, figures=figures, claims=(), runs={"train": Run(traj, data, store=False)})
-    description = (f"relu1d train: m={spec.init.m} ({spec.init.scheme}, alpha={spec.init.alpha}), "
-                   f"data {spec.data.name}, {spec.training.method} for {spec.training.steps} steps"
-                   + ("" if status == "ok" else f" ({status}: partial, steps 0 to {done})"))
-    meta = save_result(out, result, name="train", description=description, spec=spec, preset="custom",
-                       wall_time_s=wall, started_utc=started, status=status, spec_header=header, **extra)
+    result = ExperimentResult(
+        data=ds, figures=figures, claims=(), runs={"train": Run(traj, data, store=False)}
+    )
+    description = (
+        f"relu1d train: m={spec.init.m} ({spec.init.scheme}, alpha={spec.init.alpha}), "
+        f"data {spec.data.name}, {spec.training.method_name} for {spec.training.steps} steps"
+        + ("" if status == "ok" else f" ({status}: partial, steps 0 to {done})")
+    )
+    meta = save_result(
+        out,
+        result,
+        name="train",
+        description=description,
+        spec=spec,
+        preset="custom",
+        wall_time_s=wall,
+        started_utc=started,
+        status=status,
+        spec_header=header,
+        **extra,
+    )
     write_report(out, records=[Path(out)], title="relu1d train")
     return meta
 
@@ -551,8 +774,10 @@ def _legend() -> str:
 
 
 def _counts_html(counts: dict) -> str:
-    return " · ".join(f"<span class='v-{v}'>{counts.get(v, 0)} {'hold' if v == 'holds' else v}</span>"
-                      for v in VERDICTS)
+    return " · ".join(
+        f"<span class='v-{v}'>{counts.get(v, 0)} {'hold' if v == 'holds' else v}</span>"
+        for v in VERDICTS
+    )
 
 
 def _evidence_html(c: dict) -> str:
@@ -585,17 +810,24 @@ def _fmt_number(value) -> str:
 def _claims_table(claims: list[dict]) -> str:
     if not claims:
         return "<p class='meta'>No claims checked by this run.</p>"
-    rows = ["<table class='claims'><tr><th>id</th><th>claim</th><th>paper reference</th><th>measured</th>"
-            "<th>predicted</th><th>tolerance</th><th>verdict</th><th>note and evidence</th></tr>"]
+    rows = [
+        "<table class='claims'><tr><th>id</th><th>claim</th><th>paper reference</th>"
+        "<th>measured</th><th>predicted</th><th>tolerance</th><th>verdict</th>"
+        "<th>note and evidence</th></tr>"
+    ]
     for c in claims:
         v = c["verdict"]
         evidence = _evidence_html(c)
-        note = _esc(c.get("note", "")) + (("<br>" if c.get("note") else "") + evidence if evidence else "")
+        note = _esc(c.get("note", "")) + (
+            ("<br>" if c.get("note") else "") + evidence if evidence else ""
+        )
         rows.append(
-            f"<tr class='v-{v}'><td><code>{_esc(c['id'])}</code></td><td>{_esc(c['statement'])}</td>"
+            f"<tr class='v-{v}'><td><code>{_esc(c['id'])}</code></td>"
+            f"<td>{_esc(c['statement'])}</td>"
             f"<td>{_esc(c['reference'])}</td>"
             f"<td class='num'>{_fmt_number(c['measured'])}</td><td>{_esc(c['predicted'])}</td>"
-            f"<td>{_esc(c['tolerance'])}</td><td class='verdict v-{v}'>{v}</td><td>{note}</td></tr>")
+            f"<td>{_esc(c['tolerance'])}</td><td class='verdict v-{v}'>{v}</td><td>{note}</td></tr>"
+        )
     rows.append("</table>")
     return "\n".join(rows)
 
@@ -606,20 +838,29 @@ def _anchor(name: str) -> str:
 
 def _section(meta: dict, views: bool = True) -> str:
     directory = Path(meta["path"])
-    parts = [f"<section id='{_anchor(meta['name'])}'><h2>{_esc(meta['name'])}</h2>",
-             f"<p>{_esc(meta['description'])}</p>",
-             f"<p class='meta'>preset <b>{_esc(meta['preset'])}</b> · wall time "
-             f"<b>{meta['wall_time_s']:.1f} s</b> (+{meta.get('save_time_s', 0.0):.1f} s saving) · finished {_esc(meta['finished_utc'])} · "
-             f"relu1d {_esc(meta.get('relu1d_version', '?'))} · seeds {_esc(json.dumps(meta['seeds']))}</p>"]
+    parts = [
+        f"<section id='{_anchor(meta['name'])}'><h2>{_esc(meta['name'])}</h2>",
+        f"<p>{_esc(meta['description'])}</p>",
+        f"<p class='meta'>preset <b>{_esc(meta['preset'])}</b> · wall time "
+        f"<b>{meta['wall_time_s']:.1f} s</b> (+{meta.get('save_time_s', 0.0):.1f} s saving) · "
+        f"finished {_esc(meta['finished_utc'])} · "
+        f"relu1d {_esc(meta.get('relu1d_version', '?'))} · "
+        f"seeds {_esc(json.dumps(meta['seeds']))}</p>",
+    ]
     status = meta["status"]
     if status in ("error", "incomplete"):
-        parts.append("<p class='bad'>The experiment raised an error; no results.</p>" if status == "error" else
-                     "<p class='bad'>Saving this record did not finish; no results.</p>")
+        parts.append(
+            "<p class='bad'>The experiment raised an error; no results.</p>"
+            if status == "error"
+            else "<p class='bad'>Saving this record did not finish; no results.</p>"
+        )
         parts.append(f"<pre>{_esc(meta.get('error', ''))}</pre></section>")
         return "\n".join(parts)
     if status != "ok":  # interrupted or diverged: a partial record, shown for what it holds
-        parts.append(f"<p class='bad'>Partial record (status {_esc(status)}): what was computed before the "
-                     f"run stopped; not a complete result.</p>")
+        parts.append(
+            f"<p class='bad'>Partial record (status {_esc(status)}): what was computed before the "
+            f"run stopped; not a complete result.</p>"
+        )
         if meta.get("error"):
             parts.append(f"<pre>{_esc(meta['error'])}</pre>")
     parts.append("<h3>Claims</h3>" + _claims_table(meta["claims"]))
@@ -629,19 +870,25 @@ def _section(meta: dict, views: bool = True) -> str:
         path = directory / fig["file"]
         if path.is_file():
             encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-            parts.append(f"<figure><img src='data:image/png;base64,{encoded}' alt='{_esc(fig['name'])}'>"
-                         f"<figcaption>{_esc(fig['name'])} ({_esc(fig['file'])})</figcaption></figure>")
+            parts.append(
+                f"<figure><img src='data:image/png;base64,{encoded}' alt='{_esc(fig['name'])}'>"
+                f"<figcaption>{_esc(fig['name'])} ({_esc(fig['file'])})</figcaption></figure>"
+            )
         else:
             parts.append(f"<p class='bad'>figure file {_esc(fig['file'])} is missing</p>")
     if views:
         parts.extend(_views_html(meta))
     elif meta.get("views"):
-        parts.append(f"<p class='meta'>{len(meta['views'])} interactive viewer(s) in views/: embedded in this page "
-                     "when the reproduction finishes</p>")
+        parts.append(
+            f"<p class='meta'>{len(meta['views'])} interactive viewer(s) in views/: "
+            "embedded in this page when the reproduction finishes</p>"
+        )
     spec_text = (directory / "spec.toml").read_text() if (directory / "spec.toml").is_file() \
         else json.dumps(meta["spec"], indent=2)
     parts.append(f"<h3>Spec ({_esc(meta['spec_type'])})</h3><pre>{_esc(spec_text)}</pre>")
-    parts.append(f"<p class='meta'>data: {_esc(meta['data_file'] or 'none')} in {_esc(directory.name)}/</p>")
+    parts.append(
+        f"<p class='meta'>data: {_esc(meta['data_file'] or 'none')} in {_esc(directory.name)}/</p>"
+    )
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -654,9 +901,11 @@ def _views_html(meta: dict) -> list[str]:
     directory = Path(meta["path"])
     parts = ["<h3>Interactive viewers</h3>"]
     for view in views:
-        parts.append(f"<h4>{_esc(view['name'])}</h4><p class='meta'>trajectory: {_esc(view['run'])} "
-                     f"(a page of its own: <code>relu1d view {_esc(directory.name)}/{_esc(view['run'])} "
-                     f"--out view.html</code>)</p>")
+        parts.append(
+            f"<h4>{_esc(view['name'])}</h4><p class='meta'>trajectory: {_esc(view['run'])} "
+            f"(a page of its own: <code>relu1d view {_esc(directory.name)}/{_esc(view['run'])} "
+            f"--out view.html</code>)</p>"
+        )
         path = directory / view["file"]
         if view.get("error"):
             parts.append(f"<p class='bad'>the viewer could not be built: {_esc(view['error'])}</p>")
@@ -672,9 +921,33 @@ def _has_views(records: list[dict]) -> bool:
                for r in records if "path" in r for v in r.get("views") or [])
 
 
-def render_html(records: list[dict], title: str = "relu1d reproduction report", *, views: bool = True) -> str:
+def render_html(
+    records: list[dict], title: str = "relu1d reproduction report", *, views: bool = True
+) -> str:
     """The report page for the given records (``load_record`` dicts), as a string; with
-    ``views``, the records' interactive viewers are embedded (and plotly.js once)."""
+    ``views``, the records' interactive viewers are embedded (and plotly.js once).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from dataclasses import dataclass
+    >>> import xarray as xr
+    >>> from relu1d import report
+    >>> from relu1d.experiments import Claim, ExperimentResult
+    >>> @dataclass(frozen=True)
+    ... class Spec:
+    ...     n: int = 3
+    >>> result = ExperimentResult(xr.Dataset({"n": ((), 3)}), {},
+    ...                           (Claim.close("n_is_3", "n is 3", "nowhere", 3.0, 3.0, 0.0),))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = report.save_result(pathlib.Path(tmp) / "toy", result, name="toy",
+    ...                            description="a toy", spec=Spec(), preset="custom",
+    ...                            wall_time_s=0.1)
+    ...     record = report.load_record(pathlib.Path(tmp) / "toy")
+    >>> html = report.render_html([record], title="Toy")
+    >>> html.startswith("<!DOCTYPE html>"), "<title>Toy</title>" in html
+    (True, True)
+    """
     running = sum(r["wall_time_s"] for r in records)
     saving = sum(r.get("save_time_s", 0.0) for r in records)
     total = running + saving
@@ -683,45 +956,63 @@ def render_html(records: list[dict], title: str = "relu1d reproduction report", 
     errors = [r for r in records if r["status"] in ("error", "incomplete")]
     partial = [r for r in records if r["status"] in ("interrupted", "diverged")]
     presets = sorted({r["preset"] for r in records})
-    rows = ["<table class='summary'><tr><th>experiment</th><th>preset</th><th>status</th>"
-            "<th>claims hold</th><th>claims that do not hold (verdict: id)</th><th>wall time (s)</th></tr>"]
+    rows = [
+        "<table class='summary'><tr><th>experiment</th><th>preset</th><th>status</th>"
+        "<th>claims hold</th><th>claims that do not hold (verdict: id)</th>"
+        "<th>wall time (s)</th></tr>"
+    ]
     for r in records:
         failing = [(c["verdict"], c["id"]) for c in r["claims"] if c["verdict"] != "holds"]
         bad = r["status"] != "ok" or failing
         rows.append(
-            f"<tr class='{'fail' if bad else 'ok'}'><td><a href='#{_anchor(r['name'])}'>{_esc(r['name'])}</a></td>"
+            f"<tr class='{'fail' if bad else 'ok'}'>"
+            f"<td><a href='#{_anchor(r['name'])}'>{_esc(r['name'])}</a></td>"
             f"<td>{_esc(r['preset'])}</td><td class='{'bad' if r['status'] != 'ok' else 'good'}'>"
             f"{_esc(r['status'])}</td><td class='num'>{r['n_hold']}/{r['n_claims']}</td>"
-            f"<td>{'<br>'.join(f'<span class=v-{v}>{v}</span>: <code>{_esc(i)}</code>' for v, i in failing)}</td>"
-            f"<td class='num'>{r['wall_time_s']:.1f}</td></tr>")
+            "<td>"
+            f"{'<br>'.join(f'<span class=v-{v}>{v}</span>: <code>{_esc(i)}</code>' for v, i in failing)}"  # noqa: E501
+            "</td>"
+            f"<td class='num'>{r['wall_time_s']:.1f}</td></tr>"
+        )
     rows.append("</table>")
     budget = ""
     if presets == ["quick"]:
         within = total <= QUICK_BUDGET_S
-        budget = (f" · quick budget {QUICK_BUDGET_S:.0f} s: <span class='{'good' if within else 'bad'}'>"
-                  f"{'within' if within else 'EXCEEDED'}</span>")
+        budget = (
+            f" · quick budget {QUICK_BUDGET_S:.0f} s: <span class='{'good' if within else 'bad'}'>"
+            f"{'within' if within else 'EXCEEDED'}</span>"
+        )
     env = records[0] if records else {}
-    summary = (f"<p><b>{len(records)}</b> experiment(s) · <b>{n_claims}</b> claims: "
-               f"<b class='counts'>{_counts_html(counts)}</b>"
-               + (f" · <span class='bad'>{len(errors)} experiment(s) failed</span>" if errors else "")
-               + (f" · <span class='bad'>{len(partial)} partial record(s)</span>" if partial else "")
-               + f" · total wall time <b>{total:.1f} s</b> (running {running:.1f} s, saving "
-               f"{saving:.1f} s){budget}</p>" + _legend() +
-               f"<p class='meta'>relu1d {_esc(env.get('relu1d_version', '?'))} · Python {_esc(env.get('python', '?'))}"
-               f" · numpy {_esc(env.get('numpy', '?'))} · {_esc(env.get('platform', '?'))}, "
-               f"{_esc(env.get('cpu_count', '?'))} CPUs · generated {_esc(_storage.utc_now())}</p>")
+    summary = (
+        f"<p><b>{len(records)}</b> experiment(s) · <b>{n_claims}</b> claims: "
+        f"<b class='counts'>{_counts_html(counts)}</b>"
+        + (f" · <span class='bad'>{len(errors)} experiment(s) failed</span>" if errors else "")
+        + (f" · <span class='bad'>{len(partial)} partial record(s)</span>" if partial else "")
+        + f" · total wall time <b>{total:.1f} s</b> (running {running:.1f} s, saving "
+        f"{saving:.1f} s){budget}</p>"
+        + _legend()
+        + f"<p class='meta'>relu1d {_esc(env.get('relu1d_version', '?'))} · "
+        f"Python {_esc(env.get('python', '?'))}"
+        f" · numpy {_esc(env.get('numpy', '?'))} · {_esc(env.get('platform', '?'))}, "
+        f"{_esc(env.get('cpu_count', '?'))} CPUs · generated {_esc(_storage.utc_now())}</p>"
+    )
     body = "\n".join(_section(r, views) for r in records)
     script = ""
     if views and _has_views(records):  # plotly.js once for every viewer of the page
         from .viewer import plotly_script
 
         script = plotly_script()
-    return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
-            f"<style>{_CSS}</style>{script}</head><body>\n<h1>{_esc(title)}</h1>\n<h2>Summary</h2>\n{summary}\n"
-            + "\n".join(rows) + f"\n{body}\n</body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>{_esc(title)}</title>"
+        f"<style>{_CSS}</style>{script}</head><body>\n<h1>{_esc(title)}</h1>\n<h2>Summary</h2>\n{summary}\n"
+        + "\n".join(rows)
+        + f"\n{body}\n</body></html>\n"
+    )
 
 
-def write_report(out, *, records=None, title: str = "relu1d reproduction report", views: bool = True) -> Path:
+def write_report(
+    out, *, records=None, title: str = "relu1d reproduction report", views: bool = True
+) -> Path:
     """Write ``out/report.html`` from result directories on disk.
 
     Parameters
@@ -735,6 +1026,26 @@ def write_report(out, *, records=None, title: str = "relu1d reproduction report"
         Embed the records' interactive viewers (False: a line per record says where they
         are; :func:`reproduce` writes such a light report after each experiment and the
         full one at the end).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from dataclasses import dataclass
+    >>> import xarray as xr
+    >>> from relu1d import report
+    >>> from relu1d.experiments import Claim, ExperimentResult
+    >>> @dataclass(frozen=True)
+    ... class Spec:
+    ...     n: int = 3
+    >>> result = ExperimentResult(xr.Dataset({"n": ((), 3)}), {},
+    ...                           (Claim.close("n_is_3", "n is 3", "nowhere", 3.0, 3.0, 0.0),))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _ = report.save_result(pathlib.Path(tmp) / "toy", result, name="toy",
+    ...                            description="a toy", spec=Spec(), preset="custom",
+    ...                            wall_time_s=0.1)
+    ...     page = report.write_report(tmp)
+    ...     print(page.name, "n_is_3" in page.read_text(encoding="utf-8"))
+    report.html True
     """
     out = Path(out)
     dirs = records if records is not None else sorted(p.parent for p in out.glob("*/meta.json"))

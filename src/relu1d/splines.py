@@ -15,11 +15,15 @@ function.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ._common import _breakpoints_of, _check_data, _integrate, _interval, _second_derivative_fn
 from ._validation import _short, as_choice, as_float_array, as_int, as_real
-from .data import Dataset
+
+if TYPE_CHECKING:  # only for the annotation of Spline.ppoly (scipy is imported on use)
+    from scipy.interpolate import PPoly
 
 __all__ = ["Spline", "natural_cubic", "linear", "curvature_norm", "sup_distance", "l2_distance"]
 
@@ -37,6 +41,17 @@ class Spline:
         "constant": continue with the end value.
     constant : float
         The value when ``ppoly`` is None.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import splines
+    >>> f = splines.natural_cubic(relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0]))
+    >>> f.outside, f.breakpoints
+    ('linear', array([-1.,  0.,  1.]))
+    >>> f(np.array([-2.0, 2.0])), f.derivative(np.array([-2.0, 2.0]))   # continued linearly
+    (array([-1.5, -1.5]), array([ 1.5, -1.5]))
     """
 
     ppoly: PPoly | None
@@ -47,7 +62,9 @@ class Spline:
         from scipy.interpolate import PPoly
 
         if self.ppoly is not None and not isinstance(self.ppoly, PPoly):
-            raise TypeError(f"ppoly must be a scipy.interpolate.PPoly or None, got {_short(self.ppoly)}")
+            raise TypeError(
+                f"ppoly must be a scipy.interpolate.PPoly or None, got {_short(self.ppoly)}"
+            )
         as_choice(self.outside, "outside", ("linear", "constant"))
 
     @property
@@ -78,18 +95,20 @@ class Spline:
         return np.where(inside, self.ppoly(xc, order), 0.0)
 
 
-def _check_data(data) -> Dataset:
-    if not isinstance(data, Dataset):
-        raise TypeError(f"data must be a relu1d.Dataset, got {type(data).__name__}; "
-                        "build one with relu1d.Dataset(x, y)")
-    return data
-
-
 def natural_cubic(data) -> Spline:
     """The natural cubic spline through the data, continued linearly outside the hull.
 
     It minimises ∫_ℝ |f''|² among interpolants (f'' = 0 outside [x₁, x_s] and at x₁, x_s);
     scipy's ``CubicSpline(bc_type="natural")``. One sample: the constant; two: the line.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import splines
+    >>> f = splines.natural_cubic(relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0]))
+    >>> f(np.array([-0.5, 0.5])), f.second_derivative(np.array([-1.0, 0.0, 1.0]))
+    (array([0.6875, 0.6875]), array([ 0., -3.,  0.]))
     """
     from scipy.interpolate import CubicSpline, PPoly
 
@@ -109,6 +128,17 @@ def linear(data, outside: str = "linear") -> Spline:
     outside : {"linear", "constant"}
         Outside [x₁, x_s]: continue the end pieces (default; no extra kink, as a network
         in the adaptive regime with no knot beyond the data does) or hold the end values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import splines
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> splines.linear(data)(np.array([-2.0, -0.5, 0.5, 2.0]))
+    array([-1. ,  0.5,  0.5, -1. ])
+    >>> splines.linear(data, outside="constant")(np.array([-2.0, 2.0]))
+    array([0., 0.])
     """
     from scipy.interpolate import PPoly
 
@@ -121,66 +151,9 @@ def linear(data, outside: str = "linear") -> Spline:
 
 
 # --------------------------------------------------------------------------- helpers
-def _breakpoints_of(f) -> np.ndarray:
-    """The finite breakpoints ``f`` declares (empty if none)."""
-    from scipy.interpolate import PPoly
-
-    if isinstance(f, PPoly):
-        pts = f.x
-    else:
-        pts = getattr(f, "breakpoints", None)
-        if pts is None:
-            return np.empty(0)
-    pts = np.asarray(pts, float).ravel()
-    return np.unique(pts[np.isfinite(pts)])
-
-
-def _second_derivative_fn(f):
-    """x -> f''(x) for objects that provide it."""
-    from scipy.interpolate import PPoly
-
-    if isinstance(f, PPoly):
-        return lambda x: f(x, 2)
-    d2 = getattr(f, "second_derivative", None)
-    if callable(d2):
-        return d2
-    raise TypeError(f"f must provide its second derivative: an object with second_derivative(x) "
-                    f"(relu1d.splines.Spline, relu1d.kernel.KernelInterpolant) or a scipy PPoly; "
-                    f"got {type(f).__name__}")
-
-
 def _check_callable(f, name: str):
     if not callable(f):
         raise TypeError(f"{name} must be a callable function of x, got {_short(f)}")
-
-
-def _interval(interval, *, allow_inf: bool) -> tuple[float, float]:
-    try:
-        lo, hi = interval
-    except (TypeError, ValueError):
-        raise ValueError(f"interval must be a pair (low, high), got {_short(interval)}") from None
-    lo = as_real(lo, "interval low", allow_inf=allow_inf)
-    hi = as_real(hi, "interval high", allow_inf=allow_inf)
-    if not lo < hi:
-        raise ValueError(f"interval must have low < high, got ({lo}, {hi})")
-    return lo, hi
-
-
-def _integrate(fn, lo: float, hi: float, points, tol: float = 1e-11) -> float:
-    """∫_lo^hi fn (scalar callable) by adaptive quadrature split at ``points`` (infinite
-    ends allowed: the outer pieces are mapped by quad's own substitution)."""
-    from scipy import integrate
-
-    pts = np.asarray(points, float)
-    pts = np.unique(pts[(pts > lo) & (pts < hi)])
-    if pts.size == 0 and (np.isinf(lo) or np.isinf(hi)):
-        pts = np.array([0.0 if np.isinf(lo) and np.isinf(hi) else (lo if np.isfinite(lo) else hi) - 1.0])
-        pts = pts[(pts > lo) & (pts < hi)]
-    edges = [lo, *pts, hi]
-    total = 0.0
-    for a, b in zip(edges[:-1], edges[1:]):
-        total += integrate.quad(fn, a, b, epsabs=tol, epsrel=tol, limit=400)[0]
-    return total
 
 
 def _grid(f, g, lo: float, hi: float, n: int) -> np.ndarray:
@@ -205,6 +178,15 @@ def curvature_norm(f, weight, interval) -> float:
     -----
     Adaptive Gauss–Kronrod (``scipy.integrate.quad``, tolerance 1e-11) on the pieces
     between the breakpoints f declares, so the integrand is smooth on each piece.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import relu1d
+    >>> from relu1d import splines
+    >>> f = splines.natural_cubic(relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0]))
+    >>> round(splines.curvature_norm(f, np.ones_like, (-1.0, 1.0)), 10)   # 2 ∫₀¹ (3u)² du
+    6.0
     """
     d2 = _second_derivative_fn(f)
     lo, hi = _interval(interval, allow_inf=True)
@@ -239,6 +221,13 @@ def sup_distance(f, g, interval, n: int = 4096) -> float:
     Between declared breakpoints the error of the sampled maximum is at most
     h²/8·max|(f − g)''| (h = cell width) and the refinement removes it near the maximum;
     for undeclared kinks (a bare callable) the result is a lower bound within that error.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import splines
+    >>> round(splines.sup_distance(np.sin, np.zeros_like, (0.0, np.pi)), 6)
+    1.0
     """
     from scipy import optimize
 
@@ -267,6 +256,13 @@ def l2_distance(f, g, interval, n: int = 1024) -> float:
     either function declares: exact up to rounding when f − g is a polynomial of degree
     <= 7 on each cell (e.g. cubic splines, networks, kernel interpolants on the uniform
     init's cubic region), O(h⁸·max|((f − g)²)⁽⁸⁾|) otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import splines
+    >>> round(splines.l2_distance(np.sin, np.zeros_like, (0.0, np.pi)) ** 2, 4)   # π/2
+    1.5708
     """
     _check_callable(f, "f")
     _check_callable(g, "g")

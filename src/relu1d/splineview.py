@@ -108,12 +108,12 @@ import math
 
 import numpy as np
 
-from ._validation import check_network_and_data, as_choice, as_float_array, as_int, as_real
+from ._common import _interval, _moments, _resolve_alpha
+from ._validation import as_choice, as_float_array, as_int, as_real, check_network_and_data
 from .data import Dataset
-from .hessian import _moments
 from .init import SCHEMES
-from .network import Network, PiecewiseLinear, _resolve_alpha
-from .splines import Spline, _interval
+from .network import Network, PiecewiseLinear
+from .splines import Spline
 
 __all__ = ["breakpoint_pdf", "breakpoint_cdf", "delta_slope_pdf", "delta_slope_cdf",
            "weight_moments", "expected_roughness", "roughness",
@@ -130,14 +130,25 @@ def weight_moments(scheme: str, m: int) -> dict:
     dict
         ``law`` ("uniform" or "normal"), ``var_a``, ``var_c`` (variances), ``half_a``,
         ``half_c`` (half-widths for the uniform law), ``zero_bias`` (bool).
+
+    Examples
+    --------
+    >>> from relu1d import splineview
+    >>> laws = splineview.weight_moments("uniform", 4)
+    >>> laws["law"], round(laws["var_a"], 4), round(laws["var_c"], 4)
+    ('uniform', 0.3333, 0.0833)
     """
     as_choice(scheme, "scheme", SCHEMES)
     m = as_int(m, "m", minimum=1)
     if scheme == "uniform":
         return {"law": "uniform", "var_a": 1 / 3, "var_c": 1 / (3 * m), "half_a": 1.0,
                 "half_c": 1 / math.sqrt(m), "zero_bias": False}
-    var_a, var_c = {"gaussian": (1.0, 1.0 / m), "he": (2.0, 2.0 / m), "xavier": (2.0 / (1 + m), 2.0 / (m + 1)),
-                    "lecun": (1.0, 1.0 / m)}[scheme]
+    var_a, var_c = {
+        "gaussian": (1.0, 1.0 / m),
+        "he": (2.0, 2.0 / m),
+        "xavier": (2.0 / (1 + m), 2.0 / (m + 1)),
+        "lecun": (1.0, 1.0 / m),
+    }[scheme]
     return {"law": "normal", "var_a": var_a, "var_c": var_c, "half_a": math.nan, "half_c": math.nan,
             "zero_bias": scheme in ZERO_BIAS_SCHEMES}
 
@@ -148,12 +159,21 @@ def breakpoint_cdf(beta, scheme: str = "uniform") -> np.ndarray:
 
     uniform: 1/(4|β|) for β ≤ −1, ½ + β/4 on [−1, 1], 1 − 1/(4β) for β ≥ 1;
     gaussian: standard Cauchy; he, xavier, lecun: a unit step at 0 (all breakpoints at 0).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import splineview
+    >>> splineview.breakpoint_cdf(np.array([-1.0, 0.0, 1.0]))
+    array([0.25, 0.5 , 0.75])
     """
     as_choice(scheme, "scheme", SCHEMES)
     t = as_float_array(beta, "beta", ndim=None)
     if scheme == "uniform":
         with np.errstate(divide="ignore"):
-            return np.where(t <= -1, 1 / (4 * np.abs(t)), np.where(t >= 1, 1 - 1 / (4 * t), 0.5 + t / 4))
+            return np.where(
+                t <= -1, 1 / (4 * np.abs(t)), np.where(t >= 1, 1 - 1 / (4 * t), 0.5 + t / 4)
+            )
     if scheme == "gaussian":
         return 0.5 + np.arctan(t) / np.pi
     return (t >= 0).astype(np.float64)
@@ -164,11 +184,22 @@ def breakpoint_pdf(beta, scheme: str = "uniform") -> np.ndarray:
 
     Raises ValueError for he, xavier, lecun: their breakpoints are all exactly 0 (a point
     mass, no density); see :func:`breakpoint_cdf`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import splineview
+    >>> splineview.breakpoint_pdf(np.array([0.0, 0.5, 2.0]))         # ¼ ∧ 1/(4β²)
+    array([0.25  , 0.25  , 0.0625])
+    >>> splineview.breakpoint_pdf(np.array([0.0]), "gaussian")        # Cauchy: 1/π
+    array([0.31830989])
     """
     as_choice(scheme, "scheme", SCHEMES)
     if scheme in ZERO_BIAS_SCHEMES:
-        raise ValueError(f"scheme {scheme!r} starts with b = 0, so every breakpoint is exactly 0: a point mass "
-                         "with no density; use breakpoint_cdf (a step at 0)")
+        raise ValueError(
+            f"scheme {scheme!r} starts with b = 0, so every breakpoint is exactly 0: a point mass "
+            "with no density; use breakpoint_cdf (a step at 0)"
+        )
     t = as_float_array(beta, "beta", ndim=None)
     if scheme == "uniform":
         return np.where(np.abs(t) <= 1, 0.25, 0.25 / np.maximum(t * t, 1.0))
@@ -193,6 +224,13 @@ def delta_slope_cdf(mu, scheme: str = "uniform", m: int = 1, alpha="sqrt", ab_sc
 
     uniform: ½ ± ½F(|μ|/k), F(t) = t − t log t on [0, 1]; Gaussian weights:
     ½ ± (1/π)∫₀^{|μ|/k} K₀ (module docstring, item 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import splineview
+    >>> splineview.delta_slope_cdf(np.array([0.0]), m=4)                 # symmetric law
+    array([0.5])
     """
     law, k = _delta_slope_scale(scheme, m, alpha, ab_scale, c_scale)
     t = np.abs(as_float_array(mu, "mu", ndim=None)) / k
@@ -209,7 +247,15 @@ def delta_slope_cdf(mu, scheme: str = "uniform", m: int = 1, alpha="sqrt", ab_sc
 
 def delta_slope_pdf(mu, scheme: str = "uniform", m: int = 1, alpha="sqrt", ab_scale: float = 1.0,
                     c_scale: float = 1.0) -> np.ndarray:
-    """Density of μᵢ at initialisation: −log(|μ|/k)/(2k) (uniform) or K₀(|μ|/k)/(πk)."""
+    """Density of μᵢ at initialisation: −log(|μ|/k)/(2k) (uniform) or K₀(|μ|/k)/(πk).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import splineview
+    >>> splineview.delta_slope_pdf(np.array([0.1, 0.5]), m=1).round(4)   # −log|μ|/2 at k = 1
+    array([1.1513, 0.3466])
+    """
     law, k = _delta_slope_scale(scheme, m, alpha, ab_scale, c_scale)
     t = np.abs(as_float_array(mu, "mu", ndim=None)) / k
     with np.errstate(divide="ignore"):
@@ -237,6 +283,13 @@ def expected_roughness(scheme: str = "uniform", m: int = 100, alpha="sqrt", ab_s
     dict
         ``sum_mu2`` = m E[c²]E[a²]/α², ``int_fprime2`` = |I|/2 · sum_mu2, ``tv_fprime``
         (module docstring, item 2).
+
+    Examples
+    --------
+    >>> from relu1d import splineview
+    >>> expected = splineview.expected_roughness("uniform", m=4)
+    >>> {key: round(value, 4) for key, value in sorted(expected.items())}
+    {'int_fprime2': 0.0278, 'sum_mu2': 0.0278, 'tv_fprime': 0.1667}
     """
     m = as_int(m, "m", minimum=1)
     mom = weight_moments(scheme, m)
@@ -253,16 +306,22 @@ def expected_roughness(scheme: str = "uniform", m: int = 100, alpha="sqrt", ab_s
         e_chi = math.sqrt(2) * math.exp(special.gammaln((m + 1) / 2) - special.gammaln(m / 2))
         tv = math.sqrt(2 / math.pi) * sc * sa * e_chi / alpha if lo < 0 < hi else 0.0
     elif mom["law"] == "normal":
-        g = (lambda t: math.copysign(1.0, t) if math.isinf(t) else t / math.hypot(1.0, t))
+        def g(t):
+            return math.copysign(1.0, t) if math.isinf(t) else t / math.hypot(1.0, t)
+
         tv = m * sc * sa * (g(hi) - g(lo)) / (math.pi * alpha)
     else:
-        # E[|A| 1(lo < B/A < hi)], A, B ~ U(−1, 1): both signs of A give ½∫₀¹ A·|[lo A, hi A] ∩ [−1, 1]| dA.
+        # E[|A| 1(lo < B/A < hi)], A, B ~ U(−1, 1): both signs of A give
+        # ½∫₀¹ A·|[lo A, hi A] ∩ [−1, 1]| dA.
         def inside(u):
             return u * max(0.0, min(hi * u, 1.0) - max(lo * u, -1.0))
         kinks = [1 / abs(v) for v in (lo, hi) if math.isfinite(v) and abs(v) > 1]
         from scipy import integrate
 
-        moment = 0.5 * integrate.quad(inside, 0.0, 1.0, points=kinks or None, epsabs=1e-13, epsrel=1e-12)[0]
+        moment = (
+            0.5
+            * integrate.quad(inside, 0.0, 1.0, points=kinks or None, epsabs=1e-13, epsrel=1e-12)[0]
+        )
         tv = m * (mom["half_c"] * c_scale / 2) * ab_scale * moment / alpha
     int_fp2 = (hi - lo) / 2 * sum_mu2 if math.isfinite(hi - lo) else math.inf
     return {"sum_mu2": sum_mu2, "int_fprime2": int_fp2, "tv_fprime": tv}
@@ -287,6 +346,14 @@ def roughness(f, interval=(-1.0, 1.0)) -> dict:
         breakpoints merged, plus ∫_I |f''| for curved pieces); ``sum_mu2`` = Σᵢ μᵢ² over
         all neurons of a Network (Sahs et al.'s parameter-level measure, independent of
         I), otherwise the Σ of squared jumps of f' inside I. Exact up to rounding.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import splineview
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])   # f' = −2, 0, 1 on [−1, 1]
+    >>> {key: round(value, 9) for key, value in sorted(splineview.roughness(net).items())}
+    {'int_fprime2': 3.0, 'sum_mu2': 5.0, 'tv_fprime': 3.0}
     """
     lo, hi = _interval(interval, allow_inf=True)
     if not math.isfinite(hi - lo):
@@ -297,11 +364,18 @@ def roughness(f, interval=(-1.0, 1.0)) -> dict:
         inner = (bp > lo) & (bp < hi)
         edges = np.concatenate(([lo], bp[inner], [hi]))
         slopes = spline.derivative((edges[:-1] + edges[1:]) / 2)
-        sum_mu2 = float(np.sum(f.delta_slopes ** 2)) if isinstance(f, Network) else float(np.sum(jumps[inner] ** 2))
+        sum_mu2 = (
+            float(np.sum(f.delta_slopes**2))
+            if isinstance(f, Network)
+            else float(np.sum(jumps[inner] ** 2))
+        )
         return {"int_fprime2": float(np.sum(slopes ** 2 * np.diff(edges))),
                 "tv_fprime": float(np.sum(np.abs(jumps[inner]))), "sum_mu2": sum_mu2}
     if not isinstance(f, Spline):
-        raise TypeError(f"f must be a relu1d.Network, PiecewiseLinear or relu1d.splines.Spline, got {type(f).__name__}")
+        raise TypeError(
+            "f must be a relu1d.Network, PiecewiseLinear or relu1d.splines.Spline, "
+            f"got {type(f).__name__}"
+        )
     bp = f.breakpoints
     inner = bp[(bp > lo) & (bp < hi)]
     edges = np.concatenate(([lo], inner, [hi]))
@@ -327,13 +401,24 @@ def residual_moments(net: Network, data: Dataset) -> tuple[np.ndarray, np.ndarra
     """Rᵢ = Σ_{j∈Aᵢ} ρⱼ and Eᵢ = Σ_{j∈Aᵢ} ρⱼxⱼ, Aᵢ = {j : aᵢxⱼ > bᵢ} (strict at kinks).
 
     ∇L in these terms: ∂L/∂aᵢ = cᵢEᵢ/α, ∂L/∂bᵢ = −cᵢRᵢ/α, ∂L/∂cᵢ = (aᵢEᵢ − bᵢRᵢ)/α.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import splineview
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> splineview.residual_moments(net, data)                     # (R, E), one entry per neuron
+    (array([1., 1.]), array([ 1., -1.]))
     """
     check_network_and_data(net, data)
     _, _, big_r, big_e = _moments(net, data)
     return big_r, big_e
 
 
-def spline_velocity(net: Network, data: Dataset, trainable: str = "abc") -> tuple[np.ndarray, np.ndarray]:
+def spline_velocity(
+    net: Network, data: Dataset, trainable: str = "abc"
+) -> tuple[np.ndarray, np.ndarray]:
     """(β̇, μ̇) along the gradient flow ż = −∇L of the trainable parameters.
 
     With all of a, b, c trainable (module docstring, item 5):
@@ -347,6 +432,15 @@ def spline_velocity(net: Network, data: Dataset, trainable: str = "abc") -> tupl
     data : Dataset
     trainable : str
         Any non-empty subset of "abc".
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import splineview
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    >>> net = relu1d.Network([1.0, -1.0], [0.0, 0.5], [1.0, 2.0])
+    >>> splineview.spline_velocity(net, data)                      # (β̇, μ̇)
+    (array([ 1., -3.]), array([-2. , -4.5]))
     """
     check_network_and_data(net, data)
     if not isinstance(trainable, str) or not trainable or set(trainable) - set("abc"):
@@ -379,6 +473,15 @@ def stationary_breakpoints(net: Network, data: Dataset) -> tuple[np.ndarray, np.
     beta : (k,) array
         The zeros of g₊ and g₋ strictly inside (x₁, x_s), sorted per orientation.
     orientation : (k,) array of ±1
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import splineview
+    >>> data = relu1d.Dataset([-1.0, 0.0, 1.0], [-1.0, 3.0, 0.0])
+    >>> zero = relu1d.Network([1.0], [5.0], [0.0])                 # f = 0, so ρ = −y
+    >>> splineview.stationary_breakpoints(zero, data)             # g₋(β) = 1 − 2β on (0, 1)
+    (array([0.5]), array([-1.]))
     """
     check_network_and_data(net, data)
     x = data.x
@@ -389,5 +492,6 @@ def stationary_breakpoints(net: Network, data: Dataset) -> tuple[np.ndarray, np.
         for j in range(x.size - 1):
             g0, g1 = g[j], g[j + 1]
             if g0 * g1 < 0:
-                betas.append(x[j] + (x[j + 1] - x[j]) * g0 / (g0 - g1)), signs.append(s)
+                betas.append(x[j] + (x[j + 1] - x[j]) * g0 / (g0 - g1))
+                signs.append(s)
     return np.asarray(betas, dtype=np.float64), np.asarray(signs, dtype=np.float64)

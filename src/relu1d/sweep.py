@@ -74,22 +74,46 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from . import _storage
-from ._specs import (DataSpec, InitSpec, OptimSpec, TrainSpec, load_toml, spec_from_dict, spec_json,
-                     spec_keys, spec_replace, spec_to_dict, spec_to_toml)
+from ._specs import (
+    DataSpec,
+    InitSpec,
+    OptimSpec,
+    TrainSpec,
+    load_toml,
+    spec_from_dict,
+    spec_json,
+    spec_keys,
+    spec_replace,
+    spec_to_dict,
+    spec_to_toml,
+)
 
-__all__ = ["Sweep", "SweepIncomplete", "SweepInterrupted", "SweepBusy", "load_sweep", "run_sweep", "point_id",
-           "train_point", "TrainSpec", "InitSpec", "DataSpec", "OptimSpec"]
+__all__ = [
+    "Sweep",
+    "SweepIncomplete",
+    "SweepInterrupted",
+    "SweepBusy",
+    "load_sweep",
+    "run_sweep",
+    "point_id",
+    "train_point",
+    "TrainSpec",
+    "InitSpec",
+    "DataSpec",
+    "OptimSpec",
+]
 
 # how often the main process looks at the futures (and at a Ctrl-C), and the workers at
 # whether the main process still runs
@@ -158,6 +182,22 @@ class Sweep:
         the keys is the order of the result's dimensions.
     experiment : str, optional
         The registered experiment the points run (its spec type must be ``base``'s).
+
+    Examples
+    --------
+    >>> from relu1d import sweep
+    >>> base = sweep.TrainSpec(init=sweep.InitSpec(m=5), data=sweep.DataSpec(s=4),
+    ...                        training=sweep.OptimSpec(steps=50, lr=0.01, record_every=10))
+    >>> grid = sweep.Sweep(base, {"init.seed": [0, 1], "training.lr": [0.01, 0.02]})
+    >>> grid.dims, grid.shape, len(grid.points())
+    (('seed', 'lr'), (2, 2), 4)
+    >>> print(grid.to_toml().split("[grid]")[1].strip())
+    "init.seed" = [0, 1]
+    "training.lr" = [0.01, 0.02]
+    >>> sweep.Sweep(base, {"init.width": [5]})
+    Traceback (most recent call last):
+        ...
+    ValueError: grid key 'init.width' is not a field of TrainSpec; accepted: ...
     """
 
     base: Any
@@ -180,8 +220,14 @@ class Sweep:
             if key not in known:
                 raise ValueError(f"grid key {key!r} is not a field of {type(self.base).__name__}; "
                                  f"accepted: {', '.join(known)}")
-            if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)) or not values:
-                raise ValueError(f"grid[{key!r}] must be a non-empty list of values, got {values!r}")
+            if (
+                isinstance(values, (str, bytes))
+                or not isinstance(values, (list, tuple))
+                or not values
+            ):
+                raise ValueError(
+                    f"grid[{key!r}] must be a non-empty list of values, got {values!r}"
+                )
             values = tuple(values)
             # every value must be valid on its own (errors name the key); compared as the
             # spec stores them, so that 1 and 1.0 for an integer, or 0.0 and -0.0, which
@@ -190,8 +236,10 @@ class Sweep:
             for j, value in enumerate(stored):
                 for i in range(j):
                     if _same_value(stored[i], value):
-                        raise ValueError(f"grid[{key!r}] repeats a value: {values[i]!r} and {values[j]!r} "
-                                         f"are one setting ({value!r} in the spec); remove one")
+                        raise ValueError(
+                            f"grid[{key!r}] repeats a value: {values[i]!r} and {values[j]!r} "
+                            f"are one setting ({value!r} in the spec); remove one"
+                        )
             normalised.append((key, values))
         keys = [k for k, _ in normalised]
         if len(set(keys)) != len(keys):
@@ -266,8 +314,10 @@ def _flatten(table: dict, prefix: str = "", out: dict | None = None, where: str 
             _flatten(value, f"{prefix}{key}.", out, where)
         else:
             if prefix + key in out:
-                raise ValueError(f"{where} gives the key {prefix + key!r} twice (as a dotted key and in a "
-                                 "table); give it once")
+                raise ValueError(
+                    f"{where} gives the key {prefix + key!r} twice (as a dotted key and in a "
+                    "table); give it once"
+                )
             out[prefix + key] = value
     return out
 
@@ -291,6 +341,25 @@ def load_sweep(path) -> Sweep:
     A relative CSV path in ``data.name``, in ``[base]`` or ``[grid]``, is taken from the
     sweep file's folder. A key given twice, or two values that are one setting (``1`` and
     ``1.0`` for an integer, ``0.0`` and ``-0.0``), are refused.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> from relu1d import sweep
+    >>> text = '''
+    ... [base.init]
+    ... m = 5
+    ... [base.training]
+    ... steps = 20
+    ... [grid]
+    ... "init.seed" = [0, 1, 2]
+    ... '''
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = pathlib.Path(tmp) / "sweep.toml"
+    ...     _ = path.write_text(text)
+    ...     loaded = sweep.load_sweep(path)
+    >>> loaded.base.init.m, loaded.dims, loaded.shape
+    (5, ('seed',), (3,))
     """
     path = Path(path)
     table = load_toml(path)
@@ -320,7 +389,9 @@ def load_sweep(path) -> Sweep:
         preset = table.get("preset", "quick")
         if preset not in ("quick", "full"):
             raise ValueError(f"preset must be 'quick' or 'full', got {preset!r}")
-        base = spec_from_dict(exp.spec_type, _merge_tables(spec_to_dict(exp.preset(preset)), base_table))
+        base = spec_from_dict(
+            exp.spec_type, _merge_tables(spec_to_dict(exp.preset(preset)), base_table)
+        )
     grid = _flatten(table["grid"])
     if experiment is None and isinstance(grid.get("data.name"), list):
         # as in [base]: a relative CSV path is taken from the sweep file's folder
@@ -338,7 +409,19 @@ def _absolute_data_name(value, folder: Path):
 
 
 def point_id(spec) -> str:
-    """The checkpoint name of a point: a hash of its full resolved spec."""
+    """The checkpoint name of a point: a hash of its full resolved spec.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from relu1d import sweep
+    >>> spec = sweep.TrainSpec()
+    >>> other = dataclasses.replace(spec, init=dataclasses.replace(spec.init, seed=1))
+    >>> sweep.point_id(spec) == sweep.point_id(sweep.TrainSpec())
+    True
+    >>> sweep.point_id(spec) == sweep.point_id(other)
+    False
+    """
     return hashlib.sha256(spec_json(spec).encode()).hexdigest()[:20]
 
 
@@ -363,6 +446,17 @@ def train_point(spec: TrainSpec):
     ------
     RuntimeError
         When the training was interrupted (a truncated run is never returned as a result).
+
+    Examples
+    --------
+    >>> from relu1d import sweep
+    >>> spec = sweep.TrainSpec(init=sweep.InitSpec(m=5), data=sweep.DataSpec(s=4),
+    ...                        training=sweep.OptimSpec(steps=50, lr=0.01, record_every=10))
+    >>> point = sweep.train_point(spec)
+    >>> str(point.status.values), dict(point.sizes)["neuron"], dict(point.sizes)["step"]
+    ('ok', 5, 6)
+    >>> round(float(point.final_loss), 4)
+    1.9652
     """
     import xarray as xr
 
@@ -410,9 +504,9 @@ def _experiment_point(name: str, spec):
     """Run a registered experiment at ``spec``: its data plus its claims as variables
     ``claim_verdict(claim)``, ``claim_holds(claim)`` and ``claim_measured(claim)``, the
     ``claim`` coordinate holding the claims' stable ids."""
-    from .experiments import get
-
     import xarray as xr
+
+    from .experiments import get
 
     result = get(name).run(spec)
     ds = result.data.copy() if result.data is not None else xr.Dataset()
@@ -437,6 +531,7 @@ def _run_point(fn: Callable, spec):
 
     from .train import TrainingDiverged
 
+    policy: contextlib.AbstractContextManager
     try:
         from .train import interrupt_policy
         policy = interrupt_policy("raise")
@@ -508,12 +603,18 @@ class _Executor:
             n = workers if workers is not None else (os.cpu_count() or 1)
             if isinstance(n, bool) or not isinstance(n, int) or n < 1:
                 raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-            self.pool = ProcessPoolExecutor(max_workers=max(1, min(n, n_tasks)), mp_context=_mp_context(),
-                                            initializer=_worker_init, initargs=(os.getpid(),))
+            self.pool = ProcessPoolExecutor(
+                max_workers=max(1, min(n, n_tasks)),
+                mp_context=_mp_context(),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
+            )
         else:
             if workers is not None:
-                raise ValueError("workers sets the size of the local pool; with a Dask scheduler the "
-                                 "cluster decides (leave workers out)")
+                raise ValueError(
+                    "workers sets the size of the local pool; with a Dask scheduler the "
+                    "cluster decides (leave workers out)"
+                )
             try:
                 from dask.distributed import Client
             except ImportError:
@@ -525,9 +626,11 @@ class _Executor:
                 try:
                     self.client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT_S)
                 except (OSError, TimeoutError) as exc:
-                    raise ValueError(f"cannot reach the Dask scheduler at {scheduler!r} within "
-                                     f"{DASK_CONNECT_TIMEOUT_S} s ({type(exc).__name__}); is it running, "
-                                     "and is the address right?") from None
+                    raise ValueError(
+                        f"cannot reach the Dask scheduler at {scheduler!r} within "
+                        f"{DASK_CONNECT_TIMEOUT_S} s ({type(exc).__name__}); is it running, "
+                        "and is the address right?"
+                    ) from None
                 self.own_client = True
 
     def submit(self, fn, spec):
@@ -562,6 +665,7 @@ class _Executor:
             else:
                 self.pool.shutdown(wait=True)
         else:
+            assert self.client is not None  # neither a pool nor a client: not started
             if cancel and self.submitted:
                 self.client.cancel(self.submitted)  # the cluster stops the points left
             if self.own_client:
@@ -588,9 +692,12 @@ class _OutputLock:
             except (OSError, ValueError):
                 holder = None
             os.close(fd)
-            raise SweepBusy(f"{str(out)!r} is in use by another relu1d sweep"
-                            f"{f' (pid {holder})' if holder else ''}; wait for it to finish, stop it, "
-                            "or use another --out", holder) from None
+            raise SweepBusy(
+                f"{str(out)!r} is in use by another relu1d sweep"
+                f"{f' (pid {holder})' if holder else ''}; wait for it to finish, stop it, "
+                "or use another --out",
+                holder,
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self.fd = fd
@@ -627,8 +734,15 @@ class _InterruptFlag:
         return False
 
 
-def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, progress: bool = True,
-              point_fn: Callable | None = None):
+def run_sweep(
+    sweep: Sweep,
+    out,
+    *,
+    scheduler=None,
+    workers: int | None = None,
+    progress: bool = True,
+    point_fn: Callable | None = None,
+):
     """Compute the missing points of ``sweep``, checkpoint each, and merge them all.
 
     Parameters
@@ -679,6 +793,20 @@ def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, 
     "__main__":`` guard, and ``point_fn`` must live in an importable module. Dask workers
     need relu1d installed. Progress is one bar over the points; the points' own
     training runs show none (parallel bars would interleave).
+
+    Examples
+    --------
+    A script (the local pool's workers import the point function, so keep the guard):
+
+    >>> import tempfile
+    >>> from relu1d import sweep
+    >>> base = sweep.TrainSpec(init=sweep.InitSpec(m=5), data=sweep.DataSpec(s=4),
+    ...                        training=sweep.OptimSpec(steps=50, lr=0.01, record_every=10))
+    >>> grid = sweep.Sweep(base, {"init.seed": [0, 1], "training.lr": [0.01, 0.02]})
+    >>> with tempfile.TemporaryDirectory() as out:                       # doctest: +SKIP
+    ...     result = sweep.run_sweep(grid, out, workers=2, progress=False)
+    >>> result.final_loss.dims                                           # doctest: +SKIP
+    ('seed', 'lr')
     """
     from tqdm.auto import tqdm
 
@@ -691,10 +819,14 @@ def run_sweep(sweep: Sweep, out, *, scheduler=None, workers: int | None = None, 
         points_dir.mkdir(parents=True, exist_ok=True)
         lock = _OutputLock(out)
     except (FileExistsError, NotADirectoryError):
-        raise ValueError(f"cannot use {str(out)!r} as the sweep's output folder: it or a folder above it is "
-                         "a file") from None
+        raise ValueError(
+            f"cannot use {str(out)!r} as the sweep's output folder: it or a folder above it is "
+            "a file"
+        ) from None
     except PermissionError:
-        raise ValueError(f"cannot write in {str(out)!r}: permission denied; choose another --out") from None
+        raise ValueError(
+            f"cannot write in {str(out)!r}: permission denied; choose another --out"
+        ) from None
     except OSError as exc:
         raise ValueError(f"cannot write in {str(out)!r}: {exc.strerror or exc}") from None
     try:
@@ -732,7 +864,9 @@ def _run_locked(sweep, out, points_dir, fn, scheduler, workers, progress, tqdm):
                         try:
                             ds, wall = future.result()
                         except BrokenProcessPool:
-                            broken = True  # a worker died: every unfinished point of this run fails so
+                            broken = (
+                                True  # a worker died: every unfinished point of this run fails so
+                            )
                             continue
                         except Exception as exc:
                             errors.append(f"point {_describe(sweep, index)}: "
@@ -741,8 +875,12 @@ def _run_locked(sweep, out, points_dir, fn, scheduler, workers, progress, tqdm):
                         ds = ds.copy(deep=False)
                         if "status" not in ds.variables:
                             ds["status"] = ((), "ok")
-                        ds.attrs = {**ds.attrs, "spec_json": spec_json(spec), "point_id": point_id(spec),
-                                    "wall_time_s": float(wall)}
+                        ds.attrs = {
+                            **ds.attrs,
+                            "spec_json": spec_json(spec),
+                            "point_id": point_id(spec),
+                            "wall_time_s": float(wall),
+                        }
                         _storage.write_netcdf(ds, paths[index])
                         bar.update(1)
                 cancel = flag.set
@@ -755,14 +893,23 @@ def _run_locked(sweep, out, points_dir, fn, scheduler, workers, progress, tqdm):
     bar.close()
     done = sum(p.is_file() for p in paths.values())
     if interrupted:
-        raise SweepInterrupted(f"sweep interrupted: {done} of {len(points)} points done (saved in {points_dir}); "
-                               "rerun the same sweep to resume", done, len(points))
+        raise SweepInterrupted(
+            f"sweep interrupted: {done} of {len(points)} points done (saved in {points_dir}); "
+            "rerun the same sweep to resume",
+            done,
+            len(points),
+        )
     if broken or errors:
         why = "a worker process died" if broken else f"{len(errors)} point(s) raised"
         detail = ("\n\nfirst error:\n" + errors[0]) if errors else ""
-        raise SweepIncomplete(f"sweep incomplete: {why}; {done} of {len(points)} points are saved in "
-                              f"{points_dir}; run the same sweep again to compute the other "
-                              f"{len(points) - done}{detail}", done, len(points), errors)
+        raise SweepIncomplete(
+            f"sweep incomplete: {why}; {done} of {len(points)} points are saved in "
+            f"{points_dir}; run the same sweep again to compute the other "
+            f"{len(points) - done}{detail}",
+            done,
+            len(points),
+            errors,
+        )
     merged = _merge(sweep, points, paths)
     _storage.write_netcdf(merged, out / "sweep.nc")
     return merged
@@ -793,8 +940,10 @@ def _read_checkpoint(path: Path):
         return _storage.read_netcdf(path)
     except Exception as exc:  # h5py/h5netcdf raise OSError, RuntimeError, KeyError, ...
         why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ValueError(f"checkpoint {str(path)!r} is damaged ({why}); remove it and run the sweep again "
-                         "to recompute that point") from None
+        raise ValueError(
+            f"checkpoint {str(path)!r} is damaged ({why}); remove it and run the sweep again "
+            "to recompute that point"
+        ) from None
 
 
 def _merge(sweep: Sweep, points, paths):
@@ -842,7 +991,11 @@ def _coord_values(values) -> list:
     if all(isinstance(v, bool) for v in values):
         return list(values)
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return [float(v) for v in values] if any(isinstance(v, float) for v in values) else list(values)
+        return (
+            [float(v) for v in values]
+            if any(isinstance(v, float) for v in values)
+            else list(values)
+        )
     if all(isinstance(v, str) for v in values):
         return list(values)
     return [v if isinstance(v, str) else json.dumps(_storage.to_jsonable(v)) for v in values]

@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import functools
 import html
-import json
 import math
 import re
 from pathlib import Path
@@ -40,9 +39,24 @@ import numpy as np
 from . import _storage
 from ._validation import _short, as_int
 
-__all__ = ["viewer_figure", "viewer_html", "viewer_fragment", "viewer_page", "write_viewer", "plotly_script",
-           "load_run", "load_runs", "default_references", "frame_indices", "neuron_indices", "decode_array",
-           "MAX_FRAMES", "MAX_NEURONS", "GRID_POINTS", "PLOTLY_CONFIG"]
+__all__ = [
+    "viewer_figure",
+    "viewer_html",
+    "viewer_fragment",
+    "viewer_page",
+    "write_viewer",
+    "plotly_script",
+    "load_run",
+    "load_runs",
+    "default_references",
+    "frame_indices",
+    "neuron_indices",
+    "decode_array",
+    "MAX_FRAMES",
+    "MAX_NEURONS",
+    "GRID_POINTS",
+    "PLOTLY_CONFIG",
+]
 
 MAX_FRAMES = 60
 """Default largest number of frames (snapshots shown) of a viewer."""
@@ -91,6 +105,19 @@ def load_run(path, data=None):
     ValueError
         When ``path`` is missing, unreadable, or not a trajectory (e.g. an experiment's
         ``data.nc``, which holds its measurements); the message says what to give.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     run, samples = viewer.load_run(traj.save(pathlib.Path(tmp) / "run.nc"), data)
+    >>> run.network.m, samples.s
+    (6, 4)
     """
     from .data import Dataset
     from .train import Trajectory
@@ -102,9 +129,10 @@ def load_run(path, data=None):
     try:
         traj = Trajectory.load(path)
     except ValueError as exc:
-        raise ValueError(f"{exc}. It is not a trajectory: give the data.nc written by `relu1d train`, "
-                         "a file written by Trajectory.save, or an experiment's run file OUT/NAME/runs/*.nc"
-                         ) from None
+        raise ValueError(
+            f"{exc}. It is not a trajectory: give the data.nc written by `relu1d train`, "
+            "a file written by Trajectory.save, or an experiment's run file OUT/NAME/runs/*.nc"
+        ) from None
     if data is None:
         ds = _storage.read_netcdf(path)
         if "data_x" in ds.data_vars and "data_y" in ds.data_vars:
@@ -120,6 +148,19 @@ def load_runs(path, data=None) -> dict:
     ``path`` is a trajectory file (see :func:`load_run`; the name is its stem) or a
     result folder: a ``relu1d train`` output (its ``data.nc``) or an experiment's folder
     (its ``runs/*.nc``).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     runs = viewer.load_runs(traj.save(pathlib.Path(tmp) / "run.nc"), data)
+    >>> list(runs)
+    ['run']
     """
     path = Path(path)
     if path.is_dir():
@@ -129,10 +170,15 @@ def load_runs(path, data=None) -> dict:
             if (path / "data.nc").is_file() and meta.get("name", "train") == "train":
                 files = [path / "data.nc"]
         if not files:
-            raise ValueError(f"{str(path)!r} holds no training run: expected a relu1d train output folder "
-                             "(data.nc) or an experiment's folder with runs/*.nc (experiments that train "
-                             "networks write them)")
-        return {(f.parent.parent.name if f.name == "data.nc" else f.stem): load_run(f, data) for f in files}
+            raise ValueError(
+                f"{str(path)!r} holds no training run: expected a relu1d train output folder "
+                "(data.nc) or an experiment's folder with runs/*.nc (experiments that train "
+                "networks write them)"
+            )
+        return {
+            (f.parent.parent.name if f.name == "data.nc" else f.stem): load_run(f, data)
+            for f in files
+        }
     return {path.stem: load_run(path, data)}
 
 
@@ -140,7 +186,15 @@ def load_runs(path, data=None) -> dict:
 def frame_indices(times, max_frames: int = MAX_FRAMES) -> np.ndarray:
     """Which snapshots become frames: all when there are at most ``max_frames``; else the
     first, the last and those nearest to log-spaced times in between (so that fast early
-    and slow late motion both show), topped up evenly by index to ``max_frames``."""
+    and slow late motion both show), topped up evenly by index to ``max_frames``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import viewer
+    >>> viewer.frame_indices(np.arange(100.0), max_frames=5)
+    array([ 0,  1, 10, 25, 99])
+    """
     times = np.asarray(times, dtype=float)
     n = times.size
     max_frames = as_int(max_frames, "max_frames", minimum=2)
@@ -149,9 +203,15 @@ def frame_indices(times, max_frames: int = MAX_FRAMES) -> np.ndarray:
     chosen = {0, n - 1}
     positive = np.flatnonzero(times > 0)
     if positive.size:
-        targets = np.geomspace(times[positive[0]], times[-1], max_frames - 2) if max_frames > 2 else np.empty(0)
+        targets = (
+            np.geomspace(times[positive[0]], times[-1], max_frames - 2)
+            if max_frames > 2
+            else np.empty(0)
+        )
         pos = np.clip(np.searchsorted(times, targets), 1, n - 1)
-        nearer = np.where(np.abs(times[pos - 1] - targets) < np.abs(times[pos] - targets), pos - 1, pos)
+        nearer = np.where(
+            np.abs(times[pos - 1] - targets) < np.abs(times[pos] - targets), pos - 1, pos
+        )
         chosen.update(int(k) for k in nearer)
     for k in np.round(np.linspace(0, n - 1, max_frames)).astype(int):
         if len(chosen) >= max_frames:
@@ -163,7 +223,15 @@ def frame_indices(times, max_frames: int = MAX_FRAMES) -> np.ndarray:
 def neuron_indices(r_final, max_neurons: int = MAX_NEURONS) -> np.ndarray:
     """Which neurons are drawn: all when there are at most ``max_neurons``; else the half
     with the largest final |rᵢ| and the rest evenly spaced by index among the others
-    (deterministic; sorted)."""
+    (deterministic; sorted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from relu1d import viewer
+    >>> viewer.neuron_indices(np.array([3.0, -1.0, 0.5, 2.0, -4.0]), max_neurons=2)
+    array([0, 4])
+    """
     r_final = np.asarray(r_final, dtype=float)
     m = r_final.size
     max_neurons = as_int(max_neurons, "max_neurons", minimum=1)
@@ -182,12 +250,23 @@ def default_references(data) -> dict:
     """The reference curves drawn by default beside f: the linear interpolant, the natural
     cubic spline and the kernel interpolant (random-features kernel of the uniform
     initialisation, Williams et al. Thm. 5) of ``data``; those that cannot be built on
-    these data are left out."""
+    these data are left out.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> sorted(viewer.default_references(relu1d.datasets.square_wave(4, seed=0)))
+    ['kernel interpolant (uniform init)', 'linear interpolant', 'natural cubic spline']
+    """
     from . import kernel, splines
 
     refs = {}
-    for name, build in (("linear interpolant", splines.linear), ("natural cubic spline", splines.natural_cubic),
-                        ("kernel interpolant (uniform init)", kernel.interpolant)):
+    for name, build in (
+        ("linear interpolant", splines.linear),
+        ("natural cubic spline", splines.natural_cubic),
+        ("kernel interpolant (uniform init)", kernel.interpolant),
+    ):
         try:
             refs[name] = build(data)
         except (ValueError, ArithmeticError):
@@ -205,15 +284,24 @@ def _typed(values, *, force64: bool = False) -> dict:
     finite = arr[np.isfinite(arr)]
     big = finite.size and float(np.max(np.abs(finite))) >= _FLOAT32_SAFE
     dtype = "<f8" if (force64 or big) else "<f4"
-    spec = {"dtype": "f8" if dtype == "<f8" else "f4",
-            "bdata": base64.b64encode(np.ascontiguousarray(arr, dtype=dtype).tobytes()).decode("ascii")}
+    spec = {
+        "dtype": "f8" if dtype == "<f8" else "f4",
+        "bdata": base64.b64encode(np.ascontiguousarray(arr, dtype=dtype).tobytes()).decode("ascii"),
+    }
     if arr.ndim == 2:
         spec["shape"] = f"{arr.shape[0]}, {arr.shape[1]}"
     return spec
 
 
 def decode_array(value) -> np.ndarray:
-    """The numbers of a figure attribute: a typed array spec (see :func:`_typed`) or a list."""
+    """The numbers of a figure attribute: a typed array spec (see :func:`_typed`) or a list.
+
+    Examples
+    --------
+    >>> from relu1d import viewer
+    >>> viewer.decode_array([1, 2, 3])
+    array([1., 2., 3.])
+    """
     if isinstance(value, dict) and "bdata" in value:
         dtype = {"f4": "<f4", "f8": "<f8", "i4": "<i4", "i2": "<i2", "u1": "u1"}[value["dtype"]]
         arr = np.frombuffer(base64.b64decode(value["bdata"]), dtype=dtype).astype(float)
@@ -228,7 +316,9 @@ def _fmt(value: float) -> str:
 
 
 # ----------------------------------------------------------------------------- figure
-def _padded(lo: float, hi: float, frac: float, minimum: float = 1e-9) -> list[float]:
+def _padded(
+    lo: float, hi: float, frac: float, minimum: float = 1e-9
+) -> list[float] | list[None]:
     pad = frac * max(hi - lo, minimum * max(1.0, abs(lo), abs(hi)))
     lo, hi = lo - pad, hi + pad
     return [lo, hi] if math.isfinite(lo) and math.isfinite(hi) else [None, None]
@@ -263,9 +353,17 @@ def _evaluator(net, xmax: float):
     return net
 
 
-def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = MAX_FRAMES,
-                  max_neurons: int = MAX_NEURONS, grid_points: int = GRID_POINTS, title: str | None = None,
-                  frame_ms: int = 150) -> dict:
+def viewer_figure(
+    trajectory,
+    data=None,
+    *,
+    references=None,
+    max_frames: int = MAX_FRAMES,
+    max_neurons: int = MAX_NEURONS,
+    grid_points: int = GRID_POINTS,
+    title: str | None = None,
+    frame_ms: int = 150,
+) -> dict:
     """The viewer of one training run, as a Plotly figure dict (data, layout, frames).
 
     Parameters
@@ -306,6 +404,17 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
         not callable.
     ValueError
         When the trajectory has no snapshot or no record, or a size argument is out of range.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> figure = viewer.viewer_figure(traj, data, max_frames=3)
+    >>> sorted(figure), len(figure["frames"])
+    (['data', 'frames', 'layout'], 3)
     """
     from .data import Dataset
 
@@ -324,7 +433,9 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
     references = dict(references)
     for name, g in references.items():
         if not isinstance(name, str) or not callable(g):
-            raise TypeError(f"references must map names (str) to callables x -> g(x); got {name!r}: {_short(g)}")
+            raise TypeError(
+                f"references must map names (str) to callables x -> g(x); got {name!r}: {_short(g)}"
+            )
 
     frames_k = frame_indices(snaps.times, max_frames)
     final = snaps.network(-1)
@@ -363,13 +474,20 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
 
     # fixed axes over the whole run
     with np.errstate(all="ignore"):
-        f_all = np.concatenate([np.ravel(f_rows)] + ([np.asarray(data.y)] if data is not None else []))
+        f_all = np.concatenate(
+            [np.ravel(f_rows)] + ([np.asarray(data.y)] if data is not None else [])
+        )
         ref_values = {}
         for name, g in references.items():
             ref_values[name] = np.asarray(g(grid), dtype=float).reshape(grid.shape)
         f_all = f_all[np.isfinite(f_all)]
-        y_range = _padded(float(f_all.min()), float(f_all.max()), 0.08) if f_all.size else [None, None]
-        radii = np.concatenate([np.hypot(p[0][0], p[0][1]) for p in parts] + [np.hypot(p[1][0], p[1][1]) for p in parts])
+        y_range = (
+            _padded(float(f_all.min()), float(f_all.max()), 0.08) if f_all.size else [None, None]
+        )
+        radii = np.concatenate(
+            [np.hypot(p[0][0], p[0][1]) for p in parts]
+            + [np.hypot(p[1][0], p[1][1]) for p in parts]
+        )
     radii = radii[np.isfinite(radii)]
     limit = 1.1 * float(radii.max()) if radii.size and radii.max() > 0 else 1.0
     limit = limit if math.isfinite(limit) else float(np.max(radii))
@@ -388,7 +506,9 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
     t_floor = float(rec_times[show].min()) if log_x else 0.0
     keep = np.flatnonzero(show)
     if keep.size > _MAX_LOSS_POINTS:
-        keep = keep[np.unique(np.round(np.geomspace(1, keep.size, _MAX_LOSS_POINTS)).astype(int) - 1)]
+        keep = keep[
+            np.unique(np.round(np.geomspace(1, keep.size, _MAX_LOSS_POINTS)).astype(int) - 1)
+        ]
     log_y = bool(show.any())
     marker_t = np.maximum(times[frames_k], t_floor) if log_x else times[frames_k]
     marker_loss = np.where(frame_loss > 0, frame_loss, np.nan) if log_y else frame_loss
@@ -397,20 +517,26 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
     if frames_k.size < n_snap:
         thinning.append(f"{frames_k.size} of the {n_snap} snapshots are shown (log-spaced in time)")
     if drawn.size < m:
-        thinning.append(f"{drawn.size} of the {m} neurons are drawn as knots and particles (the "
-                        f"{max_neurons // 2} of largest final |r| and the rest evenly spaced by index); "
-                        "f is the whole network")
+        thinning.append(
+            f"{drawn.size} of the {m} neurons are drawn as knots and particles (the "
+            f"{max_neurons // 2} of largest final |r| and the rest evenly spaced by index); "
+            "f is the whole network"
+        )
     if n_snap == 1:
         thinning.append("the trajectory holds one snapshot: nothing moves")
     if log_x and times[frames_k[0]] <= 0:
-        thinning.append(f"on the loss panel's log time axis, t = 0 is drawn at the first recorded time "
-                        f"t = {_fmt(t_floor)}")
+        thinning.append(
+            f"on the loss panel's log time axis, t = 0 is drawn at the first recorded time "
+            f"t = {_fmt(t_floor)}"
+        )
     if overflow:
         thinning.append(f"{overflow} value(s) overflow float64 arithmetic and are not drawn")
     note = "; ".join(thinning) + ("." if thinning else "")
-    hover_neuron = ("neuron %{customdata[0]}<br>a = %{customdata[1]:.4g}<br>b = %{customdata[2]:.4g}"
-                    "<br>c = %{customdata[3]:.4g}<br>δ = %{customdata[4]:.4g}<br>r = %{customdata[5]:.4g}"
-                    "<br>θ = %{customdata[6]:.4f}<br>knot e = %{customdata[7]:.4g}<extra></extra>")
+    hover_neuron = (
+        "neuron %{customdata[0]}<br>a = %{customdata[1]:.4g}<br>b = %{customdata[2]:.4g}"
+        "<br>c = %{customdata[3]:.4g}<br>δ = %{customdata[4]:.4g}<br>r = %{customdata[5]:.4g}"
+        "<br>θ = %{customdata[6]:.4f}<br>knot e = %{customdata[7]:.4g}<extra></extra>"
+    )
 
     def animated(j):
         (up, vp, cdp), (un, vn, cdn) = parts[j]
@@ -419,31 +545,93 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
             {"x": _typed(knots_x[j]), "y": _typed(knots_y[j]), "customdata": _typed(knots_cd[j])},
             {"x": _typed(up), "y": _typed(vp), "customdata": _typed(cdp)},
             {"x": _typed(un), "y": _typed(vn), "customdata": _typed(cdn)},
-            {"x": [float(marker_t[j])], "y": [float(marker_loss[j]) if math.isfinite(marker_loss[j]) else None],
-             "customdata": [float(times[frames_k[j]])]},
+            {
+                "x": [float(marker_t[j])],
+                "y": [float(marker_loss[j]) if math.isfinite(marker_loss[j]) else None],
+                "customdata": [float(times[frames_k[j]])],
+            },
         ]
 
     first = animated(0)
     traces = [
-        {"type": "scatter", "mode": "lines", "name": "f(x)", "uid": "f", "x": _typed(grid, force64=True), **first[0],
-         "line": {"color": _C0, "width": 2}, "xaxis": "x", "yaxis": "y", "hovertemplate": "f(%{x:.4g}) = %{y:.4g}<extra></extra>"},
-        {"type": "scatter", "mode": "markers", "name": "knots (eᵢ, f(eᵢ))", "uid": "knots", **first[1],
-         "marker": {"symbol": "circle-open", "size": 6, "color": _C2}, "xaxis": "x", "yaxis": "y",
-         "hovertemplate": "neuron %{customdata[0]}<br>knot e = %{x:.4g}<br>f(e) = %{y:.4g}<br>"
-                          "r = %{customdata[1]:.4g}<extra></extra>"},
-        {"type": "scatter", "mode": "markers", "name": "particles, rᵢ ≥ 0", "uid": "particles-pos", **first[2],
-         "marker": {"size": 5, "color": _C3}, "xaxis": "x2", "yaxis": "y2", "hovertemplate": hover_neuron},
-        {"type": "scatter", "mode": "markers", "name": "particles, rᵢ < 0", "uid": "particles-neg", **first[3],
-         "marker": {"size": 5, "color": _C0}, "xaxis": "x2", "yaxis": "y2", "hovertemplate": hover_neuron},
-        {"type": "scatter", "mode": "markers", "name": "now", "uid": "now", **first[4], "showlegend": False,
-         "marker": {"size": 10, "color": _C3}, "xaxis": "x3", "yaxis": "y3",
-         "hovertemplate": "t = %{customdata:.4g}<br>loss = %{y:.4g}<extra></extra>"},
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "f(x)",
+            "uid": "f",
+            "x": _typed(grid, force64=True),
+            **first[0],
+            "line": {"color": _C0, "width": 2},
+            "xaxis": "x",
+            "yaxis": "y",
+            "hovertemplate": "f(%{x:.4g}) = %{y:.4g}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "knots (eᵢ, f(eᵢ))",
+            "uid": "knots",
+            **first[1],
+            "marker": {"symbol": "circle-open", "size": 6, "color": _C2},
+            "xaxis": "x",
+            "yaxis": "y",
+            "hovertemplate": "neuron %{customdata[0]}<br>knot e = %{x:.4g}<br>f(e) = %{y:.4g}<br>"
+            "r = %{customdata[1]:.4g}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "particles, rᵢ ≥ 0",
+            "uid": "particles-pos",
+            **first[2],
+            "marker": {"size": 5, "color": _C3},
+            "xaxis": "x2",
+            "yaxis": "y2",
+            "hovertemplate": hover_neuron,
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "particles, rᵢ < 0",
+            "uid": "particles-neg",
+            **first[3],
+            "marker": {"size": 5, "color": _C0},
+            "xaxis": "x2",
+            "yaxis": "y2",
+            "hovertemplate": hover_neuron,
+        },
+        {
+            "type": "scatter",
+            "mode": "markers",
+            "name": "now",
+            "uid": "now",
+            **first[4],
+            "showlegend": False,
+            "marker": {"size": 10, "color": _C3},
+            "xaxis": "x3",
+            "yaxis": "y3",
+            "hovertemplate": "t = %{customdata:.4g}<br>loss = %{y:.4g}<extra></extra>",
+        },
     ]
     if data is not None:
-        traces.append({"type": "scatter", "mode": "markers", "name": "samples (xⱼ, yⱼ)",
-                       "x": _typed(data.x, force64=True), "y": _typed(data.y, force64=True),
-                       "marker": {"symbol": "x-thin", "size": 9, "color": _C3, "line": {"width": 2, "color": _C3}},
-                       "xaxis": "x", "yaxis": "y", "hovertemplate": "x = %{x:.4g}<br>y = %{y:.4g}<extra></extra>"})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "samples (xⱼ, yⱼ)",
+                "x": _typed(data.x, force64=True),
+                "y": _typed(data.y, force64=True),
+                "marker": {
+                    "symbol": "x-thin",
+                    "size": 9,
+                    "color": _C3,
+                    "line": {"width": 2, "color": _C3},
+                },
+                "xaxis": "x",
+                "yaxis": "y",
+                "hovertemplate": "x = %{x:.4g}<br>y = %{y:.4g}<extra></extra>",
+            }
+        )
         seg = np.array([-limit, limit, np.nan])
         lx = np.tile(seg, data.s)
         ly = np.concatenate([-xj * seg for xj in data.x])
@@ -452,60 +640,173 @@ def viewer_figure(trajectory, data=None, *, references=None, max_frames: int = M
                        "line": {"color": "#999999", "width": 0.8}, "xaxis": "x2", "yaxis": "y2",
                        "hoverinfo": "skip"})
     for q, (name, values) in enumerate(ref_values.items()):
-        traces.append({"type": "scatter", "mode": "lines", "name": name, "x": _typed(grid, force64=True),
-                       "y": _typed(values), "visible": "legendonly", "xaxis": "x", "yaxis": "y",
-                       "line": {"color": _REFERENCE_COLOURS[q % len(_REFERENCE_COLOURS)], "width": 1.3,
-                                "dash": "dash"}, "hovertemplate": name + ": %{y:.4g}<extra></extra>"})
-    traces.append({"type": "scatter", "mode": "lines", "name": "loss", "showlegend": False,
-                   "x": _typed(np.maximum(rec_times[keep], t_floor) if log_x else rec_times[keep], force64=True),
-                   "y": _typed(loss[keep], force64=True), "line": {"color": "#444444", "width": 1.4},
-                   "xaxis": "x3", "yaxis": "y3", "hovertemplate": "t = %{x:.4g}<br>loss = %{y:.4g}<extra></extra>"})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": name,
+                "x": _typed(grid, force64=True),
+                "y": _typed(values),
+                "visible": "legendonly",
+                "xaxis": "x",
+                "yaxis": "y",
+                "line": {
+                    "color": _REFERENCE_COLOURS[q % len(_REFERENCE_COLOURS)],
+                    "width": 1.3,
+                    "dash": "dash",
+                },
+                "hovertemplate": name + ": %{y:.4g}<extra></extra>",
+            }
+        )
+    traces.append(
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "loss",
+            "showlegend": False,
+            "x": _typed(
+                np.maximum(rec_times[keep], t_floor) if log_x else rec_times[keep], force64=True
+            ),
+            "y": _typed(loss[keep], force64=True),
+            "line": {"color": "#444444", "width": 1.4},
+            "xaxis": "x3",
+            "yaxis": "y3",
+            "hovertemplate": "t = %{x:.4g}<br>loss = %{y:.4g}<extra></extra>",
+        }
+    )
 
     head = (title + " · ") if title else ""
 
     def label(j):
         k = int(frames_k[j])
-        return f"{head}step {int(steps[k])} · t = {_fmt(float(times[k]))} · loss = {_fmt(float(frame_loss[j]))}"
+        return (f"{head}step {int(steps[k])} · t = {_fmt(float(times[k]))} · "
+                f"loss = {_fmt(float(frame_loss[j]))}")
 
     frames = [{"name": str(j), "data": animated(j), "traces": [0, 1, 2, 3, 4],
                "layout": {"title": {"text": label(j)}}} for j in range(frames_k.size)]
     play = {"frame": {"duration": frame_ms, "redraw": True}, "fromcurrent": True,
             "transition": {"duration": 0}, "mode": "immediate"}
-    jump = {"frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}, "mode": "immediate"}
+    jump = {
+        "frame": {"duration": 0, "redraw": True},
+        "transition": {"duration": 0},
+        "mode": "immediate",
+    }
     axis = {"showline": True, "linecolor": "#888888", "mirror": True, "zeroline": False}
     layout = {
-        "title": {"text": label(0), "x": 0.01, "xanchor": "left", "y": 0.99, "yref": "container",
-                  "yanchor": "top", "font": {"size": 15}},
-        "height": 590, "margin": {"l": 60, "r": 20, "t": 130, "b": 150},
+        "title": {
+            "text": label(0),
+            "x": 0.01,
+            "xanchor": "left",
+            "y": 0.99,
+            "yref": "container",
+            "yanchor": "top",
+            "font": {"size": 15},
+        },
+        "height": 590,
+        "margin": {"l": 60, "r": 20, "t": 130, "b": 150},
         "template": {"layout": {"plot_bgcolor": "white", "paper_bgcolor": "white"}},
-        "hovermode": "closest", "showlegend": True,
-        "legend": {"orientation": "h", "x": 0.0, "y": 1.03, "yanchor": "bottom", "font": {"size": 11}},
-        "xaxis": {**axis, "domain": [0.0, 0.36], "range": [lo, hi], "title": {"text": "x"}, "anchor": "y"},
-        "yaxis": {**axis, "domain": [0.0, 1.0], "title": {"text": "f(x)"}, "anchor": "x",
-                  **({"range": y_range} if y_range[0] is not None else {"autorange": True})},
-        "xaxis2": {**axis, "domain": [0.43, 0.70], "range": [-limit, limit], "anchor": "y2",
-                   "title": {"text": "u = |r| cos θ"}},
-        "yaxis2": {**axis, "domain": [0.0, 1.0], "range": [-limit, limit], "anchor": "x2",
-                   "scaleanchor": "x2", "scaleratio": 1, "title": {"text": "v = |r| sin θ", "standoff": 2}},
-        "xaxis3": {**axis, "domain": [0.78, 1.0], "anchor": "y3", "type": "log" if log_x else "linear",
-                   "title": {"text": "time t = lr·step"}},
-        "yaxis3": {**axis, "domain": [0.0, 1.0], "anchor": "x3", "type": "log" if log_y else "linear",
-                   "title": {"text": "loss", "standoff": 2}},
-        "updatemenus": [{"type": "buttons", "direction": "left", "showactive": False, "x": 0.0, "y": 0.0,
-                         "xanchor": "left", "yanchor": "top", "pad": {"t": 72, "r": 10},
-                         "buttons": [{"label": "▶ play", "method": "animate", "args": [None, play]},
-                                     {"label": "❚❚ pause", "method": "animate", "args": [[None], jump]}]}],
-        "sliders": [{"active": 0, "x": 0.17, "len": 0.83, "y": 0.0, "xanchor": "left", "yanchor": "top",
-                     "pad": {"t": 60, "b": 0}, "font": {"size": 1, "color": "rgba(0,0,0,0)"},
-                     "currentvalue": {"prefix": "step ", "visible": True, "xanchor": "left",
-                                      "font": {"size": 13, "color": "#333333"}},
-                     "transition": {"duration": 0},
-                     "steps": [{"label": str(int(steps[k])), "method": "animate",
-                                "args": [[str(j)], jump]} for j, k in enumerate(frames_k)]}],
-        "meta": {"relu1d_viewer": 1, "snapshots": [int(k) for k in frames_k],
-                 "steps": [int(steps[k]) for k in frames_k], "neurons": [int(i) for i in drawn],
-                 "m": int(m), "n_snapshots": int(n_snap), "note": note,
-                 "references": list(ref_values)},
+        "hovermode": "closest",
+        "showlegend": True,
+        "legend": {
+            "orientation": "h",
+            "x": 0.0,
+            "y": 1.03,
+            "yanchor": "bottom",
+            "font": {"size": 11},
+        },
+        "xaxis": {
+            **axis,
+            "domain": [0.0, 0.36],
+            "range": [lo, hi],
+            "title": {"text": "x"},
+            "anchor": "y",
+        },
+        "yaxis": {
+            **axis,
+            "domain": [0.0, 1.0],
+            "title": {"text": "f(x)"},
+            "anchor": "x",
+            **({"range": y_range} if y_range[0] is not None else {"autorange": True}),
+        },
+        "xaxis2": {
+            **axis,
+            "domain": [0.43, 0.70],
+            "range": [-limit, limit],
+            "anchor": "y2",
+            "title": {"text": "u = |r| cos θ"},
+        },
+        "yaxis2": {
+            **axis,
+            "domain": [0.0, 1.0],
+            "range": [-limit, limit],
+            "anchor": "x2",
+            "scaleanchor": "x2",
+            "scaleratio": 1,
+            "title": {"text": "v = |r| sin θ", "standoff": 2},
+        },
+        "xaxis3": {
+            **axis,
+            "domain": [0.78, 1.0],
+            "anchor": "y3",
+            "type": "log" if log_x else "linear",
+            "title": {"text": "time t = lr·step"},
+        },
+        "yaxis3": {
+            **axis,
+            "domain": [0.0, 1.0],
+            "anchor": "x3",
+            "type": "log" if log_y else "linear",
+            "title": {"text": "loss", "standoff": 2},
+        },
+        "updatemenus": [
+            {
+                "type": "buttons",
+                "direction": "left",
+                "showactive": False,
+                "x": 0.0,
+                "y": 0.0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 72, "r": 10},
+                "buttons": [
+                    {"label": "▶ play", "method": "animate", "args": [None, play]},
+                    {"label": "❚❚ pause", "method": "animate", "args": [[None], jump]},
+                ],
+            }
+        ],
+        "sliders": [
+            {
+                "active": 0,
+                "x": 0.17,
+                "len": 0.83,
+                "y": 0.0,
+                "xanchor": "left",
+                "yanchor": "top",
+                "pad": {"t": 60, "b": 0},
+                "font": {"size": 1, "color": "rgba(0,0,0,0)"},
+                "currentvalue": {
+                    "prefix": "step ",
+                    "visible": True,
+                    "xanchor": "left",
+                    "font": {"size": 13, "color": "#333333"},
+                },
+                "transition": {"duration": 0},
+                "steps": [
+                    {"label": str(int(steps[k])), "method": "animate", "args": [[str(j)], jump]}
+                    for j, k in enumerate(frames_k)
+                ],
+            }
+        ],
+        "meta": {
+            "relu1d_viewer": 1,
+            "snapshots": [int(k) for k in frames_k],
+            "steps": [int(steps[k]) for k in frames_k],
+            "neurons": [int(i) for i in drawn],
+            "m": int(m),
+            "n_snapshots": int(n_snap),
+            "note": note,
+            "references": list(ref_values),
+        },
     }
     return {"data": traces, "layout": layout, "frames": frames}
 
@@ -515,15 +816,25 @@ def _plotly():
     try:
         import plotly.io as pio
     except ImportError:
-        raise ImportError("the interactive viewer needs Plotly: pip install plotly (or pip install relu1d, which "
-                          "depends on it)") from None
+        raise ImportError(
+            "the interactive viewer needs Plotly: pip install plotly (or pip install relu1d, which "
+            "depends on it)"
+        ) from None
     return pio
 
 
 @functools.lru_cache(maxsize=1)
 def plotly_script() -> str:
     """``<script>`` holding plotly.js (the bundle shipped with the plotly package, about
-    4.8 MB): include it once per page, before any viewer fragment."""
+    4.8 MB): include it once per page, before any viewer fragment.
+
+    Examples
+    --------
+    >>> from relu1d import viewer
+    >>> script = viewer.plotly_script()
+    >>> script.startswith("<script"), script.rstrip().endswith("</script>")
+    (True, True)
+    """
     _plotly()
     from plotly.offline import get_plotlyjs
 
@@ -538,36 +849,95 @@ def viewer_fragment(figure: dict, *, name: str = "run") -> str:
     """One viewer as an HTML fragment (a ``div`` and its ``Plotly.newPlot`` call), without
     plotly.js: put :func:`plotly_script` once before it. ``name`` makes its element id
     (unique per page). The fragment is wrapped in ``<div class="relu1d-viewer">`` with
-    the thinning note below the figure."""
+    the thinning note below the figure.
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> figure = viewer.viewer_figure(traj, data, max_frames=3)
+    >>> fragment = viewer.viewer_fragment(figure, name="run")
+    >>> fragment.count("Plotly.newPlot"), 'id="relu1d-view-run"' in fragment
+    (1, True)
+    """
     pio = _plotly()
     if not isinstance(figure, dict) or "data" not in figure or "layout" not in figure:
         raise TypeError(f"figure must be a figure dict from viewer_figure, got {_short(figure)}")
-    body = pio.to_html(figure, config=PLOTLY_CONFIG, auto_play=False, include_plotlyjs=False,
-                       include_mathjax=False, full_html=False, validate=False, div_id=_div_id(name),
-                       default_width="100%", default_height=f"{figure['layout'].get('height', 560)}px")
+    body = pio.to_html(
+        figure,
+        config=PLOTLY_CONFIG,
+        auto_play=False,
+        include_plotlyjs=False,
+        include_mathjax=False,
+        full_html=False,
+        validate=False,
+        div_id=_div_id(name),
+        default_width="100%",
+        default_height=f"{figure['layout'].get('height', 560)}px",
+    )
     note = (figure["layout"].get("meta") or {}).get("note", "")
-    help_text = ("Drag the slider or press play; hover a particle for its neuron's parameters; click a legend "
-                 "entry to show or hide a curve (reference curves start hidden).")
-    return (f"<div class='relu1d-viewer'>{body}<p class='viewer-note' style='font-size:.85em;color:#555'>"
-            f"{html.escape(help_text)}{(' ' + html.escape(note)) if note else ''}</p></div>")
+    help_text = (
+        "Drag the slider or press play; hover a particle for its neuron's parameters; click a "
+        "legend entry to show or hide a curve (reference curves start hidden)."
+    )
+    return (
+        f"<div class='relu1d-viewer'>{body}"
+        "<p class='viewer-note' style='font-size:.85em;color:#555'>"
+        f"{html.escape(help_text)}{(' ' + html.escape(note)) if note else ''}</p></div>"
+    )
 
 
 def viewer_page(fragments, *, title: str = "relu1d viewer", intro: str = "") -> str:
-    """A complete page: plotly.js once, then each fragment (see :func:`viewer_fragment`)."""
+    """A complete page: plotly.js once, then each fragment (see :func:`viewer_fragment`).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> figure = viewer.viewer_figure(traj, data, max_frames=3)
+    >>> page = viewer.viewer_page([viewer.viewer_fragment(figure, name="a"),
+    ...                            viewer.viewer_fragment(figure, name="b")], title="two runs")
+    >>> page.count("Plotly.newPlot")        # plotly.js is included once, each viewer once
+    2
+    """
     fragments = list(fragments)
-    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title>"
-            "<style>body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;"
-            "max-width:1300px;padding:0 1em;color:#1b1b1b}</style>"
-            f"{plotly_script()}</head><body>\n<h1>{html.escape(title)}</h1>\n"
-            + (f"<p>{html.escape(intro)}</p>\n" if intro else "") + "\n".join(fragments) + "\n</body></html>\n")
+    return (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        "<style>body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;"
+        "margin:1.5em auto;max-width:1300px;padding:0 1em;color:#1b1b1b}</style>"
+        f"{plotly_script()}</head><body>\n<h1>{html.escape(title)}</h1>\n"
+        + (f"<p>{html.escape(intro)}</p>\n" if intro else "")
+        + "\n".join(fragments)
+        + "\n</body></html>\n"
+    )
 
 
 def viewer_html(trajectory, data=None, *, title: str | None = None, **kwargs) -> str:
-    """A self-contained page viewing one run (see :func:`viewer_figure` for the arguments)."""
+    """A self-contained page viewing one run (see :func:`viewer_figure` for the arguments).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> page = viewer.viewer_html(traj, data, title="a run", max_frames=3)
+    >>> page.startswith("<!DOCTYPE html>"), "<title>a run</title>" in page
+    (True, True)
+    """
     figure = viewer_figure(trajectory, data, title=None, **kwargs)
     heading = title or "relu1d trajectory viewer"
-    return viewer_page([viewer_fragment(figure, name="run")], title=heading, intro=_describe(trajectory, data))
+    return viewer_page(
+        [viewer_fragment(figure, name="run")], title=heading, intro=_describe(trajectory, data)
+    )
 
 
 def _describe(trajectory, data) -> str:
@@ -589,13 +959,28 @@ def write_viewer(trajectory, path, data=None, *, title: str | None = None, **kwa
 
     Several runs on one page: ``trajectory`` may be a mapping name → Trajectory or
     name → (Trajectory, Dataset or None) (then ``data`` is the default samples).
+
+    Examples
+    --------
+    >>> import relu1d
+    >>> from relu1d import viewer
+    >>> data = relu1d.datasets.square_wave(4, seed=0)
+    >>> traj = relu1d.train(relu1d.init_network(6, seed=0), data, lr=0.01, steps=200,
+    ...                     record_every=20, progress=False)
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = viewer.write_viewer(traj, pathlib.Path(tmp) / "run.html", data, max_frames=3)
+    ...     print(path.name, path.read_text(encoding="utf-8").startswith("<!DOCTYPE html>"))
+    run.html True
     """
     if isinstance(trajectory, dict):
         fragments = []
         for name, run in trajectory.items():
             traj, samples = run if isinstance(run, tuple) else (run, data)
-            fragments.append(f"<h2>{html.escape(str(name))}</h2><p>{html.escape(_describe(traj, samples))}</p>"
-                             + viewer_fragment(viewer_figure(traj, samples, **kwargs), name=str(name)))
+            fragments.append(
+                f"<h2>{html.escape(str(name))}</h2><p>{html.escape(_describe(traj, samples))}</p>"
+                + viewer_fragment(viewer_figure(traj, samples, **kwargs), name=str(name))
+            )
         text = viewer_page(fragments, title=title or "relu1d trajectory viewer")
     else:
         text = viewer_html(trajectory, data, title=title, **kwargs)

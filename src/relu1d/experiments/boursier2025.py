@@ -47,7 +47,7 @@ from ..init import init_network
 from ..plot import new_figure
 from ._registry import Claim, ExperimentResult, Reading, register
 
-__all__ = ["ThreePointSpec", "three_point", "THREE_POINT_DATA", "least_squares_line"]
+__all__ = ["ThreePointSpec", "run_three_point", "THREE_POINT_DATA", "least_squares_line"]
 
 _REF = "Boursier & Flammarion 2025"
 _REF_THM2 = f"{_REF}, Thm. 2 and §5 (Fig. 2g)"
@@ -59,7 +59,12 @@ THREE_POINT_DATA = Dataset(np.array([-0.75, -0.5, 0.125]), np.array([1.1, 0.1, 0
 
 _FAMILIES = ("dominated", "balanced", "unbalanced", "independent")
 _COLORS = {"dominated": "C3", "balanced": "C0", "unbalanced": "C2", "independent": "C1"}
-_STYLES = {"dominated": "-", "balanced": ":", "unbalanced": "-", "independent": "--"}  # the stalls overlap
+_STYLES = {
+    "dominated": "-",
+    "balanced": ":",
+    "unbalanced": "-",
+    "independent": "--",
+}  # the stalls overlap
 _READING_KEYS = ("balance", "lr", "m", "scale", "scheme")
 _X_PLOT = np.linspace(-1.0, 0.5, 151)
 _DESCRIPTIONS = {
@@ -68,10 +73,14 @@ _DESCRIPTIONS = {
     "plateau": "|L(T) − L(T/2)|/L(T), T the last step",
     "grad_norm": "‖∇L‖ over (a, b, c) at the end, L = ½Σρ²",
     "ols_error": "max over the samples of |f(xₖ) − OLS line(xₖ)|",
-    "affine_bound": "knots.affine_misfit_bound of the final network (= OLS misfit: no knot separates the samples)",
-    "sign_changes": "fraction of neurons whose sign of c differs from the initial one at some snapshot",
-    "delta_drift": "max |δ_T − δ₀| / max(c_T² + a_T² + b_T²): GD drift of the invariant, relative to the final size",
-    "delta_min_ratio": "min over neurons of δ_T/δ₀ (> 0: every invariant kept its sign; NaN for a balanced init)",
+    "affine_bound": "knots.affine_misfit_bound of the final network (= OLS misfit: no knot "
+    "separates the samples)",
+    "sign_changes": "fraction of neurons whose sign of c differs from the initial one at some "
+    "snapshot",
+    "delta_drift": "max |δ_T − δ₀| / max(c_T² + a_T² + b_T²): GD drift of the invariant, "
+    "relative to the final size",
+    "delta_min_ratio": "min over neurons of δ_T/δ₀ (> 0: every invariant kept its sign; NaN for "
+    "a balanced init)",
     "loss": "½Σρ² at the record points",
     "function": "final f on the grid x",
 }
@@ -112,8 +121,9 @@ class ThreePointSpec:
     ``readings`` are the settings the paper leaves open, each ``(family, key, value)``
     with key in balance (κ), lr (time kept), m, scale (λ) or scheme; each runs the first
     ``reading_seeds`` seeds. ``scan_scales`` are the larger λ at which the dominated
-    family is run again (every seed) to see the stall of Theorem 2 (λ < λ̃) disappear. A run has stalled when its
-    final loss is within ``stall_rtol`` (relative) of the least-squares misfit, and
+    family is run again (every seed) to see the stall of Theorem 2 (λ < λ̃) disappear. A run
+    has stalled when its final loss is within ``stall_rtol`` (relative) of the least-squares
+    misfit, and
     interpolates when its final loss ½Σρ² is below ``interpolation_tol``.
     """
 
@@ -158,10 +168,19 @@ def _balance_of(family: str):
     return None if family == "independent" else family
 
 
-def _runs(spec: ThreePointSpec, family: str, *, balance="family", lr=None, m=None, scale=None, scheme=None,
-          seeds=None):
-    """Train ``seeds`` (default every seed of ``spec``) from ``family`` (with the overrides given) and
-    summarise each run."""
+def _runs(
+    spec: ThreePointSpec,
+    family: str,
+    *,
+    balance="family",
+    lr=None,
+    m=None,
+    scale=None,
+    scheme=None,
+    seeds=None,
+):
+    """Train ``seeds`` (default every seed of ``spec``) from ``family`` (with the overrides
+    given) and summarise each run."""
     from ..train import train_many
 
     lr = spec.lr if lr is None else float(lr)
@@ -170,8 +189,18 @@ def _runs(spec: ThreePointSpec, family: str, *, balance="family", lr=None, m=Non
     scheme = spec.scheme if scheme is None else scheme
     balance = _balance_of(family) if balance == "family" else balance
     data = THREE_POINT_DATA
-    nets = [init_network(m, scheme, alpha="one", ab_scale=scale / math.sqrt(m), c_scale=scale, seed=seed,
-                         balance=balance) for seed in (spec.seeds if seeds is None else seeds)]
+    nets = [
+        init_network(
+            m,
+            scheme,
+            alpha="one",
+            ab_scale=scale / math.sqrt(m),
+            c_scale=scale,
+            seed=seed,
+            balance=balance,
+        )
+        for seed in (spec.seeds if seeds is None else seeds)
+    ]
     steps = max(1, int(round(spec.time / lr)))
     snapshots = spec.max_snapshots if m <= 20_000 else min(spec.max_snapshots, 6)
     trajs = train_many(nets, data, method="gd", lr=lr, steps=steps, loss="mean", record="log",
@@ -192,7 +221,7 @@ def _summary(net0, traj, data: Dataset) -> dict:
     for c in traj.snapshots.c:
         flipped |= np.sign(c) * np.sign(c0) < 0
     delta0, delta = net0.invariants(), net.invariants()
-    moved = np.abs(delta0) > 1e-8 * (net0.c ** 2 + net0.a ** 2 + net0.b ** 2)   # δ₀ ≠ 0 beyond rounding
+    moved = np.abs(delta0) > 1e-8 * (net0.c**2 + net0.a**2 + net0.b**2)  # δ₀ ≠ 0 beyond rounding
     return {
         "final_loss": float(0.5 * residual @ residual),
         "loss_curve": loss,
@@ -204,9 +233,13 @@ def _summary(net0, traj, data: Dataset) -> dict:
         "ols_error": float(np.max(np.abs(net(data.x) - (slope * data.x + intercept)))),
         "affine_bound": float(knots.affine_misfit_bound(net, data)),
         "sign_changes": float(np.mean(flipped)),
-        "delta_drift": float(np.max(np.abs(delta - delta0)) / max(float(np.max(net.c ** 2 + net.a ** 2 + net.b ** 2)),
-                                                                  1e-300)),
-        "delta_min_ratio": float(np.min(delta[moved] / delta0[moved])) if np.any(moved) else float("nan"),
+        "delta_drift": float(
+            np.max(np.abs(delta - delta0))
+            / max(float(np.max(net.c**2 + net.a**2 + net.b**2)), 1e-300)
+        ),
+        "delta_min_ratio": float(np.min(delta[moved] / delta0[moved]))
+        if np.any(moved)
+        else float("nan"),
         "function": net(_X_PLOT),
     }
 
@@ -223,20 +256,164 @@ def _mean_interval(values) -> tuple[float, tuple[float, float] | None]:
     return mean, (mean - half, mean + half)
 
 
-@register("boursier2025.three_point",
-          "Three-point example: dominated/balanced inits stall at the least-squares line, unbalanced interpolate",
-          quick=ThreePointSpec(),
-          full=ThreePointSpec(m=2000, lr=0.01, seeds=tuple(range(10)),
-                              readings=(("dominated", "balance", 1.25), ("dominated", "balance", 4.0),
-                                        ("dominated", "lr", 1e-3), ("dominated", "scale", 1e-2),
-                                        ("dominated", "m", 20_000), ("dominated", "scheme", "uniform"),
-                                        ("balanced", "lr", 1e-3), ("balanced", "m", 20_000),
-                                        ("unbalanced", "balance", 0.9), ("unbalanced", "balance", 0.25),
-                                        ("unbalanced", "lr", 1e-3), ("unbalanced", "m", 20_000),
-                                        ("unbalanced", "scheme", "uniform")),
-                              scan_scales=(1e-2, 0.1, 0.3, 1.0)))
-def three_point(spec: ThreePointSpec) -> ExperimentResult:
+_SCALAR_NAMES = ("final_loss", "loss_gap", "plateau", "grad_norm", "ols_error", "affine_bound",
+                 "sign_changes", "delta_drift", "delta_min_ratio")
+_READING_NAMES = ("final_loss", "loss_gap", "sign_changes", "grad_norm", "plateau", "ols_error")
+"""The per-run quantities stored for the readings and the scale scan (``reading_*``,
+``scan_*``): those their claims judge."""
+
+
+def _measure_three_point(spec: ThreePointSpec):
+    """Every run of :func:`run_three_point`, summarised (:func:`_summary`), as a dataset."""
+    import xarray as xr
+
+    slope, intercept, misfit = least_squares_line(THREE_POINT_DATA)
+    runs = {family: _runs(spec, family) for family in spec.families}
+    readings = []
+    for family, key, value in spec.readings:
+        kwargs = {"balance": float(value)} if key == "balance" else {key: value}
+        readings.append(
+            (
+                family,
+                key,
+                value,
+                _runs(spec, family, seeds=spec.seeds[: spec.reading_seeds], **kwargs),
+            )
+        )
+    scan = [(s, _runs(spec, "dominated", scale=s)) for s in spec.scan_scales]
+
+    fam, seeds = list(spec.families), list(spec.seeds)
+    data_vars: dict[str, tuple[tuple[str, ...], np.ndarray]] = {
+        name: (("init_family", "seed"), np.array([[r[name] for r in runs[f]] for f in fam]))
+        for name in _SCALAR_NAMES
+    }
+    first = runs[fam[0]][0] if fam else None
+    if first is not None:
+        data_vars["loss"] = (
+            ("init_family", "seed", "time"),
+            np.array([[r["loss_curve"] for r in runs[f]] for f in fam]),
+        )
+        data_vars["function"] = (
+            ("init_family", "seed", "x"),
+            np.array([[r["function"] for r in runs[f]] for f in fam]),
+        )
+    labels = [f"{f}: {k} = {v}" for f, k, v, _ in readings]
+    reading_seeds = seeds[:spec.reading_seeds]
+    for name in _READING_NAMES:
+        data_vars[f"reading_{name}"] = (("reading", "reading_seed"), np.array(
+            [[r[name] for r in rr] for *_, rr in readings]).reshape(-1, len(reading_seeds)))
+        data_vars[f"scan_{name}"] = (
+            ("scan_scale", "seed"),
+            np.array([[r[name] for r in rr] for _, rr in scan]).reshape(-1, len(seeds)),
+        )
+    coords = {
+        "init_family": fam,
+        "seed": seeds,
+        "x": _X_PLOT,
+        "reading": labels,
+        "reading_seed": reading_seeds,
+        "reading_family": ("reading", [f for f, *_ in readings]),
+        "scan_scale": [float(s) for s, _ in scan],
+        "balance_ratio": (
+            "init_family",
+            [{"dominated": 2.0, "balanced": 1.0, "unbalanced": 0.5}.get(f, np.nan) for f in fam],
+        ),
+    }
+    if first is not None:
+        coords["time"] = first["times"]
+        coords["step"] = ("time", first["steps"])
+    ds = xr.Dataset(
+        data_vars,
+        coords,
+        attrs={
+            "ls_slope": slope,
+            "ls_intercept": intercept,
+            "ls_misfit": misfit,
+            "m": spec.m,
+            "scale": spec.scale,
+            "lr": spec.lr,
+            "time": spec.time,
+            "scheme": spec.scheme,
+            "loss_convention": "½Σρ² (relu1d's L); Boursier & Flammarion's objective is L/3",
+            "grad_norm_convention": "‖∇L‖ over (a, b, c), L = ½Σρ²",
+        },
+    )
+
+    for name, text in _DESCRIPTIONS.items():
+        for prefix in ("", "reading_", "scan_"):
+            if prefix + name in ds:
+                ds[prefix + name].attrs["description"] = text
+    return ds
+
+
+def _stored_runs(ds, spec: ThreePointSpec):
+    """The per-run summaries back from the dataset: ``runs`` (family → list over seeds),
+    ``readings`` ((family, key, value, list over seeds), settings from ``spec.readings``)
+    and ``scan`` ((scale, list over seeds), scales from ``spec.scan_scales``)."""
+    def rows(prefix, names, dim, i):
+        columns = [ds[prefix + name].isel({dim: i}).values for name in names]
+        return [dict(zip(names, values)) for values in zip(*columns)]
+
+    runs = {str(f): rows("", _SCALAR_NAMES, "init_family", i)
+            for i, f in enumerate(ds["init_family"].values)}
+    readings = [(f, k, v, rows("reading_", _READING_NAMES, "reading", i))
+                for i, (f, k, v) in enumerate(spec.readings)]
+    scan = [(s, rows("scan_", _READING_NAMES, "scan_scale", i))
+            for i, s in enumerate(spec.scan_scales)]
+    return runs, readings, scan
+
+
+def _judge_three_point(ds, spec: ThreePointSpec) -> tuple:
+    """The claims of :func:`run_three_point`, from its dataset alone."""
+    runs, readings, scan = _stored_runs(ds, spec)
+    return tuple(_claims(spec, runs, readings, scan, float(ds.attrs["ls_misfit"])))
+
+
+def _draw_three_point(ds, spec: ThreePointSpec) -> dict:
+    """The loss curves of every run, and the final functions by family."""
+    curves = {}
+    for i, family in enumerate(ds["init_family"].values):
+        curves[str(family)] = [{"times": ds["time"].values, "loss_curve": loss, "function": f}
+                               for loss, f in zip(ds["loss"].values[i], ds["function"].values[i])]
+    return _figures(spec, curves, THREE_POINT_DATA, float(ds.attrs["ls_slope"]),
+                    float(ds.attrs["ls_intercept"]), float(ds.attrs["ls_misfit"]))
+
+
+@register(
+    "boursier2025.three_point",
+    "Three-point example: dominated/balanced inits stall at the least-squares line, unbalanced "
+    "interpolate",
+    quick=ThreePointSpec(),
+    full=ThreePointSpec(
+        m=2000,
+        lr=0.01,
+        seeds=tuple(range(10)),
+        readings=(
+            ("dominated", "balance", 1.25),
+            ("dominated", "balance", 4.0),
+            ("dominated", "lr", 1e-3),
+            ("dominated", "scale", 1e-2),
+            ("dominated", "m", 20_000),
+            ("dominated", "scheme", "uniform"),
+            ("balanced", "lr", 1e-3),
+            ("balanced", "m", 20_000),
+            ("unbalanced", "balance", 0.9),
+            ("unbalanced", "balance", 0.25),
+            ("unbalanced", "lr", 1e-3),
+            ("unbalanced", "m", 20_000),
+            ("unbalanced", "scheme", "uniform"),
+        ),
+        scan_scales=(1e-2, 0.1, 0.3, 1.0),
+    ),
+    judge=_judge_three_point,
+)
+def run_three_point(spec: ThreePointSpec) -> ExperimentResult:
     """Run the three-point experiment (see :class:`ThreePointSpec` and the module docstring).
+
+    Trains every init family of ``spec.families`` over ``spec.seeds`` on their three
+    points, the readings of the settings the paper leaves open, and the dominated family
+    at the larger scales ``spec.scan_scales``. Presets: ``quick`` m = 1000, 3 seeds, two
+    readings (seconds); ``full`` m = 2000, 10 seeds, 13 readings, four scales.
 
     Parameters
     ----------
@@ -253,65 +430,25 @@ def three_point(spec: ThreePointSpec) -> ExperimentResult:
         ``unbalanced_signs_change``, ``independent_interpolates`` and
         ``dominated_large_scale_escapes`` (those whose family is run).
     """
-    import xarray as xr
-
-    data = THREE_POINT_DATA
-    slope, intercept, misfit = least_squares_line(data)
-    runs = {family: _runs(spec, family) for family in spec.families}
-    readings = []
-    for family, key, value in spec.readings:
-        kwargs = {"balance": float(value)} if key == "balance" else {key: value}
-        readings.append((family, key, value, _runs(spec, family, seeds=spec.seeds[:spec.reading_seeds], **kwargs)))
-    scan = [(s, _runs(spec, "dominated", scale=s)) for s in spec.scan_scales]
-
-    fam, seeds = list(spec.families), list(spec.seeds)
-    scalar_names = ("final_loss", "loss_gap", "plateau", "grad_norm", "ols_error", "affine_bound",
-                    "sign_changes", "delta_drift", "delta_min_ratio")
-    data_vars = {name: (("init_family", "seed"), np.array([[r[name] for r in runs[f]] for f in fam]))
-                 for name in scalar_names}
-    first = runs[fam[0]][0] if fam else None
-    if first is not None:
-        data_vars["loss"] = (("init_family", "seed", "time"), np.array([[r["loss_curve"] for r in runs[f]]
-                                                                          for f in fam]))
-        data_vars["function"] = (("init_family", "seed", "x"), np.array([[r["function"] for r in runs[f]]
-                                                                           for f in fam]))
-    labels = [f"{f}: {k} = {v}" for f, k, v, _ in readings]
-    reading_seeds = seeds[:spec.reading_seeds]
-    for name in ("final_loss", "loss_gap", "sign_changes", "grad_norm", "plateau"):
-        data_vars[f"reading_{name}"] = (("reading", "reading_seed"), np.array(
-            [[r[name] for r in rr] for *_, rr in readings]).reshape(-1, len(reading_seeds)))
-        data_vars[f"scan_{name}"] = (("scan_scale", "seed"), np.array([[r[name] for r in rr]
-                                                                        for _, rr in scan]).reshape(-1, len(seeds)))
-    coords = {"init_family": fam, "seed": seeds, "x": _X_PLOT, "reading": labels, "reading_seed": reading_seeds,
-              "reading_family": ("reading", [f for f, *_ in readings]),
-              "scan_scale": [float(s) for s, _ in scan],
-              "balance_ratio": ("init_family", [{"dominated": 2.0, "balanced": 1.0, "unbalanced": 0.5}.get(f, np.nan)
-                                                for f in fam])}
-    if first is not None:
-        coords["time"] = first["times"]
-        coords["step"] = ("time", first["steps"])
-    ds = xr.Dataset(data_vars, coords, attrs={
-        "ls_slope": slope, "ls_intercept": intercept, "ls_misfit": misfit, "m": spec.m, "scale": spec.scale,
-        "lr": spec.lr, "time": spec.time, "scheme": spec.scheme,
-        "loss_convention": "½Σρ² (relu1d's L); Boursier & Flammarion's objective is L/3",
-        "grad_norm_convention": "‖∇L‖ over (a, b, c), L = ½Σρ²"})
-
-    for name, text in _DESCRIPTIONS.items():
-        for prefix in ("", "reading_", "scan_"):
-            if prefix + name in ds:
-                ds[prefix + name].attrs["description"] = text
-
-    claims = _claims(spec, runs, readings, scan, misfit)
-    figures = _figures(spec, runs, data, slope, intercept, misfit)
-    return ExperimentResult(ds, figures, claims)
+    ds = _measure_three_point(spec)
+    return ExperimentResult(ds, _draw_three_point(ds, spec), _judge_three_point(ds, spec))
 
 
 def _setting(spec: ThreePointSpec, family: str, key: str | None = None, value=None) -> str:
-    parts = {"m": spec.m, "λ": spec.scale, "lr": spec.lr, "scheme": spec.scheme,
-             "κ": {"dominated": 2.0, "balanced": 1.0, "unbalanced": 0.5}.get(family, "c independent of (a, b)")}
+    parts = {
+        "m": spec.m,
+        "λ": spec.scale,
+        "lr": spec.lr,
+        "scheme": spec.scheme,
+        "κ": {"dominated": 2.0, "balanced": 1.0, "unbalanced": 0.5}.get(
+            family, "c independent of (a, b)"
+        ),
+    }
     if key is not None:
         parts[{"scale": "λ", "balance": "κ"}.get(key, key)] = value
-    return f"{family}: " + ", ".join(f"{k} = {v}" for k, v in parts.items()) + f", time {spec.time:g}"
+    return (
+        f"{family}: " + ", ".join(f"{k} = {v}" for k, v in parts.items()) + f", time {spec.time:g}"
+    )
 
 
 def _claims(spec, runs, readings, scan, misfit) -> list[Claim]:
@@ -320,105 +457,207 @@ def _claims(spec, runs, readings, scan, misfit) -> list[Claim]:
     fits = lambda r: r["final_loss"] < spec.interpolation_tol  # noqa: E731
 
     def family_readings(family, test, value):
-        out = [Reading(_setting(spec, family), float(value(runs[family])), all(test(r) for r in runs[family]))]
+        out = [
+            Reading(
+                _setting(spec, family),
+                float(value(runs[family])),
+                all(test(r) for r in runs[family]),
+            )
+        ]
         for f, k, v, rr in readings:
             if f == family:
-                out.append(Reading(_setting(spec, family, k, v), float(value(rr)), all(test(r) for r in rr)))
+                out.append(
+                    Reading(
+                        _setting(spec, family, k, v), float(value(rr)), all(test(r) for r in rr)
+                    )
+                )
         return tuple(out)
 
     def certificate(rr):
-        return (f"loss ½Σρ² in [{min(r['final_loss'] for r in rr):.6g}, {max(r['final_loss'] for r in rr):.6g}] "
-                f"after time {spec.time:g}; relative loss change over the second half ≤ "
-                f"{max(r['plateau'] for r in rr):.2g}; ‖∇L‖ ≤ {max(r['grad_norm'] for r in rr):.2g}; "
-                f"affine lower bound (knots.affine_misfit_bound, no knot separating the samples) "
-                f"= {min(r['affine_bound'] for r in rr):.6g}")
+        return (
+            f"loss ½Σρ² in [{min(r['final_loss'] for r in rr):.6g}, "
+            f"{max(r['final_loss'] for r in rr):.6g}] "
+            f"after time {spec.time:g}; relative loss change over the second half ≤ "
+            f"{max(r['plateau'] for r in rr):.2g}; ‖∇L‖ ≤ {max(r['grad_norm'] for r in rr):.2g}; "
+            f"affine lower bound (knots.affine_misfit_bound, no knot separating the samples) "
+            f"= {min(r['affine_bound'] for r in rr):.6g}"
+        )
 
     claims = []
     worst_gap = lambda rr: max(abs(r["loss_gap"]) for r in rr)  # noqa: E731
     if "dominated" in runs:
         rr = runs["dominated"]
         gap_mean, gap_ci = _mean_interval([r["loss_gap"] for r in rr])
-        claims.append(Claim.below(
-            "dominated_stalls_at_least_squares",
-            "A dominated init (|c| = 2‖(a, b)‖, δ > 0) at small scale converges to the least-squares line: final "
-            "loss equal to the OLS misfit (worst |relative gap| over seeds)",
-            _REF_THM2 + "; eq. 4 allows |aⱼ| > ‖wⱼ‖", worst_gap(rr), spec.stall_rtol,
-            note=f"OLS misfit ½Σρ² = {misfit:.6g}; mean relative gap {gap_mean:.2g}. Thm. 2 is proved for "
-                 "η < 1/6 (these data are outside) and λ below an unspecified λ̃; a failure would be "
-                 "setting-dependent.",
-            on_fail="setting-dependent", seeds=n, interval=gap_ci,
-            readings=family_readings("dominated", stall, worst_gap), certificate=certificate(rr),
-            mechanism="early alignment of the positive neurons with the single extremal vector Σyₖx̃ₖ/n; δ ≥ 0 "
-                      "keeps the signs of c, so no negative neuron can grow (Thm. 2, Lemmas 4-7)"))
-        claims.append(Claim.below(
-            "dominated_fits_ols",
-            "At the end of the dominated runs, f(xₖ) = x̃ₖᵀβ* at every sample (max |f(xₖ) − OLS line| over "
-            "seeds and samples)", _REF_THM2, max(r["ols_error"] for r in rr), 1e-6,
-            note="β* computed by least squares on the features (x, 1)", on_fail="setting-dependent", seeds=n,
-            readings=family_readings("dominated", lambda r: r["ols_error"] < 1e-6,
-                                     lambda q: max(r["ols_error"] for r in q))))
-        claims.append(Claim.below(
-            "dominated_signs_preserved",
-            "No output weight c changes sign in a dominated run (fraction of neurons whose sign differs from "
-            "the initial one at any snapshot, worst seed)",
-            f"{_REF}, Lemma 1 and eq. 4 (the mechanism of Thm. 2)", max(r["sign_changes"] for r in rr), 1e-12,
-            note=f"checked at {spec.max_snapshots} log-spaced snapshots. GD conserves δ only up to O(lr²) per "
-                 f"step: the largest drift |δ_T − δ₀| is {max(r['delta_drift'] for r in rr):.2g} of the final "
-                 f"neuron size, and the smallest δ_T/δ₀ is {min(r['delta_min_ratio'] for r in rr):.3g}"
-                 + (" (invariants of neurons that grew turned negative, far from c = 0)"
-                    if min(r["delta_min_ratio"] for r in rr) < 0 else " (every δᵢ kept its sign)"),
-            on_fail="setting-dependent", seeds=n,
-            readings=family_readings("dominated", lambda r: r["sign_changes"] == 0,
-                                     lambda q: max(r["sign_changes"] for r in q))))
+        claims.append(
+            Claim.below(
+                "dominated_stalls_at_least_squares",
+                "A dominated init (|c| = 2‖(a, b)‖, δ > 0) at small scale converges to the "
+                "least-squares line: final "
+                "loss equal to the OLS misfit (worst |relative gap| over seeds)",
+                _REF_THM2 + "; eq. 4 allows |aⱼ| > ‖wⱼ‖",
+                worst_gap(rr),
+                spec.stall_rtol,
+                note=f"OLS misfit ½Σρ² = {misfit:.6g}; mean relative gap {gap_mean:.2g}. "
+                "Thm. 2 is proved for η < 1/6 (these data are outside) and λ below an unspecified "
+                "λ̃; a failure would be setting-dependent.",
+                on_fail="setting-dependent",
+                seeds=n,
+                interval=gap_ci,
+                readings=family_readings("dominated", stall, worst_gap),
+                certificate=certificate(rr),
+                mechanism="early alignment of the positive neurons with the single extremal "
+                "vector Σyₖx̃ₖ/n; δ ≥ 0 "
+                "keeps the signs of c, so no negative neuron can grow (Thm. 2, Lemmas 4-7)",
+            )
+        )
+        claims.append(
+            Claim.below(
+                "dominated_fits_ols",
+                "At the end of the dominated runs, f(xₖ) = x̃ₖᵀβ* at every sample (max |f(xₖ) − "
+                "OLS line| over seeds and samples)",
+                _REF_THM2,
+                max(r["ols_error"] for r in rr),
+                1e-6,
+                note="β* computed by least squares on the features (x, 1)",
+                on_fail="setting-dependent",
+                seeds=n,
+                readings=family_readings(
+                    "dominated",
+                    lambda r: r["ols_error"] < 1e-6,
+                    lambda q: max(r["ols_error"] for r in q),
+                ),
+            )
+        )
+        claims.append(
+            Claim.below(
+                "dominated_signs_preserved",
+                "No output weight c changes sign in a dominated run (fraction of neurons whose "
+                "sign differs from the initial one at any snapshot, worst seed)",
+                f"{_REF}, Lemma 1 and eq. 4 (the mechanism of Thm. 2)",
+                max(r["sign_changes"] for r in rr),
+                1e-12,
+                note=f"checked at {spec.max_snapshots} log-spaced snapshots. GD conserves δ only "
+                "up to O(lr²) per "
+                f"step: the largest drift |δ_T − δ₀| is {max(r['delta_drift'] for r in rr):.2g} of "
+                "the final neuron size, and the smallest δ_T/δ₀ is "
+                f"{min(r['delta_min_ratio'] for r in rr):.3g}"
+                + (
+                    " (invariants of neurons that grew turned negative, far from c = 0)"
+                    if min(r["delta_min_ratio"] for r in rr) < 0
+                    else " (every δᵢ kept its sign)"
+                ),
+                on_fail="setting-dependent",
+                seeds=n,
+                readings=family_readings(
+                    "dominated",
+                    lambda r: r["sign_changes"] == 0,
+                    lambda q: max(r["sign_changes"] for r in q),
+                ),
+            )
+        )
     if "balanced" in runs:
         rr = runs["balanced"]
-        claims.append(Claim.below(
-            "balanced_stalls_at_least_squares",
-            "A balanced init (|c| = ‖(a, b)‖, their App. B.1) at small scale converges to the least-squares line "
-            "(worst |relative gap| of the final loss to the OLS misfit)", _REF_THM2 + " (App. B.1 setting)",
-            worst_gap(rr), spec.stall_rtol,
-            note="their own experiment; our balanced init has their directions, signs and scale, not their "
-                 "radial law (relu1d.init)", on_fail="setting-dependent", seeds=n,
-            interval=_mean_interval([r["loss_gap"] for r in rr])[1],
-            readings=family_readings("balanced", stall, worst_gap), certificate=certificate(rr)))
+        claims.append(
+            Claim.below(
+                "balanced_stalls_at_least_squares",
+                "A balanced init (|c| = ‖(a, b)‖, their App. B.1) at small scale converges to the "
+                "least-squares line (worst |relative gap| of the final loss to the OLS misfit)",
+                _REF_THM2 + " (App. B.1 setting)",
+                worst_gap(rr),
+                spec.stall_rtol,
+                note="their own experiment; our balanced init has their directions, signs and "
+                "scale, not their radial law (relu1d.init)",
+                on_fail="setting-dependent",
+                seeds=n,
+                interval=_mean_interval([r["loss_gap"] for r in rr])[1],
+                readings=family_readings("balanced", stall, worst_gap),
+                certificate=certificate(rr),
+            )
+        )
     for family, cid, ref, what, why in (
-            ("unbalanced", "unbalanced_interpolates", _REF_SEC6,
-             "An unbalanced init (|c| = ‖(a, b)‖/2, δ < 0) at the same small scale reaches a global minimum",
-             "the paper gives no ratio |a|/‖w‖ for its unbalanced inits (κ = 1/2 here, others as readings)"),
-            ("independent", "independent_interpolates", f"relu1d measurement (cf. {_REF}, App. B.2 init)",
-             "Their App. B.2 init (ã ~ N(0, 1) independent of w̃) reaches a global minimum on these data",
-             "App. B.2 uses this init on other data (Stewart et al.'s), where it stalls")):
+        (
+            "unbalanced",
+            "unbalanced_interpolates",
+            _REF_SEC6,
+            "An unbalanced init (|c| = ‖(a, b)‖/2, δ < 0) at the same small scale reaches a global "
+            "minimum",
+            "the paper gives no ratio |a|/‖w‖ for its unbalanced inits (κ = 1/2 here, others as "
+            "readings)",
+        ),
+        (
+            "independent",
+            "independent_interpolates",
+            f"relu1d measurement (cf. {_REF}, App. B.2 init)",
+            "Their App. B.2 init (ã ~ N(0, 1) independent of w̃) reaches a global minimum on these "
+            "data",
+            "App. B.2 uses this init on other data (Stewart et al.'s), where it stalls",
+        ),
+    ):
         if family in runs:
             rr = runs[family]
             worst = lambda q: max(r["final_loss"] for r in q)  # noqa: E731
-            claims.append(Claim.below(
-                cid, what + f": final loss ½Σρ² < {spec.interpolation_tol:g} (worst seed)", ref, worst(rr),
-                spec.interpolation_tol, note=f"{why}; the OLS misfit is {misfit:.4g}",
-                on_fail="setting-dependent", seeds=n,
-                interval=_mean_interval([r["final_loss"] for r in rr])[1],
-                readings=family_readings(family, fits, worst)))
+            claims.append(
+                Claim.below(
+                    cid,
+                    what + f": final loss ½Σρ² < {spec.interpolation_tol:g} (worst seed)",
+                    ref,
+                    worst(rr),
+                    spec.interpolation_tol,
+                    note=f"{why}; the OLS misfit is {misfit:.4g}",
+                    on_fail="setting-dependent",
+                    seeds=n,
+                    interval=_mean_interval([r["final_loss"] for r in rr])[1],
+                    readings=family_readings(family, fits, worst),
+                )
+            )
     if "unbalanced" in runs:
         rr = runs["unbalanced"]
-        claims.append(Claim.above(
-            "unbalanced_signs_change",
-            "In unbalanced runs some output weights change sign (fraction of neurons, fewest over seeds)",
-            _REF_SEC6, min(r["sign_changes"] for r in rr), 0.0,
-            note="the escape mechanism: a neuron with δ < 0 can cross c = 0 and join the other sign",
-            on_fail="setting-dependent", seeds=n,
-            readings=family_readings("unbalanced", lambda r: r["sign_changes"] > 0,
-                                     lambda q: min(r["sign_changes"] for r in q))))
+        claims.append(
+            Claim.above(
+                "unbalanced_signs_change",
+                "In unbalanced runs some output weights change sign (fraction of neurons, fewest "
+                "over seeds)",
+                _REF_SEC6,
+                min(r["sign_changes"] for r in rr),
+                0.0,
+                note="the escape mechanism: a neuron with δ < 0 can cross c = 0 and join the "
+                "other sign",
+                on_fail="setting-dependent",
+                seeds=n,
+                readings=family_readings(
+                    "unbalanced",
+                    lambda r: r["sign_changes"] > 0,
+                    lambda q: min(r["sign_changes"] for r in q),
+                ),
+            )
+        )
     if scan:
         big, rr = max(scan, key=lambda item: item[0])
-        rows = tuple(Reading(_setting(spec, "dominated", "scale", s), max(r["final_loss"] for r in q),
-                             all(fits(r) for r in q)) for s, q in scan)
+        rows = tuple(
+            Reading(
+                _setting(spec, "dominated", "scale", s),
+                max(r["final_loss"] for r in q),
+                all(fits(r) for r in q),
+            )
+            for s, q in scan
+        )
         threshold = min((s for s, q in scan if all(fits(r) for r in q)), default=float("nan"))
-        claims.append(Claim.below(
-            "dominated_large_scale_escapes",
-            f"At scale λ = {big:g} the dominated init interpolates (final loss, worst seed): Thm. 2's stall needs "
-            "λ < λ̃", _OWN, max(r["final_loss"] for r in rr), spec.interpolation_tol,
-            note=f"smallest scanned λ at which every seed interpolates: {threshold:g} (scanned: "
-                 f"{', '.join(f'{s:g}' for s, _ in scan)}; λ = {spec.scale:g} stalls above)",
-            on_fail="setting-dependent", seeds=n, readings=rows))
+        claims.append(
+            Claim.below(
+                "dominated_large_scale_escapes",
+                f"At scale λ = {big:g} the dominated init interpolates (final loss, worst seed): "
+                "Thm. 2's stall needs λ < λ̃",
+                _OWN,
+                max(r["final_loss"] for r in rr),
+                spec.interpolation_tol,
+                note=f"smallest scanned λ at which every seed interpolates: {threshold:g} "
+                "(scanned: "
+                f"{', '.join(f'{s:g}' for s, _ in scan)}; λ = {spec.scale:g} stalls above)",
+                on_fail="setting-dependent",
+                seeds=n,
+                readings=rows,
+            )
+        )
     return claims
 
 
@@ -428,12 +667,21 @@ def _figures(spec, runs, data, slope, intercept, misfit) -> dict:
     for family, rr in runs.items():
         for k, r in enumerate(rr):
             t = r["times"][1:]
-            ax.loglog(t, np.maximum(r["loss_curve"][1:], 1e-32), color=_COLORS[family], ls=_STYLES[family],
-                      lw=1.6 if family == "balanced" else 1.0, alpha=0.8, label=family if k == 0 else None)
+            ax.loglog(
+                t,
+                np.maximum(r["loss_curve"][1:], 1e-32),
+                color=_COLORS[family],
+                ls=_STYLES[family],
+                lw=1.6 if family == "balanced" else 1.0,
+                alpha=0.8,
+                label=family if k == 0 else None,
+            )
     ax.axhline(misfit, color="k", ls="--", lw=0.8, label="least-squares misfit")
     ax.set_xlabel("time (lr × step)")
     ax.set_ylabel("loss ½Σρ²")
-    ax.set_title(f"Three points, m = {spec.m}, λ = {spec.scale:g}, lr = {spec.lr:g}", fontsize="small")
+    ax.set_title(
+        f"Three points, m = {spec.m}, λ = {spec.scale:g}, lr = {spec.lr:g}", fontsize="small"
+    )
     ax.legend(fontsize="small")
 
     fams = list(runs)

@@ -85,11 +85,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from .. import hessian, kernel, knots, splines
+from .. import endpoints, hessian, kernel, knots, splines
 from .._validation import as_int, as_real
 from ..data import Dataset
 from ..init import init_network
@@ -97,8 +99,21 @@ from ..network import Network
 from ..plot import new_figure
 from ._registry import Claim, ExperimentResult, Reading, register
 
-__all__ = ["DeltaMSpec", "ScaleMSpec", "delta_m", "scale_m", "SquareAngles", "zigzag", "order_parameters",
-           "empirical_ntk", "laziness", "position", "fit_crossover", "diagram", "Crossover"]
+__all__ = [
+    "DeltaMSpec",
+    "ScaleMSpec",
+    "run_delta_m",
+    "run_scale_m",
+    "SquareAngles",
+    "zigzag",
+    "order_parameters",
+    "empirical_ntk",
+    "laziness",
+    "position",
+    "fit_crossover",
+    "diagram",
+    "Crossover",
+]
 
 _REF_OURS = "relu1d measurement (Williams et al. 2019 §3.3 leave the transition open)"
 _REF_LAZY = "relu1d measurement (cf. Chizat, Oyallon & Bach 2019; Woodworth et al. 2020)"
@@ -109,9 +124,10 @@ _CELLS_PER_GAP = 40
 _DELTA_REF = 0.01          # δ axis coordinate: asinh(δ/δ_ref), ≈ log10|δ| + const for |δ| ≫ δ_ref
 
 
-# =============================================================================== the kernel of the rescaled init
+# ================================================================== the kernel of the rescaled init
 def _square_angle_density(a, b):
-    """(a, b) = ρ·(cos θ, sin θ), θ the angle of a uniform point of [−1, 1]², ρ Rayleigh with E ρ² = 1."""
+    """(a, b) = ρ·(cos θ, sin θ), θ the angle of a uniform point of [−1, 1]², ρ Rayleigh
+    with E ρ² = 1."""
     r2 = a * a + b * b
     with np.errstate(invalid="ignore", divide="ignore"):
         v = r2 * np.exp(-r2) / (4 * np.maximum(a * a, b * b))
@@ -133,7 +149,7 @@ class SquareAngles(kernel.Density):
     smooth (error below 1e-14).
     """
 
-    p: object = _square_angle_density
+    p: Callable[..., Any] = _square_angle_density
     symmetric: bool = True
     c_variance: float | None = 0.0
 
@@ -145,7 +161,9 @@ class SquareAngles(kernel.Density):
 
         def gl(f, left, right):
             half = (right - left) / 2
-            return np.sum(w * f((left + right)[..., None] / 2 + half[..., None] * t), axis=-1) * half
+            return (
+                np.sum(w * f((left + right)[..., None] / 2 + half[..., None] * t), axis=-1) * half
+            )
 
         def inner(u):
             return (prod - total * u + u * u) / (4 * (1 + u * u))
@@ -155,8 +173,11 @@ class SquareAngles(kernel.Density):
 
         low = np.minimum(lo, -1.0)
         high = np.maximum(lo, 1.0)
-        return (gl(tail, 1.0 / low, np.zeros_like(lo)) + gl(inner, -np.ones_like(lo), np.clip(lo, -1.0, 1.0))
-                + gl(tail, 1.0 / high, np.ones_like(lo)))
+        return (
+            gl(tail, 1.0 / low, np.zeros_like(lo))
+            + gl(inner, -np.ones_like(lo), np.clip(lo, -1.0, 1.0))
+            + gl(tail, 1.0 / high, np.ones_like(lo))
+        )
 
     def _k1(self, x, xp):
         x, xp = np.broadcast_arrays(np.asarray(x, float), np.asarray(xp, float))
@@ -178,16 +199,19 @@ def zigzag(s: int = 6, seed=0) -> Dataset:
 def _endpoints(data: Dataset, diagram: str, m: int | None = None):
     """(kernel endpoint, adaptive endpoint) as callables: the one place that names them.
 
-    ``relu1d.endpoints`` is a drop-in: ``endpoints.kernel(data, init=..., kernel=...)`` is
-    :func:`relu1d.kernel.interpolant` unchanged, and ``endpoints.rnorm(data, bias="free")``
-    equals ``splines.linear(data)`` on the hull of zig-zag data (the unique minimiser;
-    checked to 1e-15 on the default data).
+    Both come from :mod:`relu1d.endpoints`: the kernel interpolant of the lazy limit, and
+    the sparsest minimum-cost interpolant with free biases, which on zig-zag data (second
+    differences alternating in sign) is the linear interpolant, the unique minimiser of
+    ∫|f''| there.
     """
     if diagram == "delta":
-        ker = kernel.interpolant(data, init=SquareAngles(), kernel="rf")
+        ker = endpoints.kernel(data, init=SquareAngles(), kernel="rf")
     else:
-        ker = kernel.interpolant(data, init=kernel.Uniform(c_variance=1.0 / (3.0 * m)), kernel="ntk")
-    return ker, splines.linear(data)
+        assert m is not None  # the scale diagram passes its width
+        ker = endpoints.kernel(
+            data, init=kernel.Uniform(c_variance=1.0 / (3.0 * m)), kernel="ntk"
+        )
+    return ker, endpoints.rnorm(data, bias="free").function
 
 
 def _tabulate(f, data: Dataset) -> splines.Spline:
@@ -234,13 +258,18 @@ def _lazy_endpoint(net0: Network, data: Dataset, diagram: str):
     if diagram == "delta":
         rho = np.hypot(net0.a, net0.b)
         keep = rho > 0
-        a, b = np.where(keep, net0.a / np.where(keep, rho, 1.0), 0.0), np.where(keep, net0.b / np.where(keep, rho, 1.0), 0.0)
+        a, b = (
+            np.where(keep, net0.a / np.where(keep, rho, 1.0), 0.0),
+            np.where(keep, net0.b / np.where(keep, rho, 1.0), 0.0),
+        )
         c0 = net0.c * rho
         phi = np.maximum(np.multiply.outer(data.x, a) - b, 0.0) / net0.alpha
         dc = np.linalg.lstsq(phi, data.y - net0(data.x), rcond=None)[0]
         return Network(a, b, c0 + dc, net0.alpha).to_spline()
     jac = hessian.jacobian(net0, data)
-    return _Linearised(net0, jac.T @ np.linalg.lstsq(jac @ jac.T, data.y - net0(data.x), rcond=None)[0])
+    return _Linearised(
+        net0, jac.T @ np.linalg.lstsq(jac @ jac.T, data.y - net0(data.x), rcond=None)[0]
+    )
 
 
 # =============================================================================== order parameters
@@ -280,7 +309,8 @@ def order_parameters(net: Network, start: Network, data: Dataset, kernel_end, ad
         The trained network and its initial state.
     data : Dataset
     kernel_end, adaptive_end : callable
-        The endpoints (ideally with declared ``breakpoints``, see :func:`relu1d.splines.l2_distance`).
+        The endpoints (ideally with declared ``breakpoints``, see
+        :func:`relu1d.splines.l2_distance`).
     eps : float
         Knot-concentration radius (:func:`relu1d.knots.concentration`).
     tol : float, optional
@@ -331,8 +361,11 @@ def _train_group(nets0, data, spec, kernel_end, adaptive_end, xs, diagram) -> li
     lr = spec.lr_factor / lam0
     chunk = -(-spec.steps // spec.chunks)
     current, clock, natural = list(nets0), 0.0, 0.0
-    times, losses, conc_hist = [np.zeros(1)], [np.array([[0.5 * float(np.sum((n(data.x) - data.y) ** 2))]
-                                                         for n in nets0])], []
+    times, losses, conc_hist = (
+        [np.zeros(1)],
+        [np.array([[0.5 * float(np.sum((n(data.x) - data.y) ** 2))] for n in nets0])],
+        [],
+    )
     fixed, last_losses, prev_losses = None, None, None
     done = retries = 0
     while done < spec.steps:
@@ -340,9 +373,11 @@ def _train_group(nets0, data, spec, kernel_end, adaptive_end, xs, diagram) -> li
         record = np.unique(np.r_[np.round(np.geomspace(1, n, 24)).astype(int), n])
         if done == 0 and spec.fixed_steps <= n:
             record = np.unique(np.r_[record, spec.fixed_steps])
-        for attempt in range(_RETRIES):
+        for attempt in range(_RETRIES):  # noqa: B007 (read after the loop: retries += attempt)
             try:
-                trajs = train_many(current, data, method="gd", lr=lr, steps=n, record=record, max_snapshots=None)
+                trajs = train_many(
+                    current, data, method="gd", lr=lr, steps=n, record=record, max_snapshots=None
+                )
             except TrainingDiverged:
                 lr /= 4
                 continue
@@ -350,7 +385,9 @@ def _train_group(nets0, data, spec, kernel_end, adaptive_end, xs, diagram) -> li
                 break
             lr /= 4
         else:
-            raise RuntimeError(f"GD was unstable {_RETRIES} times, at lr down to {lr:.3g} (m = {nets0[0].m})")
+            raise RuntimeError(
+                f"GD was unstable {_RETRIES} times, at lr down to {lr:.3g} (m = {nets0[0].m})"
+            )
         retries += attempt
         times.append(clock + lr * trajs[0].steps[1:])
         losses.append(np.array([t.data_loss[1:] for t in trajs]))
@@ -373,6 +410,7 @@ def _train_group(nets0, data, spec, kernel_end, adaptive_end, xs, diagram) -> li
     time_axis = np.concatenate(times)
     loss_hist = np.concatenate(losses, axis=1)
     hull = (float(data.x[0]), float(data.x[-1]))
+    assert last_losses is not None  # the loop above ran at least once (steps >= 1)
     out = []
     for j, (start, end) in enumerate(zip(nets0, current)):
         row = order_parameters(end, start, data, kernel_end, adaptive_end, eps=spec.eps)
@@ -404,11 +442,38 @@ def _train_group(nets0, data, spec, kernel_end, adaptive_end, xs, diagram) -> li
     return out
 
 
-_VARIABLES = ("t", "t_width", "d_lazy", "t_width_fixed", "d_kernel", "d_adaptive", "concentration", "peak_concentration", "concentration_init",
-              "effective_knots", "laziness", "ntk_change", "loss", "affine_bound", "grad_norm", "plateau",
-              "interpolates", "stalled", "time_to_eps", "natural_time_to_eps", "t_fixed", "d_kernel_fixed",
-              "d_adaptive_fixed", "loss_fixed", "laziness_fixed", "flow_time", "natural_time", "lr_init", "lr_final",
-              "retries")
+_VARIABLES = (
+    "t",
+    "t_width",
+    "d_lazy",
+    "t_width_fixed",
+    "d_kernel",
+    "d_adaptive",
+    "concentration",
+    "peak_concentration",
+    "concentration_init",
+    "effective_knots",
+    "laziness",
+    "ntk_change",
+    "loss",
+    "affine_bound",
+    "grad_norm",
+    "plateau",
+    "interpolates",
+    "stalled",
+    "time_to_eps",
+    "natural_time_to_eps",
+    "t_fixed",
+    "d_kernel_fixed",
+    "d_adaptive_fixed",
+    "loss_fixed",
+    "laziness_fixed",
+    "flow_time",
+    "natural_time",
+    "lr_init",
+    "lr_final",
+    "retries",
+)
 _PLOT_POINTS = 121
 
 
@@ -424,21 +489,29 @@ def _check_common(spec) -> None:
     as_int(spec.s, "s", minimum=3)
     as_real(spec.lr_factor, "lr_factor", positive=True)
     if spec.lr_factor >= 2:
-        raise ValueError(f"lr_factor must be below 2 (GD's stability limit in units of 1/λ_max), got {spec.lr_factor}")
+        raise ValueError(
+            "lr_factor must be below 2 (GD's stability limit in units of 1/λ_max), got "
+            f"{spec.lr_factor}"
+        )
     steps = as_int(spec.steps, "steps", minimum=1)
     chunks = as_int(spec.chunks, "chunks", minimum=1)
     if not 1 <= as_int(spec.fixed_steps, "fixed_steps", minimum=1) <= -(-steps // chunks):
-        raise ValueError(f"fixed_steps must lie in the first chunk, 1 … {-(-steps // chunks)}; got {spec.fixed_steps}")
+        raise ValueError(
+            f"fixed_steps must lie in the first chunk, 1 … {-(-steps // chunks)}; got "
+            f"{spec.fixed_steps}"
+        )
     for name in ("loss_eps", "loss_floor", "eps", "stall_tol"):
         as_real(getattr(spec, name), name, positive=True)
     as_int(spec.n_boot, "n_boot", minimum=20)
 
 
-def _assemble(rows: dict, dims: tuple, coords: dict, curves: dict, data: Dataset, extra: dict, attrs: dict):
+def _assemble(
+    rows: dict, dims: tuple, coords: dict, curves: dict, data: Dataset, extra: dict, attrs: dict
+):
     import xarray as xr
 
     shape = tuple(len(coords[d]) for d in dims)
-    variables = {}
+    variables: dict[str, tuple] = {}
     for name in _VARIABLES:
         arr = np.full(shape, np.nan)
         for index, row in rows.items():
@@ -468,7 +541,20 @@ class DeltaMSpec:
     """
 
     widths: tuple = (32, 64, 128, 256, 512)
-    deltas: tuple = (-100000.0, -30000.0, -10000.0, -3000.0, -1000.0, -300.0, -100.0, -30.0, -10.0, -1.0, 0.0, 1.0)
+    deltas: tuple = (
+        -100000.0,
+        -30000.0,
+        -10000.0,
+        -3000.0,
+        -1000.0,
+        -300.0,
+        -100.0,
+        -30.0,
+        -10.0,
+        -1.0,
+        0.0,
+        1.0,
+    )
     alphas: tuple = ("sqrt", "m")
     seeds: tuple = tuple(range(10))
     s: int = 6
@@ -488,21 +574,46 @@ def _x_plot(data: Dataset) -> np.ndarray:
     return np.linspace(data.x[0], data.x[-1], _PLOT_POINTS)
 
 
-@register("phase.delta_m",
-          "Phase diagram over (δ, m) of Williams' δ-rescaled init, α = √m and α = m: position t between the "
-          "kernel and the adaptive endpoint, laziness, tangent-kernel change, knots, stalls; crossover δ*(m) "
-          "and its scaling exponent",
-          quick=DeltaMSpec(widths=(32, 128), deltas=(-30000.0, -3000.0, -300.0, -30.0, 0.0),
-                           seeds=(0, 1, 2), steps=40_000, chunks=2, fixed_steps=20_000, lr_factor=1.5,
-                           n_boot=300),
-          full=DeltaMSpec())
-def delta_m(spec: DeltaMSpec) -> ExperimentResult:
-    """The (δ, m) phase diagram (module docstring): one run per (α, δ, m, seed)."""
-    import xarray as xr
+@register(
+    "phase.delta_m",
+    "Phase diagram over (δ, m) of Williams' δ-rescaled init, α = √m and α = m: position t between "
+    "the kernel and the adaptive endpoint, laziness, tangent-kernel change, knots, stalls; "
+    "crossover δ*(m) and its scaling exponent",
+    quick=DeltaMSpec(
+        widths=(32, 128),
+        deltas=(-30000.0, -3000.0, -300.0, -30.0, 0.0),
+        seeds=(0, 1, 2),
+        steps=40_000,
+        chunks=2,
+        fixed_steps=20_000,
+        lr_factor=1.5,
+        n_boot=300,
+    ),
+    full=DeltaMSpec(),
+    judge=lambda ds, spec: _judge_delta_m(ds, spec),
+)
+def run_delta_m(spec: DeltaMSpec) -> ExperimentResult:
+    """The (δ, m) phase diagram of Williams' δ-rescaled init, α = √m and α = m.
 
+    Measures, per (α, δ, m, seed), the order parameters of :func:`order_parameters` on a
+    network trained to convergence (and at ``fixed_steps``), the crossover δ*(m) where the
+    seed mean of t crosses ½ with its bootstrap interval, and the exponent of δ*(m) ∝ m^p.
+    Claims (our measurements): the kernel end is the lazy limit, the adaptive end is
+    reached, a crossover exists, t is monotone in δ, the finite-width kernel gap shrinks,
+    δ ≥ 0 stalls are certified, and the exponents (inconclusive unless ≥ 3 widths pin them).
+    Quick preset: widths 32, 128, 5 values of δ, 3 seeds; full: 5 widths, 12 δ, 10 seeds.
+    """
+    ds = _measure_delta_m(spec)
+    return ExperimentResult(ds, _draw(ds, spec, "delta"), _judge(ds, spec, "delta"))
+
+
+def _measure_delta_m(spec: DeltaMSpec):
+    """The data set of :func:`run_delta_m`, crossover fits included."""
     _check_common(spec)
     if not spec.deltas or len(set(spec.deltas)) != len(spec.deltas):
-        raise ValueError(f"deltas must be a non-empty tuple of distinct numbers, got {spec.deltas!r}")
+        raise ValueError(
+            f"deltas must be a non-empty tuple of distinct numbers, got {spec.deltas!r}"
+        )
     deltas = sorted(as_real(d, "deltas") for d in spec.deltas)
     alphas = list(spec.alphas)
     if not alphas:
@@ -515,23 +626,44 @@ def delta_m(spec: DeltaMSpec) -> ExperimentResult:
     for ia, alpha in enumerate(alphas):
         for im, m in enumerate(spec.widths):
             for idl, delta in enumerate(deltas):
-                nets0 = [init_network(m, alpha=alpha, seed=seed, delta=delta) for seed in spec.seeds]
+                nets0 = [
+                    init_network(m, alpha=alpha, seed=seed, delta=delta) for seed in spec.seeds
+                ]
                 results = _train_group(nets0, data, spec, k_tab, adaptive_end, xs, "delta")
                 for js, row in enumerate(results):
                     curves[(ia, idl, im, js)] = row.pop("curve")
                     rows[(ia, idl, im, js)] = row
-    ds = _assemble(rows, ("alpha", "delta", "m", "seed"),
-                   {"alpha": [str(a) for a in alphas], "delta": deltas, "m": list(spec.widths),
-                    "seed": list(spec.seeds), "x": xs, "sample": np.arange(data.s)},
-                   curves, data,
-                   {"f_kernel": ("x", kernel_end(xs)), "f_adaptive": ("x", adaptive_end(xs)),
-                    "endpoint_distance": ((), splines.l2_distance(k_tab, adaptive_end, (data.x[0], data.x[-1])))},
-                   {"diagram": "delta", "kernel_endpoint": "rf kernel of the rescaled first layer (SquareAngles)",
-                    "adaptive_endpoint": "linear interpolant (unique min ∫|f''| on zig-zag data)"})
-    return _finish(ds, spec, "delta")
+    ds = _assemble(
+        rows,
+        ("alpha", "delta", "m", "seed"),
+        {
+            "alpha": [str(a) for a in alphas],
+            "delta": deltas,
+            "m": list(spec.widths),
+            "seed": list(spec.seeds),
+            "x": xs,
+            "sample": np.arange(data.s),
+        },
+        curves,
+        data,
+        {
+            "f_kernel": ("x", kernel_end(xs)),
+            "f_adaptive": ("x", adaptive_end(xs)),
+            "endpoint_distance": (
+                (),
+                splines.l2_distance(k_tab, adaptive_end, (data.x[0], data.x[-1])),
+            ),
+        },
+        {
+            "diagram": "delta",
+            "kernel_endpoint": "rf kernel of the rescaled first layer (SquareAngles)",
+            "adaptive_endpoint": "linear interpolant (unique min ∫|f''| on zig-zag data)",
+        },
+    )
+    return _with_fits(ds, spec, "delta")
 
 
-# =============================================================================== folding sweeps, crossover fits
+# =================================================================== folding sweeps, crossover fits
 _CORE = {"delta": ("alpha", "delta", "m", "seed"), "scale": ("scale", "m", "seed")}
 
 
@@ -550,8 +682,10 @@ def diagram(dataset):
         raise TypeError(f"dataset must be an xarray.Dataset, got {type(dataset).__name__}")
     kind = "delta" if "delta" in dataset.dims else "scale" if "scale" in dataset.dims else None
     if kind is None or "t" not in dataset:
-        raise ValueError("dataset must be a phase.delta_m or phase.scale_m result (dims delta or scale, "
-                         "variable t), or a sweep of one")
+        raise ValueError(
+            "dataset must be a phase.delta_m or phase.scale_m result (dims delta or scale, "
+            "variable t), or a sweep of one"
+        )
     core = _CORE[kind]
     extra = [d for d in dataset["t"].dims if d not in core]
     if not extra:
@@ -561,16 +695,24 @@ def diagram(dataset):
         if name not in dataset:
             continue
         var = dataset[name]
-        stacked = var.stack(_block=extra).transpose(*[d for d in var.dims if d not in extra], "_block").values
+        stacked = (
+            var.stack(_block=extra)
+            .transpose(*[d for d in var.dims if d not in extra], "_block")
+            .values
+        )
         finite = np.isfinite(stacked)
         count = finite.sum(axis=-1)
         if np.any(count > 1):
             spread = np.nanmax(stacked, axis=-1) - np.nanmin(stacked, axis=-1)
             if np.any(spread[count > 1] > 1e-12 * np.nanmax(np.abs(stacked))):
-                raise ValueError(f"variable {name!r} has two different values for one cell: the sweep's "
-                                 "widths/seeds blocks overlap")
+                raise ValueError(
+                    f"variable {name!r} has two different values for one cell: the sweep's "
+                    "widths/seeds blocks overlap"
+                )
         with np.errstate(all="ignore"):
-            folded = np.where(count > 0, np.nanmax(np.where(finite, stacked, -np.inf), axis=-1), np.nan)
+            folded = np.where(
+                count > 0, np.nanmax(np.where(finite, stacked, -np.inf), axis=-1), np.nan
+            )
         out[name] = ([d for d in var.dims if d not in extra], folded)
     coords = {d: dataset[d].values for d in core}
     return xr.Dataset(out, coords=coords)
@@ -666,8 +808,10 @@ def fit_crossover(dataset, variable: str = "t_width", n_boot: int = 1000, seed: 
     """
     ds = diagram(dataset)
     if variable not in ds:
-        raise ValueError(f"variable must be one of the order parameters t, t_width, t_fixed, t_width_fixed; "
-                         f"got {variable!r}")
+        raise ValueError(
+            f"variable must be one of the order parameters t, t_width, t_fixed, t_width_fixed; "
+            f"got {variable!r}"
+        )
     n_boot = as_int(n_boot, "n_boot", minimum=20)
     axis = "delta" if "delta" in ds.dims else "scale"
     ascending = axis == "delta"
@@ -745,24 +889,58 @@ class ScaleMSpec:
 def _symmetric_uniform(m: int, scale: float, seed: int) -> Network:
     half = init_network(m, scheme="uniform", alpha="one", ab_scale=scale, c_scale=scale, seed=seed)
     h = m // 2
-    return Network(np.r_[half.a[:h], half.a[:h]], np.r_[half.b[:h], half.b[:h]], np.r_[half.c[:h], -half.c[:h]],
-                   1.0, {"scheme": "uniform, anti-symmetrised", "scale": scale, "seed": seed})
+    return Network(
+        np.r_[half.a[:h], half.a[:h]],
+        np.r_[half.b[:h], half.b[:h]],
+        np.r_[half.c[:h], -half.c[:h]],
+        1.0,
+        {"scheme": "uniform, anti-symmetrised", "scale": scale, "seed": seed},
+    )
 
 
-@register("phase.scale_m",
-          "Phase diagram over (σ, m) of PyTorch's default init scaled by σ (anti-symmetrised, α = 1): the "
-          "lazy/rich transition; position t between the endpoints, laziness, tangent-kernel change, knots; "
-          "crossover σ*(m) and its scaling exponent",
-          quick=ScaleMSpec(widths=(32, 128), scales=(0.1, 0.5, 2.0, 8.0, 32.0), seeds=(0, 1, 2), steps=30_000,
-                           chunks=2, fixed_steps=15_000, n_boot=300),
-          full=ScaleMSpec())
-def scale_m(spec: ScaleMSpec) -> ExperimentResult:
-    """The (σ, m) phase diagram (module docstring): one run per (σ, m, seed)."""
+@register(
+    "phase.scale_m",
+    "Phase diagram over (σ, m) of PyTorch's default init scaled by σ (anti-symmetrised, α = 1): "
+    "the lazy/rich transition; position t between the endpoints, laziness, tangent-kernel change, "
+    "knots; crossover σ*(m) and its scaling exponent",
+    quick=ScaleMSpec(
+        widths=(32, 128),
+        scales=(0.1, 0.5, 2.0, 8.0, 32.0),
+        seeds=(0, 1, 2),
+        steps=30_000,
+        chunks=2,
+        fixed_steps=15_000,
+        n_boot=300,
+    ),
+    full=ScaleMSpec(),
+    judge=lambda ds, spec: _judge_scale_m(ds, spec),
+)
+def run_scale_m(spec: ScaleMSpec) -> ExperimentResult:
+    """The (σ, m) phase diagram of PyTorch's default init scaled by σ (anti-symmetrised).
+
+    Measures, per (σ, m, seed), the order parameters of :func:`order_parameters` on a
+    network trained to convergence (and at ``fixed_steps``), the crossover σ*(m) where the
+    seed mean of t crosses ½ with its bootstrap interval, and the exponent of σ*(m) ∝ m^p.
+    Claims (our measurements): the kernel end is the lazy limit, the adaptive end is
+    reached, a crossover exists, t is monotone in σ, laziness falls with σ, the finite-width
+    kernel gap shrinks, and the exponent (inconclusive unless ≥ 3 widths pin it).
+    Quick preset: widths 32, 128, 5 scales, 3 seeds; full: 5 widths, 8 scales, 10 seeds.
+    """
+    ds = _measure_scale_m(spec)
+    return ExperimentResult(ds, _draw(ds, spec, "scale"), _judge(ds, spec, "scale"))
+
+
+def _measure_scale_m(spec: ScaleMSpec):
+    """The data set of :func:`run_scale_m`, crossover fits included."""
     _check_common(spec)
     if any(int(m) % 2 for m in spec.widths):
-        raise ValueError(f"widths must be even (the init is anti-symmetrised in pairs), got {spec.widths!r}")
+        raise ValueError(
+            f"widths must be even (the init is anti-symmetrised in pairs), got {spec.widths!r}"
+        )
     if not spec.scales or len(set(spec.scales)) != len(spec.scales):
-        raise ValueError(f"scales must be a non-empty tuple of distinct numbers, got {spec.scales!r}")
+        raise ValueError(
+            f"scales must be a non-empty tuple of distinct numbers, got {spec.scales!r}"
+        )
     scales = sorted(as_real(v, "scales", positive=True) for v in spec.scales)
     data = zigzag(spec.s, spec.data_seed)
     xs = _x_plot(data)
@@ -774,18 +952,41 @@ def scale_m(spec: ScaleMSpec) -> ExperimentResult:
         kernel_curves.append(kernel_end(xs))
         for isc, scale in enumerate(scales):
             nets0 = [_symmetric_uniform(m, scale, seed) for seed in spec.seeds]
-            for js, row in enumerate(_train_group(nets0, data, spec, k_tab, adaptive_end, xs, "scale")):
+            for js, row in enumerate(
+                _train_group(nets0, data, spec, k_tab, adaptive_end, xs, "scale")
+            ):
                 curves[(isc, im, js)] = row.pop("curve")
                 rows[(isc, im, js)] = row
-    ds = _assemble(rows, ("scale", "m", "seed"),
-                   {"scale": scales, "m": list(spec.widths), "seed": list(spec.seeds), "x": xs,
-                    "sample": np.arange(data.s)}, curves, data,
-                   {"f_kernel": (("m", "x"), np.array(kernel_curves)), "f_adaptive": ("x", adaptive_end(xs)),
-                    "endpoint_distance": ((), splines.l2_distance(_tabulate(kernel_end, data), adaptive_end,
-                                                                  (data.x[0], data.x[-1])))},
-                   {"diagram": "scale", "kernel_endpoint": "NTK of the init at width m (kernel.ntk, c_variance 1/(3m))",
-                    "adaptive_endpoint": "linear interpolant (unique min ∫|f''| on zig-zag data)"})
-    return _finish(ds, spec, "scale")
+    assert adaptive_end is not None  # spec.widths is not empty (_check_common)
+    ds = _assemble(
+        rows,
+        ("scale", "m", "seed"),
+        {
+            "scale": scales,
+            "m": list(spec.widths),
+            "seed": list(spec.seeds),
+            "x": xs,
+            "sample": np.arange(data.s),
+        },
+        curves,
+        data,
+        {
+            "f_kernel": (("m", "x"), np.array(kernel_curves)),
+            "f_adaptive": ("x", adaptive_end(xs)),
+            "endpoint_distance": (
+                (),
+                splines.l2_distance(
+                    _tabulate(kernel_end, data), adaptive_end, (data.x[0], data.x[-1])
+                ),
+            ),
+        },
+        {
+            "diagram": "scale",
+            "kernel_endpoint": "NTK of the init at width m (kernel.ntk, c_variance 1/(3m))",
+            "adaptive_endpoint": "linear interpolant (unique min ∫|f''| on zig-zag data)",
+        },
+    )
+    return _with_fits(ds, spec, "scale")
 
 
 # =============================================================================== figures and claims
@@ -796,7 +997,8 @@ def _fmt(v, spec=".3g") -> str:
     return "nan" if not np.isfinite(v) else format(float(v), spec)
 
 
-def _finish(ds, spec, kind: str) -> ExperimentResult:
+def _with_fits(ds, spec, kind: str):
+    """``ds`` with the crossover fits of t_width and t (per width) and the exponent."""
     fit = fit_crossover(ds, "t_width", n_boot=spec.n_boot)
     fit_inf = fit_crossover(ds, "t", n_boot=spec.n_boot)
     group_dim = ("alpha",) if kind == "delta" else ()
@@ -805,15 +1007,59 @@ def _finish(ds, spec, kind: str) -> ExperimentResult:
     def arr(values):
         return values if kind == "delta" else values[0]
 
-    ds = ds.assign({f"crossover{suffix}": (shape_dims, arr(getattr(f, name)))
-                    for f, suffix0 in ((fit, ""), (fit_inf, "_infinite_width"))
-                    for name, suffix in (("value", suffix0), ("low", suffix0 + "_low"), ("high", suffix0 + "_high"),
-                                         ("found", suffix0 + "_found"))})
+    ds = ds.assign(
+        {
+            f"crossover{suffix}": (shape_dims, arr(getattr(f, name)))
+            for f, suffix0 in ((fit, ""), (fit_inf, "_infinite_width"))
+            for name, suffix in (
+                ("value", suffix0),
+                ("low", suffix0 + "_low"),
+                ("high", suffix0 + "_high"),
+                ("found", suffix0 + "_found"),
+            )
+        }
+    )
     ds = ds.assign({name: (group_dim, arr(getattr(fit, attr)))
                     for name, attr in (("exponent", "exponent"), ("exponent_low", "exponent_low"),
                                        ("exponent_high", "exponent_high"))})
-    figures = _figures(ds, fit, kind)
-    return ExperimentResult(ds, figures, _claims(ds, fit, fit_inf, spec, kind))
+    return ds
+
+
+def _stored_fit(ds, kind: str) -> Crossover:
+    """The crossover fit of t_width as :func:`_with_fits` stored it in ``ds``."""
+    def rows(name):
+        values = np.asarray(ds[name].values, float)
+        return values if kind == "delta" else values[None]
+
+    return Crossover(
+        axis="delta" if kind == "delta" else "scale",
+        groups=tuple(str(g) for g in ds["alpha"].values) if kind == "delta" else ("",),
+        m=np.asarray(ds["m"].values, float),
+        value=rows("crossover"), low=rows("crossover_low"), high=rows("crossover_high"),
+        found=rows("crossover_found"), exponent=rows("exponent").reshape(-1),
+        exponent_low=rows("exponent_low").reshape(-1),
+        exponent_high=rows("exponent_high").reshape(-1),
+    )
+
+
+def _judge(ds, spec, kind: str) -> tuple:
+    """The claims, from the data set alone (as stored by a run or read from data.nc)."""
+    return tuple(_claims(ds, _stored_fit(ds, kind), spec, kind))
+
+
+def _judge_delta_m(ds, spec) -> tuple:
+    """The claims of :func:`run_delta_m` from its data set."""
+    return _judge(ds, spec, "delta")
+
+
+def _judge_scale_m(ds, spec) -> tuple:
+    """The claims of :func:`run_scale_m` from its data set."""
+    return _judge(ds, spec, "scale")
+
+
+def _draw(ds, spec, kind: str) -> dict:
+    """The figures, from the data set alone."""
+    return _figures(ds, _stored_fit(ds, kind), kind)
 
 
 def _figures(ds, fit: Crossover, kind: str) -> dict:
@@ -826,38 +1072,58 @@ def _figures(ds, fit: Crossover, kind: str) -> dict:
     for g, group in enumerate(groups):
         ax = axes[0, g]
         sub = ds.sel(alpha=group) if kind == "delta" else ds
-        mean = sub["t_width"].where(sub["interpolates"] == 1).mean("seed").transpose(axis, "m").values
-        mesh = ax.pcolormesh(np.log2(m), u, mean, vmin=0, vmax=1, cmap="coolwarm", shading="nearest")
+        mean = (
+            sub["t_width"].where(sub["interpolates"] == 1).mean("seed").transpose(axis, "m").values
+        )
+        mesh = ax.pcolormesh(
+            np.log2(m), u, mean, vmin=0, vmax=1, cmap="coolwarm", shading="nearest"
+        )
         star = _coordinate(axis, np.where(np.isfinite(fit.value[g]), fit.value[g], np.nan))
         lo = _coordinate(axis, fit.low[g])
         hi = _coordinate(axis, fit.high[g])
-        ax.errorbar(np.log2(m), star, yerr=[np.abs(star - lo), np.abs(hi - star)], color="k", marker="o",
-                    capsize=3, label="t = ½ (95 % bootstrap)")
+        ax.errorbar(
+            np.log2(m),
+            star,
+            yerr=[np.abs(star - lo), np.abs(hi - star)],
+            color="k",
+            marker="o",
+            capsize=3,
+            label="t = ½ (95 % bootstrap)",
+        )
         ax.set_xticks(np.log2(m), [str(int(v)) for v in m])
         ax.set_yticks(u, [f"{v:g}" for v in values])
         ax.set_xlabel("m")
         ax.set_ylabel("δ" if kind == "delta" else "σ")
-        ax.set_title(("α = " + ("√m" if group == "sqrt" else str(group))) if kind == "delta" else "α = 1, anti-symmetric")
+        ax.set_title(
+            ("α = " + ("√m" if group == "sqrt" else str(group)))
+            if kind == "delta"
+            else "α = 1, anti-symmetric"
+        )
         ax.legend(fontsize="small")
         heat.colorbar(mesh, ax=ax, label="t (0 kernel, 1 adaptive), interpolating runs")
     # strip of f across the transition, largest width, first group, seed 0
     sub = (ds.sel(alpha=groups[0]) if kind == "delta" else ds).isel(m=-1, seed=0)
     picks = np.unique(np.round(np.linspace(0, values.size - 1, min(4, values.size))).astype(int))
     strip, saxes = new_figure(picks.size)
-    f_kernel = ds["f_kernel"].isel(m=-1).values if "m" in ds["f_kernel"].dims else ds["f_kernel"].values
+    f_kernel = (
+        ds["f_kernel"].isel(m=-1).values if "m" in ds["f_kernel"].dims else ds["f_kernel"].values
+    )
     for ax, k in zip(saxes[0], picks):
         ax.plot(ds["x"], f_kernel, "C0--", lw=1, label="kernel endpoint")
         ax.plot(ds["x"], ds["f_adaptive"], "C3:", lw=1, label="adaptive endpoint")
         ax.plot(ds["x"], sub["f"].isel({axis: k}), "k", lw=1.5, label="trained f")
         ax.plot(ds["data_x"], ds["data_y"], "ko", ms=4)
-        ax.set_title(f"{'δ' if kind == 'delta' else 'σ'} = {values[k]:g}: t = {float(sub['t'].isel({axis: k})):.2f}, "
-                     f"t_m = {float(sub['t_width'].isel({axis: k})):.2f}")
+        ax.set_title(
+            f"{'δ' if kind == 'delta' else 'σ'} = {values[k]:g}: t = "
+            f"{float(sub['t'].isel({axis: k})):.2f}, "
+            f"t_m = {float(sub['t_width'].isel({axis: k})):.2f}"
+        )
     saxes[0, 0].legend(fontsize="small")
     # order parameters against the axis at the largest width
     names = ("t", "t_width", "laziness", "ntk_change", "peak_concentration", "stalled")
     prof, paxes = new_figure(len(names), size=(3.2, 3.0))
     for ax, name in zip(paxes[0], names):
-        for g, group in enumerate(groups):
+        for group in groups:
             s2 = (ds.sel(alpha=group) if kind == "delta" else ds).isel(m=-1)
             ax.errorbar(u, s2[name].mean("seed"), yerr=s2[name].std("seed"), marker="o", capsize=2,
                         label=("α = " + str(group)) if group else None)
@@ -867,11 +1133,16 @@ def _figures(ds, fit: Crossover, kind: str) -> dict:
             ax.set_yscale("symlog", linthresh=1e-3)
     if groups[0]:
         paxes[0, 0].legend(fontsize="small")
-    return {f"phase_{kind}_heatmap": heat, f"phase_{kind}_strip": strip, f"phase_{kind}_profiles": prof}
+    return {
+        f"phase_{kind}_heatmap": heat,
+        f"phase_{kind}_strip": strip,
+        f"phase_{kind}_profiles": prof,
+    }
 
 
 def _largest_drop(curve: np.ndarray, rising: bool) -> float:
-    """Largest step against the expected direction along the axis, up to the curve's peak (finite points)."""
+    """Largest step against the expected direction along the axis, up to the curve's peak
+    (finite points)."""
     c = curve[np.isfinite(curve)] if rising else curve[np.isfinite(curve)][::-1]
     if c.size < 2:
         return float("nan")
@@ -879,7 +1150,7 @@ def _largest_drop(curve: np.ndarray, rising: bool) -> float:
     return float(np.max(np.r_[0.0, c[:-1] - c[1:]]))
 
 
-def _claims(ds, fit: Crossover, fit_inf: Crossover, spec, kind: str) -> list:
+def _claims(ds, fit: Crossover, spec, kind: str) -> list:
     axis = "delta" if kind == "delta" else "scale"
     sym = "δ" if kind == "delta" else "σ"
     groups = list(ds["alpha"].values) if kind == "delta" else [""]
@@ -906,46 +1177,92 @@ def _claims(ds, fit: Crossover, fit_inf: Crossover, spec, kind: str) -> list:
     found = np.isfinite(fit.value)
     t_inf_small = [float(sel(g)["t"].isel(kernel_side).isel(m=0).mean("seed")) for g in groups]
     t_inf_large = [float(sel(g)["t"].isel(kernel_side).isel(m=-1).mean("seed")) for g in groups]
-    label = (lambda g: f"α = {'√m' if g == 'sqrt' else g}") if kind == "delta" else (lambda g: "α = 1")
+    label = (
+        (lambda g: f"α = {'√m' if g == 'sqrt' else g}") if kind == "delta" else (lambda g: "α = 1")
+    )
     cross_text = "; ".join(f"{label(g)}: " + ", ".join(
         f"m={int(mm)}: {_fmt(fit.value[i, k])} [{_fmt(fit.low[i, k])}, {_fmt(fit.high[i, k])}]"
         for k, mm in enumerate(fit.m)) for i, g in enumerate(groups))
-    cert = ("per run: loss, ‖∇L‖ and the relative loss change over the last chunk are in the dataset (grad_norm, "
-            f"plateau); runs count as interpolating below loss {spec.loss_eps:g}")
+    cert = (
+        "per run: loss, ‖∇L‖ and the relative loss change over the last chunk are in the dataset "
+        "(grad_norm, "
+        f"plateau); runs count as interpolating below loss {spec.loss_eps:g}"
+    )
     claims = [
-        Claim.below("kernel_end_is_lazy_limit",
-                    f"at the kernel end of the grid ({sym} = {float(ds[axis].isel(kernel_side)):g}, m = "
-                    f"{int(ds['m'][-1])}) the trained network sits at its width-m lazy limit (largest seed-mean "
-                    "t_width over α)", ref, max(lazy_end), 0.25, seeds=n_seeds, on_fail="inconclusive",
-                    note="t_width per α (interpolating runs): " + ", ".join(_fmt(v) for v in lazy_end)
-                    + "; fraction of runs interpolating there: "
-                    + ", ".join(_fmt(float(sel(g)["interpolates"].isel(kernel_side).isel(m=-1).mean())) for g in groups)
-                    + " (the lazy regime converges slowly along the kernel's small eigenvalues); laziness there: "
-                    + ", ".join(_fmt(v) for v in lazy_lz)),
-        Claim.above("adaptive_end_reached",
-                    "somewhere on the grid the interpolating runs reach the adaptive endpoint's side (smallest "
-                    "over α of the largest seed-mean t_width)", ref, min(peak), 0.75, seeds=n_seeds,
-                    on_fail="inconclusive", note="largest seed-mean t_width per α: " + ", ".join(_fmt(v) for v in peak)),
-        Claim.close("crossover_exists",
-                    "the seed-mean t_width crosses ½ at every width (and α) of the grid (fraction of widths "
-                    "with a crossover)", ref, float(found.mean()), 1.0, 0.0, seeds=n_seeds,
-                    on_fail="inconclusive", note="crossovers [95 % bootstrap over seeds]: " + cross_text),
-        Claim.below(f"t_monotone_in_{axis}",
-                    f"from the kernel end to its peak, the seed-mean t_width moves monotonically towards the "
-                    f"adaptive end as {sym} {'grows' if kind == 'delta' else 'shrinks'} (largest step back over "
-                    "α and m)", ref, float(np.nanmax(drops)) if np.any(np.isfinite(drops)) else float("nan"), 0.05,
-                    seeds=n_seeds, on_fail="inconclusive",
-                    note="steps back per (α, m): " + ", ".join(_fmt(v) for v in drops)),
-        Claim.below("finite_width_kernel_gap_shrinks",
-                    "at the kernel end, the distance to the infinite-width kernel endpoint (t, not t_width) "
-                    "is smaller at the largest width than at the smallest (difference of seed means, largest "
-                    "over α)", ref, max(b - a for a, b in zip(t_inf_small, t_inf_large)), 0.0, seeds=n_seeds,
-                    on_fail="inconclusive",
-                    note="t at the kernel end, smallest → largest width: "
-                    + "; ".join(f"{_fmt(a)} → {_fmt(b)}" for a, b in zip(t_inf_small, t_inf_large))
-                    + ". The lazy limit at width m is the empirical kernel's interpolant, whose distance to the "
-                    "m = ∞ one falls like m^(−1/2) but from a large constant on these ill-conditioned data; "
-                    "crossovers are therefore fitted on t_width."),
+        Claim.below(
+            "kernel_end_is_lazy_limit",
+            f"at the kernel end of the grid ({sym} = {float(ds[axis].isel(kernel_side)):g}, m = "
+            f"{int(ds['m'][-1])}) the trained network sits at its width-m lazy limit (largest "
+            "seed-mean t_width over α)",
+            ref,
+            max(lazy_end),
+            0.25,
+            seeds=n_seeds,
+            on_fail="inconclusive",
+            note="t_width per α (interpolating runs): "
+            + ", ".join(_fmt(v) for v in lazy_end)
+            + "; fraction of runs interpolating there: "
+            + ", ".join(
+                _fmt(float(sel(g)["interpolates"].isel(kernel_side).isel(m=-1).mean()))
+                for g in groups
+            )
+            + " (the lazy regime converges slowly along the kernel's small eigenvalues); laziness "
+              "there: "
+            + ", ".join(_fmt(v) for v in lazy_lz),
+        ),
+        Claim.above(
+            "adaptive_end_reached",
+            "somewhere on the grid the interpolating runs reach the adaptive endpoint's side "
+            "(smallest over α of the largest seed-mean t_width)",
+            ref,
+            min(peak),
+            0.75,
+            seeds=n_seeds,
+            on_fail="inconclusive",
+            note="largest seed-mean t_width per α: " + ", ".join(_fmt(v) for v in peak),
+        ),
+        Claim.close(
+            "crossover_exists",
+            "the seed-mean t_width crosses ½ at every width (and α) of the grid (fraction of "
+            "widths with a crossover)",
+            ref,
+            float(found.mean()),
+            1.0,
+            0.0,
+            seeds=n_seeds,
+            on_fail="inconclusive",
+            note="crossovers [95 % bootstrap over seeds]: " + cross_text,
+        ),
+        Claim.below(
+            f"t_monotone_in_{axis}",
+            "from the kernel end to its peak, the seed-mean t_width moves monotonically towards "
+            "the "
+            f"adaptive end as {sym} {'grows' if kind == 'delta' else 'shrinks'} (largest step back "
+            "over α and m)",
+            ref,
+            float(np.nanmax(drops)) if np.any(np.isfinite(drops)) else float("nan"),
+            0.05,
+            seeds=n_seeds,
+            on_fail="inconclusive",
+            note="steps back per (α, m): " + ", ".join(_fmt(v) for v in drops),
+        ),
+        Claim.below(
+            "finite_width_kernel_gap_shrinks",
+            "at the kernel end, the distance to the infinite-width kernel endpoint (t, not "
+            "t_width) is smaller at the largest width than at the smallest (difference of seed "
+            "means, largest over α)",
+            ref,
+            max(b - a for a, b in zip(t_inf_small, t_inf_large)),
+            0.0,
+            seeds=n_seeds,
+            on_fail="inconclusive",
+            note="t at the kernel end, smallest → largest width: "
+            + "; ".join(f"{_fmt(a)} → {_fmt(b)}" for a, b in zip(t_inf_small, t_inf_large))
+            + ". The lazy limit at width m is the empirical kernel's interpolant, whose distance "
+              "to the "
+            "m = ∞ one falls like m^(−1/2) but from a large constant on these ill-conditioned "
+            "data; crossovers are therefore fitted on t_width.",
+        ),
     ]
     for i, g in enumerate(groups):
         pred = _PREDICTED[g] if g in _PREDICTED else float("nan")
@@ -953,51 +1270,98 @@ def _claims(ds, fit: Crossover, fit_inf: Crossover, spec, kind: str) -> list:
         n_cross = int(np.isfinite(fit.value[i]).sum())
         resolved = bool(np.isfinite(lo) and np.isfinite(hi) and hi - lo < 1.0 and n_cross >= 3)
         suffix = f"_{g}" if g else ""
-        claims.append(Claim.judged(
-            f"crossover_exponent{suffix}",
-            f"{label(g)}: the crossover scales as |{sym}*| ∝ m^p with p = {pred:g} (our scaling argument); "
-            "measured p from the seed-mean crossovers", _REF_DERIVED, float(exp_), f"{pred:g}",
-            "inside the 95 % bootstrap interval, which must be narrower than 1, from at least 3 widths",
-            bool(resolved and lo <= pred <= hi), seeds=n_seeds,
-            interval=(float(lo), float(hi)) if np.isfinite(lo) else None,
-            on_fail="inconclusive",
-            note=(f"interval [{_fmt(lo)}, {_fmt(hi)}] over {len(fit.m)} widths {tuple(int(v) for v in fit.m)}; "
-                  + ("the grid does not pin the exponent (fewer than 3 widths with a crossover, or a wide "
-                     "interval) — inconclusive. " if not resolved else "")
-                  + (f"The exponent is resolved but the argument's {pred:g} lies outside the seed interval "
-                     f"(by {_fmt(min(abs(pred - lo), abs(pred - hi)), '.2g')}); not called contradicted: the "
-                     "argument is an order-of-magnitude estimate that drops the initial c and constant "
-                     "factors, and the interval leaves out the grid-interpolation error. "
-                     if resolved and not lo <= pred <= hi else "")
-                  + "The interval covers the seed noise only, not the error of interpolating the seed-mean "
-                  f"curve linearly (in {'asinh(δ/0.01)' if axis == 'delta' else 'log σ'}) between the grid's "
-                  f"{sym} = " + ", ".join(f"{v:g}" for v in ds[axis].values) + ". "
-                  + f"Crossovers: {cross_text}."),
-            readings=() if resolved else (Reading(f"{len(fit.m)} widths, {n_seeds} seeds", float(exp_), None),),
-            certificate=cert, mechanism="measurement of the crossover; see the module docstring's scaling argument"))
+        claims.append(
+            Claim.judged(
+                f"crossover_exponent{suffix}",
+                f"{label(g)}: the crossover scales as |{sym}*| ∝ m^p with p = {pred:g} (our "
+                "scaling argument); measured p from the seed-mean crossovers",
+                _REF_DERIVED,
+                float(exp_),
+                f"{pred:g}",
+                "inside the 95 % bootstrap interval, which must be narrower than 1, from at least "
+                "3 widths",
+                bool(resolved and lo <= pred <= hi),
+                seeds=n_seeds,
+                interval=(float(lo), float(hi)) if np.isfinite(lo) else None,
+                on_fail="inconclusive",
+                note=(
+                    f"interval [{_fmt(lo)}, {_fmt(hi)}] over {len(fit.m)} widths "
+                    f"{tuple(int(v) for v in fit.m)}; "
+                    + (
+                        "the grid does not pin the exponent (fewer than 3 widths with a crossover, "
+                        "or a wide interval) — inconclusive. "
+                        if not resolved
+                        else ""
+                    )
+                    + (
+                        f"The exponent is resolved but the argument's {pred:g} lies outside the "
+                        "seed interval "
+                        f"(by {_fmt(min(abs(pred - lo), abs(pred - hi)), '.2g')}); not called "
+                        "contradicted: the argument is an order-of-magnitude estimate that drops "
+                        "the initial c and constant factors, and the interval leaves out the "
+                        "grid-interpolation error. "
+                        if resolved and not lo <= pred <= hi
+                        else ""
+                    )
+                    + "The interval covers the seed noise only, not the error of interpolating the "
+                      "seed-mean "
+                    f"curve linearly (in {'asinh(δ/0.01)' if axis == 'delta' else 'log σ'}) "
+                    "between the grid's "
+                    f"{sym} = "
+                    + ", ".join(f"{v:g}" for v in ds[axis].values)
+                    + ". "
+                    + f"Crossovers: {cross_text}."
+                ),
+                readings=()
+                if resolved
+                else (Reading(f"{len(fit.m)} widths, {n_seeds} seeds", float(exp_), None),),
+                certificate=cert,
+                mechanism="measurement of the crossover; see the module docstring's scaling "
+                "argument",
+            )
+        )
     if kind == "delta":
         nonneg = ds[axis].values >= 0
         if np.any(nonneg):
             sub = ds.isel(delta=np.flatnonzero(nonneg))
             failed = sub["interpolates"].values == 0
             ratio = (sub["affine_bound"] / sub["loss"]).values[failed]
-            claims.append(Claim.above(
-                "nonnegative_delta_stalls_certified",
-                "the δ ≥ 0 runs that do not interpolate stop at the affine misfit bound of the samples no knot "
-                "separates (smallest bound/loss ratio among them)", _REF_STALL,
-                float(np.min(ratio)) if ratio.size else float("nan"), 1 - spec.stall_tol, seeds=n_seeds,
-                on_fail="inconclusive",
-                note=f"{int(failed.sum())} of {failed.size} δ ≥ 0 runs do not interpolate"
-                + (f", {int(np.sum(ratio >= 1 - spec.stall_tol))} of them at the bound (stalled); a run below "
-                   "the bound is still moving at the step budget" if ratio.size else " (none: nothing to certify)")
-                + "."))
+            claims.append(
+                Claim.above(
+                    "nonnegative_delta_stalls_certified",
+                    "the δ ≥ 0 runs that do not interpolate stop at the affine misfit bound of the "
+                    "samples no knot "
+                    "separates (smallest bound/loss ratio among them)",
+                    _REF_STALL,
+                    float(np.min(ratio)) if ratio.size else float("nan"),
+                    1 - spec.stall_tol,
+                    seeds=n_seeds,
+                    on_fail="inconclusive",
+                    note=f"{int(failed.sum())} of {failed.size} δ ≥ 0 runs do not interpolate"
+                    + (
+                        f", {int(np.sum(ratio >= 1 - spec.stall_tol))} of them at the bound "
+                        "(stalled); a run below the bound is still moving at the step budget"
+                        if ratio.size
+                        else " (none: nothing to certify)"
+                    )
+                    + ".",
+                )
+            )
     else:
         lz = ds["laziness"].isel(m=-1).mean("seed").values
         from scipy.stats import spearmanr
 
         rho = float(spearmanr(np.arange(lz.size), lz).statistic) if np.ptp(lz) > 0 else float("nan")
-        claims.append(Claim.below(
-            "laziness_falls_with_scale", "at the largest width, the relative motion of the first layer falls as σ "
-            "grows (Spearman correlation of the seed-mean laziness with σ)", _REF_LAZY, rho, -0.8, seeds=n_seeds,
-            note="laziness per σ: " + ", ".join(_fmt(v) for v in lz)))
+        claims.append(
+            Claim.below(
+                "laziness_falls_with_scale",
+                "at the largest width, the relative motion of the first layer falls as σ "
+                "grows (Spearman correlation of the seed-mean laziness with σ)",
+                _REF_LAZY,
+                rho,
+                -0.8,
+                seeds=n_seeds,
+                note="laziness per σ: " + ", ".join(_fmt(v) for v in lz),
+            )
+        )
     return claims

@@ -3,8 +3,8 @@ Gibbs minimiser of the free energy and at most three knots between inputs.
 
 Their setting (ŷ = (1/N) Σ aᵢ(wᵢx + bᵢ)₊, objective (1/M)Σ(ŷ − y)² + (λ/N)Σ‖θᵢ‖²,
 noisy SGD with batch size 1) runs through :func:`relu1d.train` with the keyword
-arguments of :func:`relu1d._gibbs.shevchenko_train_kwargs`; the analyses (free energy,
-Gibbs potential Ψ, Stein identity) are in :mod:`relu1d._gibbs`, the knot counts in
+arguments of :func:`relu1d.meanfield.shevchenko_train_kwargs`; the analyses (free energy,
+Gibbs potential Ψ, Stein identity) are in :mod:`relu1d.meanfield`, the knot counts in
 :mod:`relu1d.knots`.
 
 Experiments
@@ -38,15 +38,23 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .. import knots as _knots
-from .._gibbs import (free_energy, knn_entropy, shevchenko_init, shevchenko_train_kwargs,
-                      stein_discrepancy, theta_from_network)
-from ..data import Dataset
+from ..data import Dataset, sinusoid, square_wave
 from ..data import random as _random_data
-from ..data import sinusoid, square_wave
+from ..meanfield import (
+    free_energy,
+    knn_entropy,
+    network_from_theta,
+    shevchenko_init,
+    shevchenko_train_kwargs,
+    stein_discrepancy,
+    theta_from_network,
+)
+from ..network import Network
 from ..plot import new_figure, plot_function
 from ._registry import Claim, ExperimentResult, Reading, Run, register
 
@@ -69,12 +77,31 @@ def _dataset(name: str, s: int, seed: int) -> Dataset:
     return _BUILDERS[name](s, seed=seed)
 
 
-def _train(net, data, step, inv_beta, lam, steps, seed, noise="printed", record_every=None, max_snapshots=100):
+def _train(
+    net,
+    data,
+    step,
+    inv_beta,
+    lam,
+    steps,
+    seed,
+    noise="printed",
+    record_every=None,
+    max_snapshots=100,
+):
     from ..train import train
 
     record_every = record_every or max(1, steps // 50)
-    return train(net, data, steps=steps, record_every=record_every, seed=seed, progress=False,
-                 max_snapshots=max_snapshots, **shevchenko_train_kwargs(step, inv_beta, lam, net.m, noise=noise))
+    return train(
+        net,
+        data,
+        steps=steps,
+        record_every=record_every,
+        seed=seed,
+        progress=False,
+        max_snapshots=max_snapshots,
+        **shevchenko_train_kwargs(step, inv_beta, lam, net.m, noise=noise),
+    )
 
 
 def _references(data) -> dict:
@@ -82,13 +109,20 @@ def _references(data) -> dict:
     does not apply to this initialisation)."""
     from .. import splines
 
-    return {"linear interpolant": splines.linear(data), "natural cubic spline": splines.natural_cubic(data)}
+    return {
+        "linear interpolant": splines.linear(data),
+        "natural cubic spline": splines.natural_cubic(data),
+    }
 
 
 def _diverged(traj) -> bool:
     loss = np.asarray(traj.loss)
     start = max(loss[0], 1e-12)
-    return bool(not np.all(np.isfinite(loss)) or np.max(loss) > _BLOWUP * start or loss[-1] > _NO_FIT * start)
+    return bool(
+        not np.all(np.isfinite(loss))
+        or np.max(loss) > _BLOWUP * start
+        or loss[-1] > _NO_FIT * start
+    )
 
 
 def literal_noisy_sgd(theta, data, step, inv_beta, lam, steps, seed) -> np.ndarray:
@@ -131,7 +165,6 @@ _LITERAL_SETTINGS = ((0.3, 0.01, 0.003), (0.1, 0.0, 0.0), (0.05, 0.001, 0.5))
 def _literal_check(dname, dseed, width=40, epochs=7, seed=11):
     """Largest |θ_relu1d − θ_literal| (relative to max |θ|) over ``_LITERAL_SETTINGS``,
     and one Reading per setting."""
-    from .._gibbs import network_from_theta
     from ..train import train
 
     data = _dataset(dname, 5, dseed)
@@ -139,10 +172,19 @@ def _literal_check(dname, dseed, width=40, epochs=7, seed=11):
     steps = epochs * len(data) + 2          # a partial epoch too
     readings = []
     for s, inv_beta, lam in _LITERAL_SETTINGS:
-        traj = train(network_from_theta(theta0), data, steps=steps, record_every=steps, seed=seed, progress=False,
-                     **shevchenko_train_kwargs(s, inv_beta, lam, width))
+        traj = train(
+            network_from_theta(theta0),
+            data,
+            steps=steps,
+            record_every=steps,
+            seed=seed,
+            progress=False,
+            **shevchenko_train_kwargs(s, inv_beta, lam, width),
+        )
         theirs = literal_noisy_sgd(theta0, data, s, inv_beta, lam, steps, seed)
-        err = float(np.max(np.abs(theta_from_network(traj.network) - theirs)) / np.max(np.abs(theirs)))
+        err = float(
+            np.max(np.abs(theta_from_network(traj.network) - theirs)) / np.max(np.abs(theirs))
+        )
         readings.append(Reading(f"s = {s:g}, β⁻¹ = {inv_beta:g}, λ = {lam:g}", err, err <= 1e-10))
     return max(r.value for r in readings), tuple(readings)
 
@@ -165,73 +207,147 @@ class SettingSpec:
     seed: int = 0
 
 
-@register("shevchenko2022.setting",
-          "Their noisy SGD through relu1d.train (the parameter mapping) and the mean-field limit in N",
-          quick=SettingSpec(),
-          full=SettingSpec(widths=(250, 1000, 4000, 16000), epochs=5000))
-def run_setting(spec: SettingSpec) -> ExperimentResult:
+def _measure_setting(spec: SettingSpec, runs: dict | None = None):
+    """Train at every width N and check the mapping against the literal update (3.3).
+
+    Returns the dataset of :func:`run_setting`; ``runs``, when given, receives one
+    :class:`Run` per width for the viewers.
+    """
     import xarray as xr
 
     data = _dataset(spec.data, spec.samples, spec.data_seed)
     steps = spec.epochs * len(data)
     grid = np.linspace(data.x[0] - 0.25, data.x[-1] + 0.25, 200)
+    paths: Any  # per width a list of snapshot predictions, then their (width, snapshot, x) array
     paths, risks, pens, lrs, wds, temps = [], [], [], [], [], []
-    runs = {}
     for n in spec.widths:
         kw = shevchenko_train_kwargs(spec.step, spec.inv_beta, spec.lam, n)
         lrs.append(kw["lr"])
         wds.append(kw["weight_decay"])
         temps.append(kw["temperature"])
-        traj = _train(shevchenko_init(n, spec.init_scale, seed=spec.seed), data, spec.step, spec.inv_beta,
-                      spec.lam, steps, spec.seed, record_every=max(1, steps // spec.records))
-        runs[f"N={n}"] = Run(traj, data, references=_references(data))
+        traj = _train(shevchenko_init(n, spec.init_scale, seed=spec.seed), data, spec.step,
+                      spec.inv_beta, spec.lam, steps, spec.seed,
+                      record_every=max(1, steps // spec.records))
+        if runs is not None:
+            runs[f"N={n}"] = Run(traj, data, references=_references(data))
         snaps = traj.snapshots
         paths.append([snaps.network(k)(grid) for k in range(len(snaps))])
         fe = free_energy(traj.network, data, spec.lam, 0.0)
         risks.append(fe.risk)
         pens.append(fe.penalty)
     paths = np.array(paths)                        # (width, snapshot, x)
-    # Propagation of chaos: the whole path f_N(t, ·) converges as N grows, at rate N^(-1/2).
-    # Sup over x, mean over the recorded times (a sup over times too is one noisy extreme).
+    # Propagation of chaos: the whole path f_N(t, ·) converges as N grows, at rate
+    # N^(-1/2). Sup over x, mean over the recorded times (a sup over times too is one
+    # noisy extreme).
     dist = np.mean(np.max(np.abs(paths - paths[-1]), axis=2), axis=1)
-    expected = np.sqrt(1.0 / np.array(spec.widths) + 1.0 / spec.widths[-1])
-    slope = float(np.polyfit(np.log(spec.widths[:-1]), np.log(dist[:-1]), 1)[0]) if len(spec.widths) > 2 \
+    _, readings = _literal_check(spec.data, spec.data_seed)
+    s, inv_beta, lam = np.array(_LITERAL_SETTINGS).T
+    return xr.Dataset(
+        {"f": (("width", "snapshot", "x"), paths), "sup_distance_to_widest": ("width", dist),
+         "risk": ("width", risks), "penalty": ("width", pens), "lr": ("width", lrs),
+         "weight_decay": ("width", wds), "temperature": ("width", temps),
+         "literal_error": ("literal_setting", [r.value for r in readings])},
+        coords={"width": list(spec.widths), "x": grid, "snapshot_step": ("snapshot", snaps.steps),
+                "literal_s": ("literal_setting", s),
+                "literal_inv_beta": ("literal_setting", inv_beta),
+                "literal_lam": ("literal_setting", lam)},
+        attrs={"step": spec.step, "inv_beta": spec.inv_beta, "lam": spec.lam,
+               "mapping": "lr = 2s, lr_scale='width', weight_decay = λ/N, temperature = 1/(2Nβ), "
+                          "batch_size = 1, alpha = N"})
+
+
+def _expected_distance(widths) -> np.ndarray:
+    """√(1/N + 1/N_max): the N^(-1/2) rate of independent draws, against the widest."""
+    widths = np.asarray(widths, float)
+    return np.sqrt(1.0 / widths + 1.0 / widths[-1])
+
+
+def _judge_setting(ds, spec: SettingSpec) -> tuple:
+    """The claims of :func:`run_setting`, from its dataset alone."""
+    widths = [int(w) for w in ds["width"].values]
+    dist = ds["sup_distance_to_widest"].values
+    expected = _expected_distance(widths)
+    slope = float(np.polyfit(np.log(widths[:-1]), np.log(dist[:-1]), 1)[0]) if len(widths) > 2 \
         else float("nan")
-    ds = xr.Dataset({"f": (("width", "snapshot", "x"), paths), "sup_distance_to_widest": ("width", dist),
-                     "risk": ("width", risks), "penalty": ("width", pens), "lr": ("width", lrs),
-                     "weight_decay": ("width", wds), "temperature": ("width", temps)},
-                    coords={"width": list(spec.widths), "x": grid, "snapshot_step": ("snapshot", snaps.steps)},
-                    attrs={"step": spec.step, "inv_beta": spec.inv_beta, "lam": spec.lam,
-                           "mapping": "lr = 2s, lr_scale='width', weight_decay = λ/N, temperature = 1/(2Nβ), "
-                                      "batch_size = 1, alpha = N"})
+    errors = ds["literal_error"].values
+    settings = zip(ds["literal_s"].values, ds["literal_inv_beta"].values, ds["literal_lam"].values)
+    readings = tuple(Reading(f"s = {s:g}, β⁻¹ = {ib:g}, λ = {lam:g}", float(err),
+                             bool(err <= 1e-10)) for (s, ib, lam), err in zip(settings, errors))
+    literal = max(r.value for r in readings)
+    return (
+        Claim.close(
+            "literal_update",
+            "relu1d.train with shevchenko_train_kwargs against their update (3.3) written out in "
+            "numpy with the same random numbers: largest |θ difference| after 7 epochs, over three "
+            "(s, β⁻¹, λ)",
+            f"{_REF}, noisy SGD (3.3)",
+            literal,
+            0.0,
+            1e-10,
+            readings=readings,
+            note="θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) + √(2s/β)gᵢ in their coordinates "
+            "(a, w, b), one sample per step from a permutation per epoch, g drawn as relu1d.train "
+            "documents (seed → spawn(2): permutations, then standard_normal((3, N)) per step)",
+        ),
+        Claim.above(
+            "mean_field_limit",
+            "mean-field limit: distance of the path f_N(t, x) to the widest run "
+            "(sup over x, mean over t), smallest N over the next",
+            f"{_REF}, SGD → the PDE as N → ∞",
+            float(dist[0] / dist[1]),
+            1.0,
+            note=f"sup distances {np.array2string(dist[:-1], precision=3)} for N = {widths[:-1]}; "
+            "independent draws at each N, so N^(-1/2) is expected: ratio "
+            f"{expected[0] / expected[1]:.3g}; fitted log-log slope {slope:.3g} (one draw per N: "
+            "the rate itself is not resolved)",
+        ),
+    )
+
+
+def _draw_setting(ds, spec: SettingSpec) -> dict:
+    """The end predictors by N, and the distance to the widest run against N^(-1/2)."""
+    data = _dataset(spec.data, spec.samples, spec.data_seed)
+    widths = [int(w) for w in ds["width"].values]
+    dist = ds["sup_distance_to_widest"].values
+    expected = _expected_distance(widths)
+    grid = ds["x"].values
     fig, axes = new_figure(2, 1, size=(5.0, 4.0))
-    for n, path in zip(spec.widths, paths):
+    for n, path in zip(widths, ds["f"].values):
         axes[0, 0].plot(grid, path[-1], lw=1.2, label=f"N = {n}")
     axes[0, 0].plot(data.x, data.y, "x", color="k", ms=7, mew=2)
     axes[0, 0].legend(fontsize="small")
     axes[0, 0].set_title("$\\hat y$ at the end")
-    axes[0, 1].loglog(spec.widths[:-1], dist[:-1], "o-", label="measured")
-    axes[0, 1].loglog(spec.widths[:-1], dist[0] * expected[:-1] / expected[0], "k--", label="∝ √(1/N + 1/N_max)")
+    axes[0, 1].loglog(widths[:-1], dist[:-1], "o-", label="measured")
+    axes[0, 1].loglog(widths[:-1], dist[0] * expected[:-1] / expected[0], "k--",
+                      label="∝ √(1/N + 1/N_max)")
     axes[0, 1].set_xlabel("N")
-    axes[0, 1].set_ylabel(f"mean over t of sup over x |f_N − f_{{{spec.widths[-1]}}}|")
+    axes[0, 1].set_ylabel(f"mean over t of sup over x |f_N − f_{{{widths[-1]}}}|")
     axes[0, 1].legend(fontsize="small")
-    literal, readings = _literal_check(spec.data, spec.data_seed)
-    claims = [
-        Claim.close("literal_update", "relu1d.train with shevchenko_train_kwargs against their update (3.3) written "
-                    "out in numpy with the same random numbers: largest |θ difference| after 7 epochs, over "
-                    "three (s, β⁻¹, λ)", f"{_REF}, noisy SGD (3.3)", literal, 0.0, 1e-10, readings=readings,
-                    note="θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) + √(2s/β)gᵢ in their coordinates (a, w, b), "
-                         "one sample per step from a permutation per epoch, g drawn as relu1d.train documents "
-                         "(seed → spawn(2): permutations, then standard_normal((3, N)) per step)"),
-        Claim.above("mean_field_limit", "mean-field limit: distance of the path f_N(t, x) to the widest run "
-                    "(sup over x, mean over t), smallest N over the next", f"{_REF}, SGD → the PDE as N → ∞",
-                    float(dist[0] / dist[1]), 1.0,
-                    note=f"sup distances {np.array2string(dist[:-1], precision=3)} for N = {list(spec.widths[:-1])}; "
-                         f"independent draws at each N, so N^(-1/2) is expected: ratio "
-                         f"{expected[0] / expected[1]:.3g}; fitted log-log slope {slope:.3g} (one draw per N: the rate "
-                         f"itself is not resolved)"),
-    ]
-    return ExperimentResult(ds, {"width": fig}, claims, runs=runs)
+    return {"width": fig}
+
+
+@register(
+    "shevchenko2022.setting",
+    "Their noisy SGD through relu1d.train (the parameter mapping) and the mean-field limit in N",
+    quick=SettingSpec(),
+    full=SettingSpec(widths=(250, 1000, 4000, 16000), epochs=5000),
+    judge=_judge_setting,
+)
+def run_setting(spec: SettingSpec) -> ExperimentResult:
+    """Their setting through :func:`relu1d.train`, and the mean-field limit in N.
+
+    Measures the path f_N(t, ·) of one noisy-SGD run per width N (``spec.widths``), its
+    distance to the widest run, and the largest difference between relu1d.train with
+    :func:`relu1d.meanfield.shevchenko_train_kwargs` and their update (3.3) written out
+    in numpy (:func:`literal_noisy_sgd`) over three (s, β⁻¹, λ).
+
+    Claims ``literal_update`` (difference ≤ 1e-10) and ``mean_field_limit`` (the smallest
+    N is farther from the widest run than the next). Presets: ``quick`` N = 100, 400,
+    1600 (seconds); ``full`` N = 250 … 16000, 5000 epochs.
+    """
+    runs: dict = {}
+    ds = _measure_setting(spec, runs)
+    return ExperimentResult(ds, _draw_setting(ds, spec), _judge_setting(ds, spec), runs=runs)
 
 
 # ====================================================================== free energy
@@ -266,66 +382,120 @@ def _kl_gaussian_error(sizes, repeats):
     return err
 
 
-@register("shevchenko2022.free_energy",
-          "Free energy F = ½R + (λ/2)∫‖θ‖² − β⁻¹H along noisy SGD falls to a plateau",
-          quick=FreeEnergySpec(),
-          full=FreeEnergySpec(width=1000, epochs=50_000, kl_sizes=(250, 500, 1000, 2000, 4000, 8000),
-                              kl_repeats=40))
-def run_free_energy(spec: FreeEnergySpec) -> ExperimentResult:
+def _measure_free_energy(spec: FreeEnergySpec, runs: dict | None = None):
+    """F(ρ_N) and its parts at every snapshot of one run, and the entropy estimator's
+    error on a Gaussian; ``runs``, when given, receives the run for the viewer."""
     import xarray as xr
 
     data = _dataset(spec.data, spec.samples, spec.data_seed)
     steps = spec.epochs * len(data)
     traj = _train(shevchenko_init(spec.width, spec.init_scale, seed=spec.seed), data, spec.step,
                   spec.inv_beta, spec.lam, steps, spec.seed, noise=spec.noise)
+    if runs is not None:
+        runs["langevin"] = Run(traj, data, references=_references(data))
     # The printed noise samples exp(−2βΨ): its Lyapunov free energy has β⁻¹ halved.
     inv_beta_eff = spec.inv_beta if spec.noise == "gibbs" else spec.inv_beta / 2
     snaps = traj.snapshots
     parts = [free_energy(snaps.network(k), data, spec.lam, inv_beta_eff) for k in range(len(snaps))]
-    F = np.array([p.value for p in parts])
+    kl = _kl_gaussian_error(spec.kl_sizes, spec.kl_repeats)
+    return xr.Dataset({"F": ("step", [p.value for p in parts]),
+                       "risk": ("step", [p.risk for p in parts]),
+                       "penalty": ("step", [p.penalty for p in parts]),
+                       "entropy": ("step", [p.entropy for p in parts]),
+                       "kl_error": (("n", "repeat"), kl)},
+                      coords={"step": snaps.steps, "epoch": ("step", snaps.steps / len(data)),
+                              "n": list(spec.kl_sizes), "repeat": np.arange(spec.kl_repeats)},
+                      attrs={"inv_beta": spec.inv_beta, "inv_beta_in_F": inv_beta_eff,
+                             "lam": spec.lam, "step_size": spec.step, "noise": spec.noise,
+                             "width": spec.width})
+
+
+def _judge_free_energy(ds, spec: FreeEnergySpec) -> tuple:
+    """The claims of :func:`run_free_energy`, from its dataset alone."""
+    F = ds["F"].values
+    kl = ds["kl_error"].values
     half = len(F) // 2
     quarter = len(F) // 4
     drop = F[0] - np.mean(F[half:])
     drift = np.mean(F[-quarter:]) - np.mean(F[half:half + quarter])
     noise_level = np.std(F[half:]) / math.sqrt(max(1, len(F) - half))
-    kl = _kl_gaussian_error(spec.kl_sizes, spec.kl_repeats)
-    ds = xr.Dataset({"F": ("step", F), "risk": ("step", [p.risk for p in parts]),
-                     "penalty": ("step", [p.penalty for p in parts]),
-                     "entropy": ("step", [p.entropy for p in parts]),
-                     "kl_error": (("n", "repeat"), kl)},
-                    coords={"step": snaps.steps, "epoch": ("step", snaps.steps / len(data)),
-                            "n": list(spec.kl_sizes), "repeat": np.arange(spec.kl_repeats)},
-                    attrs={"inv_beta": spec.inv_beta, "inv_beta_in_F": inv_beta_eff, "lam": spec.lam,
-                           "step_size": spec.step, "noise": spec.noise, "width": spec.width})
+    sizes = [int(n) for n in ds["n"].values]
+    return (
+        Claim.above(
+            "free_energy_falls",
+            "the free energy falls along noisy SGD (F at the start minus its mean "
+            "over the second half)",
+            f"{_REF}, F(ρ) and the Wasserstein gradient flow",
+            float(drop),
+            0.0,
+            note=f"F from {F[0]:.4g} to {np.mean(F[half:]):.4g}; entropy by Kozachenko–Leonenko (k "
+            f"= 1) with β⁻¹ = {float(ds.attrs['inv_beta_in_F']):g} in F",
+        ),
+        Claim.close(
+            "free_energy_plateau",
+            "…to a plateau: change of F between the third and the last quarter "
+            "of the run, relative to the total drop",
+            f"{_REF}, convergence to ρ*",
+            float(drift / drop),
+            0.0,
+            0.05,
+            note=f"drift {drift:.3g}, standard error of the late mean ≈ {noise_level:.2g}",
+        ),
+        Claim.close(
+            "kl_entropy_error",
+            "Kozachenko–Leonenko entropy error on a 3-D Gaussian at the largest n (nats)",
+            "Kozachenko & Leonenko 1987 (consistency)",
+            float(kl[-1].mean()),
+            0.0,
+            0.05,
+            note=f"mean error by n {dict(zip(sizes, np.round(kl.mean(axis=1), 4).tolist()))}; "
+            f"spread {np.round(kl.std(axis=1), 3)}: a slight negative bias that shrinks with n",
+        ),
+    )
+
+
+def _draw_free_energy(ds, spec: FreeEnergySpec) -> dict:
+    """F and its β = ∞ part against the epoch; the entropy estimator's error against n."""
+    epoch = ds["epoch"].values
+    kl = ds["kl_error"].values
     fig, axes = new_figure(2, 1, size=(5.0, 4.0))
-    axes[0, 0].plot(snaps.steps / len(data), F, "-", label="F")
-    axes[0, 0].plot(snaps.steps / len(data), 0.5 * ds.risk + 0.5 * spec.lam * ds.penalty, "--", label="½R + (λ/2)∫‖θ‖²")
+    axes[0, 0].plot(epoch, ds["F"].values, "-", label="F")
+    axes[0, 0].plot(epoch, 0.5 * ds.risk + 0.5 * spec.lam * ds.penalty, "--",
+                    label="½R + (λ/2)∫‖θ‖²")
     axes[0, 0].set_xscale("symlog", linthresh=1.0)
     axes[0, 0].set_xlabel("epoch")
     axes[0, 0].legend(fontsize="small")
     axes[0, 0].set_title(f"β⁻¹ = {spec.inv_beta}, λ = {spec.lam}, N = {spec.width}")
-    axes[0, 1].errorbar(spec.kl_sizes, kl.mean(axis=1), kl.std(axis=1), fmt="o-", capsize=3)
+    axes[0, 1].errorbar(ds["n"].values, kl.mean(axis=1), kl.std(axis=1), fmt="o-", capsize=3)
     axes[0, 1].axhline(0, color="k", lw=0.8)
     axes[0, 1].set_xscale("log")
     axes[0, 1].set_xlabel("n")
     axes[0, 1].set_ylabel("Ĥ − H (nats), Gaussian in 3-D")
-    claims = [
-        Claim.above("free_energy_falls", "the free energy falls along noisy SGD (F at the start minus its mean "
-                    "over the second half)",
-                    f"{_REF}, F(ρ) and the Wasserstein gradient flow", float(drop), 0.0,
-                    note=f"F from {F[0]:.4g} to {np.mean(F[half:]):.4g}; entropy by Kozachenko–Leonenko (k = 1) "
-                         f"with β⁻¹ = {inv_beta_eff:g} in F"),
-        Claim.close("free_energy_plateau", "…to a plateau: change of F between the third and the last quarter "
-                    "of the run, relative to the total drop", f"{_REF}, convergence to ρ*", float(drift / drop),
-                    0.0, 0.05,
-                    note=f"drift {drift:.3g}, standard error of the late mean ≈ {noise_level:.2g}"),
-        Claim.close("kl_entropy_error", "Kozachenko–Leonenko entropy error on a 3-D Gaussian at the largest n (nats)",
-                    "Kozachenko & Leonenko 1987 (consistency)", float(kl[-1].mean()), 0.0, 0.05,
-                    note=f"mean error by n {dict(zip(spec.kl_sizes, np.round(kl.mean(axis=1), 4).tolist()))}; spread "
-                         f"{np.round(kl.std(axis=1), 3)}: a slight negative bias that shrinks with n"),
-    ]
-    return ExperimentResult(ds, {"free_energy": fig}, claims,
-                            runs={"langevin": Run(traj, data, references=_references(data))})
+    return {"free_energy": fig}
+
+
+@register(
+    "shevchenko2022.free_energy",
+    "Free energy F = ½R + (λ/2)∫‖θ‖² − β⁻¹H along noisy SGD falls to a plateau",
+    quick=FreeEnergySpec(),
+    full=FreeEnergySpec(
+        width=1000, epochs=50_000, kl_sizes=(250, 500, 1000, 2000, 4000, 8000), kl_repeats=40
+    ),
+    judge=_judge_free_energy,
+)
+def run_free_energy(spec: FreeEnergySpec) -> ExperimentResult:
+    """The free energy F(ρ_N) along one noisy-SGD run (entropy by Kozachenko–Leonenko).
+
+    Measures F and its parts (risk, penalty, entropy) at every snapshot, with β⁻¹ halved
+    in F for the printed noise (which samples exp(−2βΨ)), and the estimator's error on a
+    3-D Gaussian against the sample size n. Claims ``free_energy_falls``,
+    ``free_energy_plateau`` and ``kl_entropy_error``. Presets: ``quick`` N = 400, 4000
+    epochs (seconds); ``full`` N = 1000, 5·10⁴ epochs.
+    """
+    runs: dict = {}
+    ds = _measure_free_energy(spec, runs)
+    return ExperimentResult(ds, _draw_free_energy(ds, spec), _judge_free_energy(ds, spec),
+                            runs=runs)
 
 
 # ====================================================================== Gibbs / Stein
@@ -370,131 +540,259 @@ def _stein_avg(traj, data, lam, inv_beta, centers, width):
     dominates a single snapshot; the mean over many snapshots removes it. The standard
     error is from ``_BLOCKS`` batch means (consecutive snapshots are correlated)."""
     snaps = traj.snapshots
-    results = [stein_discrepancy(snaps.network(k), data, lam, inv_beta, centers=centers, width=width)
-               for k in range(len(snaps) // 2, len(snaps))]
+    results = [
+        stein_discrepancy(snaps.network(k), data, lam, inv_beta, centers=centers, width=width)
+        for k in range(len(snaps) // 2, len(snaps))
+    ]
     values = np.array([r.value for r in results])
     blocks = np.array([b.mean(axis=0) for b in np.array_split(values, _BLOCKS)])
     stderr = blocks.std(axis=0, ddof=1) / math.sqrt(_BLOCKS)
-    return results[0].names, values.mean(axis=0), stderr, np.mean([r.scale for r in results], axis=0)
+    return (
+        results[0].names,
+        values.mean(axis=0),
+        stderr,
+        np.mean([r.scale for r in results], axis=0),
+    )
 
 
 def _quadratic_ratio(traj, data, lam, inv_beta):
     """E[θ·∇Ψ]/(3β⁻¹) over the second half of the run: 1 at exp(−βΨ), 1/2 at exp(−2βΨ)
     (Stein with φ = ‖θ‖²/2, Δφ = 3)."""
     snaps = traj.snapshots
-    vals = [sum(stein_discrepancy(snaps.network(k), data, lam, 0.0, centers=np.zeros((0, 3)), width=1.0).value[3:6])
-            for k in range(len(snaps) // 2, len(snaps))]
+    vals = [
+        sum(
+            stein_discrepancy(
+                snaps.network(k), data, lam, 0.0, centers=np.zeros((0, 3)), width=1.0
+            ).value[3:6]
+        )
+        for k in range(len(snaps) // 2, len(snaps))
+    ]
     return float(np.mean(vals) / (3 * inv_beta))
 
 
-@register("shevchenko2022.gibbs_stein",
-          "Gibbs stationarity ρ ∝ exp(−βΨ) by the Stein identity, and the factor 2 in the printed noise",
-          quick=SteinSpec(),
-          full=SteinSpec(width=1000, epochs=15_000, records=400, n_centers=16, seeds=tuple(range(10))))
-def run_gibbs_stein(spec: SteinSpec) -> ExperimentResult:
+def _measure_gibbs_stein(spec: SteinSpec):
+    """Both noises over every seed: the Stein values at the start and over the second
+    half of the first seed's runs, and the quadratic-test-function ratio of every run."""
     import xarray as xr
+
+    from ..train import train_many
 
     data = _dataset(spec.data, spec.samples, spec.data_seed)
     steps = spec.epochs * len(data)
-    from ..train import train_many
-
     inits = [shevchenko_init(spec.width, spec.init_scale, seed=seed) for seed in spec.seeds]
     init = inits[0]
-    every = {noise: train_many(inits, data, steps=steps, record_every=max(1, steps // spec.records),
-                               max_snapshots=None, seed=list(spec.seeds), workers=spec.workers,
-                               **shevchenko_train_kwargs(spec.step, spec.inv_beta, spec.lam, spec.width, noise=noise))
-             for noise in ("gibbs", "printed")}
+    every = {}
+    for noise in ("gibbs", "printed"):
+        kwargs = shevchenko_train_kwargs(
+            spec.step, spec.inv_beta, spec.lam, spec.width, noise=noise
+        )
+        every[noise] = train_many(
+            inits,
+            data,
+            steps=steps,
+            record_every=max(1, steps // spec.records),
+            max_snapshots=None,
+            seed=list(spec.seeds),
+            workers=spec.workers,
+            **kwargs,
+        )
     runs = {noise: trajs[0] for noise, trajs in every.items()}
     end = runs["gibbs"].network
     theta_end = theta_from_network(end)
-    centers = theta_end[np.random.default_rng(spec.seeds[0]).choice(end.m, spec.n_centers, replace=False)]
+    centers = theta_end[
+        np.random.default_rng(spec.seeds[0]).choice(end.m, spec.n_centers, replace=False)
+    ]
     width = float(np.sqrt(np.mean(np.sum((theta_end - theta_end.mean(0)) ** 2, axis=1)) / 3))
     at_init = stein_discrepancy(init, data, spec.lam, spec.inv_beta, centers=centers, width=width)
-    at_init_2 = stein_discrepancy(init, data, spec.lam, spec.inv_beta / 2, centers=centers, width=width)
-    names, value, stderr, scale = _stein_avg(runs["gibbs"], data, spec.lam, spec.inv_beta, centers, width)
+    at_init_2 = stein_discrepancy(
+        init, data, spec.lam, spec.inv_beta / 2, centers=centers, width=width
+    )
+    names, value, stderr, scale = _stein_avg(
+        runs["gibbs"], data, spec.lam, spec.inv_beta, centers, width
+    )
     # The printed-noise run, read at β (as printed) and at 2β (what it samples).
-    _, v_p1, se_p1, sc_p1 = _stein_avg(runs["printed"], data, spec.lam, spec.inv_beta, centers, width)
-    _, v_p2, se_p2, sc_p2 = _stein_avg(runs["printed"], data, spec.lam, spec.inv_beta / 2, centers, width)
+    _, v_p1, se_p1, sc_p1 = _stein_avg(
+        runs["printed"], data, spec.lam, spec.inv_beta, centers, width
+    )
+    _, v_p2, se_p2, sc_p2 = _stein_avg(
+        runs["printed"], data, spec.lam, spec.inv_beta / 2, centers, width
+    )
     q = {noise: np.array([_quadratic_ratio(t, data, spec.lam, spec.inv_beta) for t in trajs])
          for noise, trajs in every.items()}
+    return xr.Dataset(
+        {"init_value": ("phi", at_init.value), "init_stderr": ("phi", at_init.stderr),
+         "init_scale": ("phi", at_init.scale), "init_value_at_2beta": ("phi", at_init_2.value),
+         "end_value": ("phi", value), "end_stderr": ("phi", stderr), "end_scale": ("phi", scale),
+         "printed_at_beta": ("phi", v_p1), "printed_at_beta_stderr": ("phi", se_p1),
+         "printed_at_beta_scale": ("phi", sc_p1),
+         "printed_at_2beta": ("phi", v_p2), "printed_at_2beta_stderr": ("phi", se_p2),
+         "printed_at_2beta_scale": ("phi", sc_p2),
+         "quadratic_ratio": (("noise", "seed"), [q["gibbs"], q["printed"]])},
+        coords={"phi": list(names), "noise": ["gibbs", "printed"], "seed": list(spec.seeds)},
+        attrs={"inv_beta": spec.inv_beta, "lam": spec.lam, "step": spec.step, "width": spec.width,
+               "bump_width": width, "quadratic_ratio_gibbs": float(q["gibbs"].mean()),
+               "quadratic_ratio_printed": float(q["printed"].mean()), "seeds": list(spec.seeds)})
+
+
+def _stein_relative(ds) -> dict:
+    """|Stein value| / scale at the start, at the end, and for the printed noise read at
+    β and at 2β."""
+    return {"init": np.abs(ds["init_value"].values) / ds["init_scale"].values,
+            "end": np.abs(ds["end_value"].values) / ds["end_scale"].values,
+            "p1": np.abs(ds["printed_at_beta"].values) / ds["printed_at_beta_scale"].values,
+            "p2": np.abs(ds["printed_at_2beta"].values) / ds["printed_at_2beta_scale"].values}
+
+
+def _judge_gibbs_stein(ds, spec: SteinSpec) -> tuple:
+    """The claims of :func:`run_gibbs_stein`, from its dataset alone."""
+    rel = _stein_relative(ds)
+    rel_init, rel_end, rel_p1, rel_p2 = rel["init"], rel["end"], rel["p1"], rel["p2"]
+    value, stderr = ds["end_value"].values, ds["end_stderr"].values
+    q = {noise: ds["quadratic_ratio"].sel(noise=noise).values for noise in ("gibbs", "printed")}
     q_gibbs, q_printed = float(q["gibbs"].mean()), float(q["printed"].mean())
     ratios = q["printed"] / q["gibbs"]
+    n_seeds = int(ds.sizes["seed"])
     ou_ratio = 1 / (2 * (1 - spec.lam * spec.step))
-    rel_init = np.abs(at_init.value) / at_init.scale
-    rel_end = np.abs(value) / scale
-    rel_p1 = np.abs(v_p1) / sc_p1
-    rel_p2 = np.abs(v_p2) / sc_p2
-    bumps = np.array([n.startswith("gauss") for n in names])
-    ratio = np.abs(value) / np.abs(at_init.value)
-    ratio_p2 = np.abs(v_p2) / np.abs(at_init_2.value)
-    ds = xr.Dataset({"init_value": ("phi", at_init.value), "init_stderr": ("phi", at_init.stderr),
-                     "init_scale": ("phi", at_init.scale),
-                     "end_value": ("phi", value), "end_stderr": ("phi", stderr), "end_scale": ("phi", scale),
-                     "printed_at_beta": ("phi", v_p1), "printed_at_beta_stderr": ("phi", se_p1),
-                     "printed_at_beta_scale": ("phi", sc_p1),
-                     "printed_at_2beta": ("phi", v_p2), "printed_at_2beta_stderr": ("phi", se_p2),
-                     "printed_at_2beta_scale": ("phi", sc_p2)},
-                    coords={"phi": list(names)},
-                    attrs={"inv_beta": spec.inv_beta, "lam": spec.lam, "step": spec.step, "width": spec.width,
-                           "bump_width": width, "quadratic_ratio_gibbs": q_gibbs,
-                           "quadratic_ratio_printed": q_printed, "seeds": list(spec.seeds)})
+    bumps = np.array([str(n).startswith("gauss") for n in ds["phi"].values])
+    ratio = np.abs(value) / np.abs(ds["init_value"].values)
+    ratio_p2 = np.abs(ds["printed_at_2beta"].values) / np.abs(ds["init_value_at_2beta"].values)
+    return (
+        Claim.below(
+            "stein_end",
+            "Stein discrepancy at the end (noise √(4s/β), read at β), worst test function, "
+            "relative to the size of its two terms",
+            f"{_REF}, ρ* = exp(−βΨ)/Z",
+            float(np.max(rel_end)),
+            0.2,
+            note=f"at initialisation: worst {np.max(rel_init):.3g}, median "
+            f"{np.median(rel_init):.3g}; at the end median {np.median(rel_end):.3g}; z-scores "
+            f"{np.array2string(value / stderr, precision=1)} (batch means): significant residuals "
+            f"remain (finite s = {spec.step}, N = {spec.width})",
+        ),
+        Claim.below(
+            "stein_end_vs_init",
+            "Stein discrepancy end / initialisation, median over the Gaussian-bump test functions",
+            f"{_REF}, stationarity of ρ*",
+            float(np.median(ratio[bumps])),
+            0.5,
+            note=f"all φ: {np.array2string(ratio, precision=3)} (the linear φ = θₗ barely separate "
+            "the two: E|∂ₗΨ| is large against E[∂ₗΨ] at both ends)",
+        ),
+        Claim.below(
+            "stein_printed_at_2beta",
+            "printed noise √(2s/β), read at 2β: worst relative Stein discrepancy at the end",
+            f"{_REF}, noisy SGD as printed",
+            float(np.max(rel_p2)),
+            0.2,
+            note=f"read at β as printed the worst is {np.max(rel_p1):.3g} (median "
+            f"{np.median(rel_p1):.3g}); end/initialisation at 2β, median over bumps "
+            f"{np.median(ratio_p2[bumps]):.3g}",
+        ),
+        Claim.close(
+            "quadratic_gibbs_noise",
+            "E[θ·∇Ψ] / (3β⁻¹) with the noise √(4s/β) (Stein with φ = ‖θ‖²/2; 1 "
+            "at exp(−βΨ)), mean over seeds",
+            "relu1d._gibbs (derivation)",
+            q_gibbs,
+            1.0,
+            0.2,
+            seeds=n_seeds,
+            interval=_mean_interval(q["gibbs"]),
+            note=f"per seed {np.array2string(q['gibbs'], precision=3)}",
+        ),
+        Claim.close(
+            "printed_noise_samples_gibbs",
+            "the noisy SGD (3.3) as printed, noise √(2s/β), samples ρ* = "
+            "exp(−βΨ)/Z (3.6): E[θ·∇Ψ] / (3β⁻¹) at its end (1 at exp(−βΨ)), mean over seeds",
+            f"{_REF}, eqs. (3.3)–(3.6)",
+            q_printed,
+            1.0,
+            0.2,
+            seeds=n_seeds,
+            interval=_mean_interval(q["printed"]),
+            readings=(
+                Reading(
+                    f"noise √(2s/β) as printed, s = {spec.step:g}, N = {spec.width}",
+                    q_printed,
+                    abs(q_printed - 1) <= 0.2,
+                ),
+                Reading(
+                    "noise √(4s/β) (twice the printed variance)", q_gibbs, abs(q_gibbs - 1) <= 0.2
+                ),
+                Reading(
+                    "no data (Ψ = λ‖θ‖²/2), exact: stationary variance of (3.3) over that of "
+                    f"exp(−βΨ), λs = {spec.lam * spec.step:g}",
+                    ou_ratio,
+                    abs(ou_ratio - 1) <= 0.2,
+                ),
+            ),
+            certificate="the printed run's end state is stationary for exp(−2βΨ): Stein "
+            f"discrepancy end/initialisation {np.median(ratio_p2[bumps]):.3g} (median over the "
+            f"bumps) read at 2β, worst relative discrepancy {np.max(rel_p2):.3g} at 2β against "
+            f"{np.max(rel_p1):.3g} read at β; exact computation in the data-free case: stationary "
+            "variance (2s/β)/(1 − (1 − 2λs)²) = 1/(2λβ(1 − λs)) against 1/(λβ) "
+            "(tests/test_gibbs.py runs it through relu1d.train)",
+            mechanism="(3.3) adds variance 2s/β per step to the drift −2s∇Ψ; the Euler–Maruyama "
+            "step h = 2s of dθ = −∇Ψdt + √(2/β′)dW has variance 2h/β′ = 4s/β′, so β′ = 2β: the "
+            "printed update samples exp(−2βΨ). The diffusion 2ξβ⁻¹Δρ of (3.4) belongs to noise "
+            "√(4s/β). One β is used throughout (3.3)–(3.6), so no convention reconciles them; a "
+            "constant factor in β leaves every β → ∞ statement, the main theorem included, "
+            "unchanged",
+            note=f"per seed {np.array2string(q['printed'], precision=3)}: ≈ 1/2, the minimiser of "
+            "F with β⁻¹ halved (relu1d._gibbs)",
+        ),
+        Claim.close(
+            "printed_noise_ratio",
+            "ratio of the two, printed / √(4s/β) noise, per seed (derived: 1/2)",
+            "relu1d._gibbs (derivation)",
+            float(ratios.mean()),
+            0.5,
+            0.1,
+            seeds=n_seeds,
+            interval=_mean_interval(ratios),
+            note=f"per seed {np.array2string(ratios, precision=3)}",
+        ),
+    )
+
+
+def _draw_gibbs_stein(ds, spec: SteinSpec) -> dict:
+    """|Stein value| / scale per test function: start, end, printed noise at β and 2β."""
+    rel = _stein_relative(ds)
+    names = [str(n) for n in ds["phi"].values]
     fig, axes = new_figure(1, 1, size=(8.0, 4.0))
     ax = axes[0, 0]
     xs = np.arange(len(names))
-    ax.semilogy(xs, rel_init, "o", label="initialisation")
-    ax.semilogy(xs, rel_end, "s", label="end, noise √(4s/β), read at β")
-    ax.semilogy(xs, rel_p1, "^", label="end, printed noise, read at β")
-    ax.semilogy(xs, rel_p2, "v", label="end, printed noise, read at 2β")
+    ax.semilogy(xs, rel["init"], "o", label="initialisation")
+    ax.semilogy(xs, rel["end"], "s", label="end, noise √(4s/β), read at β")
+    ax.semilogy(xs, rel["p1"], "^", label="end, printed noise, read at β")
+    ax.semilogy(xs, rel["p2"], "v", label="end, printed noise, read at 2β")
     ax.set_xticks(xs, names, rotation=60, fontsize="small")
     ax.set_ylabel("|E[∇φ·∇Ψ − β⁻¹Δφ]| / scale")
     ax.legend(fontsize="small")
-    claims = [
-        Claim.below("stein_end", "Stein discrepancy at the end (noise √(4s/β), read at β), worst test function, "
-                    "relative to the size of its two terms", f"{_REF}, ρ* = exp(−βΨ)/Z", float(np.max(rel_end)), 0.2,
-                    note=f"at initialisation: worst {np.max(rel_init):.3g}, median {np.median(rel_init):.3g}; at the "
-                         f"end median {np.median(rel_end):.3g}; z-scores {np.array2string(value / stderr, precision=1)}"
-                         f" (batch means): significant residuals remain (finite s = {spec.step}, N = {spec.width})"),
-        Claim.below("stein_end_vs_init", "Stein discrepancy end / initialisation, median over the Gaussian-bump "
-                    "test functions",
-                    f"{_REF}, stationarity of ρ*", float(np.median(ratio[bumps])), 0.5,
-                    note=f"all φ: {np.array2string(ratio, precision=3)} (the linear φ = θₗ barely separate "
-                         "the two: E|∂ₗΨ| is large against E[∂ₗΨ] at both ends)"),
-        Claim.below("stein_printed_at_2beta", "printed noise √(2s/β), read at 2β: worst relative Stein discrepancy "
-                    "at the end",
-                    f"{_REF}, noisy SGD as printed", float(np.max(rel_p2)), 0.2,
-                    note=f"read at β as printed the worst is {np.max(rel_p1):.3g} (median {np.median(rel_p1):.3g}); "
-                         f"end/initialisation at 2β, median over bumps {np.median(ratio_p2[bumps]):.3g}"),
-        Claim.close("quadratic_gibbs_noise", "E[θ·∇Ψ] / (3β⁻¹) with the noise √(4s/β) (Stein with φ = ‖θ‖²/2; 1 "
-                    "at exp(−βΨ)), mean over seeds", "relu1d._gibbs (derivation)", q_gibbs, 1.0, 0.2,
-                    seeds=len(spec.seeds), interval=_mean_interval(q["gibbs"]),
-                    note=f"per seed {np.array2string(q['gibbs'], precision=3)}"),
-        Claim.close("printed_noise_samples_gibbs", "the noisy SGD (3.3) as printed, noise √(2s/β), samples ρ* = "
-                    "exp(−βΨ)/Z (3.6): E[θ·∇Ψ] / (3β⁻¹) at its end (1 at exp(−βΨ)), mean over seeds",
-                    f"{_REF}, eqs. (3.3)–(3.6)", q_printed, 1.0, 0.2, seeds=len(spec.seeds),
-                    interval=_mean_interval(q["printed"]), readings=(
-                        Reading(f"noise √(2s/β) as printed, s = {spec.step:g}, N = {spec.width}", q_printed,
-                                abs(q_printed - 1) <= 0.2),
-                        Reading("noise √(4s/β) (twice the printed variance)", q_gibbs, abs(q_gibbs - 1) <= 0.2),
-                        Reading(f"no data (Ψ = λ‖θ‖²/2), exact: stationary variance of (3.3) over that of exp(−βΨ), "
-                                f"λs = {spec.lam * spec.step:g}", ou_ratio, abs(ou_ratio - 1) <= 0.2)),
-                    certificate=f"the printed run's end state is stationary for exp(−2βΨ): Stein discrepancy "
-                                f"end/initialisation {np.median(ratio_p2[bumps]):.3g} (median over the bumps) read at "
-                                f"2β, worst relative discrepancy {np.max(rel_p2):.3g} at 2β against "
-                                f"{np.max(rel_p1):.3g} read at β; exact computation in the data-free case: "
-                                f"stationary variance (2s/β)/(1 − (1 − 2λs)²) = 1/(2λβ(1 − λs)) against 1/(λβ) "
-                                f"(tests/test_gibbs.py runs it through relu1d.train)",
-                    mechanism="(3.3) adds variance 2s/β per step to the drift −2s∇Ψ; the Euler–Maruyama step h = 2s of "
-                              "dθ = −∇Ψdt + √(2/β′)dW has variance 2h/β′ = 4s/β′, so β′ = 2β: the printed update "
-                              "samples exp(−2βΨ). The diffusion 2ξβ⁻¹Δρ of (3.4) belongs to noise √(4s/β). One β is "
-                              "used throughout (3.3)–(3.6), so no convention reconciles them; a constant factor in β "
-                              "leaves every β → ∞ statement, the main theorem included, unchanged",
-                    note=f"per seed {np.array2string(q['printed'], precision=3)}: ≈ 1/2, the minimiser of F with β⁻¹ "
-                         "halved (relu1d._gibbs)"),
-        Claim.close("printed_noise_ratio", "ratio of the two, printed / √(4s/β) noise, per seed (derived: 1/2)",
-                    "relu1d._gibbs (derivation)", float(ratios.mean()), 0.5, 0.1, seeds=len(spec.seeds),
-                    interval=_mean_interval(ratios), note=f"per seed {np.array2string(ratios, precision=3)}"),
-    ]
-    return ExperimentResult(ds, {"stein": fig}, claims)
+    return {"stein": fig}
+
+
+@register(
+    "shevchenko2022.gibbs_stein",
+    "Gibbs stationarity ρ ∝ exp(−βΨ) by the Stein identity, and the factor 2 in the printed noise",
+    quick=SteinSpec(),
+    full=SteinSpec(width=1000, epochs=15_000, records=400, n_centers=16, seeds=tuple(range(10))),
+    judge=_judge_gibbs_stein,
+)
+def run_gibbs_stein(spec: SteinSpec) -> ExperimentResult:
+    """Gibbs stationarity by the Stein identity, and the factor 2 in the printed noise.
+
+    Runs noisy SGD with the noise √(4s/β) (which samples exp(−βΨ)) and the printed
+    √(2s/β) over ``spec.seeds``; measures E[∇φ·∇Ψ − β⁻¹Δφ] for linear, quadratic and
+    Gaussian-bump test functions φ at the start and over the second half of the first
+    seed's runs, and E[θ·∇Ψ]/(3β⁻¹) (1 at exp(−βΨ), 1/2 at exp(−2βΨ)) for every run.
+    Claims ``stein_end``, ``stein_end_vs_init``, ``stein_printed_at_2beta``,
+    ``quadratic_gibbs_noise``, ``printed_noise_samples_gibbs`` (contradicted: the printed
+    noise samples exp(−2βΨ)) and ``printed_noise_ratio``. Presets: ``quick`` N = 500,
+    3 seeds; ``full`` N = 1000, 10 seeds.
+    """
+    ds = _measure_gibbs_stein(spec)
+    return ExperimentResult(ds, _draw_gibbs_stein(ds, spec), _judge_gibbs_stein(ds, spec))
 
 
 # ====================================================================== knots
@@ -682,29 +980,36 @@ def _paired_gap(rows, key, first, second):
     data seed, N, seed) that ran both pairs."""
     by = {}
     for r in rows:
-        by.setdefault((r["data"], r["data_seed"], r["width"], r["seed"]), {})[(r["inv_beta"], r["lam"])] = r[key]
+        by.setdefault((r["data"], r["data_seed"], r["width"], r["seed"]), {})[
+            (r["inv_beta"], r["lam"])
+        ] = r[key]
     diffs = np.array([v[first] - v[second] for v in by.values() if first in v and second in v])
     if diffs.size < 2:
         return float("nan"), float("nan"), int(diffs.size)
     return float(diffs.mean()), float(diffs.std(ddof=1) / math.sqrt(diffs.size)), int(diffs.size)
 
 
-KNOTS_FULL = KnotSpec(datasets=("random", "sinusoid", "square_wave"), data_seeds=(1, 2), seeds=(0, 1),
-                      widths=(500, 1000, 2000), epochs=8000)
+KNOTS_FULL = KnotSpec(
+    datasets=("random", "sinusoid", "square_wave"),
+    data_seeds=(1, 2),
+    seeds=(0, 1),
+    widths=(500, 1000, 2000),
+    epochs=8000,
+)
 """The full census: 216 runs (the paper's N = 500 and the wider 1000, 2000)."""
 
 KNOTS_CI = dataclasses.replace(KNOTS_FULL, widths=(500,))
 """The reduced census of the slow tests (CI): the full one at N = 500 only, 72 runs."""
 
 
-@register("shevchenko2022.knots",
-          "At most 3 effective knots per interval between samples (two at the ends, one inside) at convergence",
-          quick=KnotSpec(), full=KNOTS_FULL)
-def run_knots(spec: KnotSpec) -> ExperimentResult:
+def _measure_knots(spec: KnotSpec):
+    """Every census run (data set × data seed × N × pair × seed): its resolved census,
+    the census at 3/4 of the run, its loss plateau, risk and sensitivity grid, and the
+    end network of the first finished run of each pair (for the figure)."""
     import xarray as xr
 
     rows = []
-    examples = {}
+    examples: dict[tuple[float, float], tuple[Network, str, int]] = {}
     for dname in spec.datasets:
         for dseed in spec.data_seeds:
             data = _dataset(dname, spec.samples, dseed)
@@ -712,8 +1017,16 @@ def run_knots(spec: KnotSpec) -> ExperimentResult:
             for n in spec.widths:
                 for inv_beta, lam in spec.pairs:
                     for seed, traj in zip(spec.seeds, _census_runs(spec, data, n, inv_beta, lam)):
-                        row = dict(data=dname, data_seed=dseed, width=n, seed=seed, inv_beta=inv_beta, lam=lam,
-                                   regime=_in_regime(inv_beta, lam), diverged=traj is None)
+                        row = dict(
+                            data=dname,
+                            data_seed=dseed,
+                            width=n,
+                            seed=seed,
+                            inv_beta=inv_beta,
+                            lam=lam,
+                            regime=_in_regime(inv_beta, lam),
+                            diverged=traj is None,
+                        )
                         if traj is None:
                             rows.append(row)
                             continue
@@ -725,25 +1038,33 @@ def run_knots(spec: KnotSpec) -> ExperimentResult:
                         loss = np.asarray(traj.loss)
                         q = len(loss) // 4
                         third, last = float(np.mean(loss[-2 * q:-q])), float(np.mean(loss[-q:]))
-                        sens = [[_resolved_census(net, data, t * span, mf) for mf in spec.sensitivity_min]
-                                for t in spec.sensitivity_tol]
-                        row.update(max_total=int(c.total.max()), max_interior=int(c.interior.max()),
-                                   violations=int(c.bad.sum()), intervals=int(c.total.size),
-                                   unresolved=c.unresolved, counts=" ".join(map(str, c.total)), away=c.away,
-                                   late_max_total=int(late.total.max()),
-                                   plateau=abs(last - third) / max(third, 1e-12),
-                                   risk=free_energy(net, data, lam, 0.0).risk,
-                                   sens_max=[[int(s.total.max()) for s in r] for r in sens],
-                                   sens_bad=[[int(s.bad.sum()) for s in r] for r in sens])
+                        sens = [
+                            [
+                                _resolved_census(net, data, t * span, mf)
+                                for mf in spec.sensitivity_min
+                            ]
+                            for t in spec.sensitivity_tol
+                        ]
+                        row.update(
+                            max_total=int(c.total.max()),
+                            max_interior=int(c.interior.max()),
+                            violations=int(c.bad.sum()),
+                            intervals=int(c.total.size),
+                            unresolved=c.unresolved,
+                            counts=" ".join(map(str, c.total)),
+                            away=c.away,
+                            late_max_total=int(late.total.max()),
+                            plateau=abs(last - third) / max(third, 1e-12),
+                            risk=free_energy(net, data, lam, 0.0).risk,
+                            sens_max=[[int(s.total.max()) for s in r] for r in sens],
+                            sens_bad=[[int(s.bad.sum()) for s in r] for r in sens],
+                        )
                         rows.append(row)
-                        examples.setdefault((inv_beta, lam), (net, data))
-    ok = [r for r in rows if not r["diverged"]]
-    if not ok:
+                        examples.setdefault((inv_beta, lam), (net, dname, dseed))
+    if not any(not r["diverged"] for r in rows):
         raise RuntimeError(f"every census run diverged at step {spec.step}")
-    fill = dict(max_total=-1, max_interior=-1, violations=-1, intervals=0, unresolved=0, counts="", away=np.nan,
-                late_max_total=-1, plateau=np.nan, risk=np.nan)
-    keys = ["data", "data_seed", "width", "seed", "inv_beta", "lam", "regime", "diverged", *fill]
-    ds = xr.Dataset({k: ("run", [r.get(k, fill.get(k)) for r in rows]) for k in keys},
+    keys = [*_KNOT_KEYS, *_KNOT_FILL]
+    ds = xr.Dataset({k: ("run", [r.get(k, _KNOT_FILL.get(k)) for r in rows]) for k in keys},
                     coords={"run": np.arange(len(rows)), "tol_fraction": list(spec.sensitivity_tol),
                             "min_fraction": list(spec.sensitivity_min)},
                     attrs={"tol_fraction": spec.tol_fraction, "min_fraction": spec.min_fraction,
@@ -754,14 +1075,90 @@ def run_knots(spec: KnotSpec) -> ExperimentResult:
                                    np.array([r.get("sens_max", blank) for r in rows]))
     ds["sensitivity_violations"] = (("run", "tol_fraction", "min_fraction"),
                                     np.array([r.get("sens_bad", blank) for r in rows]))
-    fig, axes = new_figure(len(examples), 1, size=(4.0, 3.2))
-    for ax, ((inv_beta, lam), (net, data)) in zip(axes[0], examples.items()):
+    # The example networks, particles θ = (a, w, b) padded with NaN to the widest.
+    widest = max(net.m for net, _, _ in examples.values())
+    theta = np.full((len(examples), widest, 3), np.nan)
+    for i, (net, _, _) in enumerate(examples.values()):
+        theta[i, :net.m] = theta_from_network(net)
+    ds["example_theta"] = (("example", "neuron", "particle"), theta)
+    ds = ds.assign_coords(
+        example_inv_beta=("example", [k[0] for k in examples]),
+        example_lam=("example", [k[1] for k in examples]),
+        example_width=("example", [net.m for net, _, _ in examples.values()]),
+        example_data=("example", [d for _, d, _ in examples.values()]),
+        example_data_seed=("example", [s for _, _, s in examples.values()]),
+        particle=["a", "w", "b"])
+    return ds
+
+
+_KNOT_KEYS = ("data", "data_seed", "width", "seed", "inv_beta", "lam", "regime", "diverged")
+"""The per-run variables of every census run, diverged or not."""
+
+_KNOT_FILL = dict(max_total=-1, max_interior=-1, violations=-1, intervals=0, unresolved=0,
+                  counts="", away=np.nan, late_max_total=-1, plateau=np.nan, risk=np.nan)
+"""Values of the per-run variables of a diverged run."""
+
+
+def _knot_rows(ds) -> list:
+    """The census rows (one dict per run) back from the dataset of :func:`run_knots`."""
+    keys = [*_KNOT_KEYS, *_KNOT_FILL]
+    columns = {k: ds[k].values for k in keys}
+    sens_max, sens_bad = ds["sensitivity_max_total"].values, ds["sensitivity_violations"].values
+    rows = []
+    for i in range(ds.sizes["run"]):
+        row = {k: columns[k][i] for k in keys}
+        row.update(data=str(row["data"]), counts=str(row["counts"]), regime=bool(row["regime"]),
+                   diverged=bool(row["diverged"]), sens_max=sens_max[i], sens_bad=sens_bad[i])
+        rows.append(row)
+    return rows
+
+
+def _judge_knots(ds, spec: KnotSpec) -> tuple:
+    """The claims of :func:`run_knots`, from its dataset alone."""
+    return tuple(_knot_claims(spec, _knot_rows(ds)))
+
+
+def _draw_knots(ds, spec: KnotSpec) -> dict:
+    """One example end state per (β⁻¹, λ), its effective knots marked."""
+    fig, axes = new_figure(ds.sizes["example"], 1, size=(4.0, 3.2))
+    for ax, i in zip(axes[0], range(ds.sizes["example"])):
+        net = network_from_theta(ds["example_theta"].values[i, :int(ds["example_width"].values[i])])
+        data = _dataset(str(ds["example_data"].values[i]), spec.samples,
+                        int(ds["example_data_seed"].values[i]))
         plot_function(net, data, ax=ax, show_knots=False)
-        found = _knots.clusters(net, data, spec.tol_fraction * float(data.x[-1] - data.x[0]), spec.min_fraction)
+        found = _knots.clusters(
+            net, data, spec.tol_fraction * float(data.x[-1] - data.x[0]), spec.min_fraction
+        )
         for e in found.position[found.effective]:
             ax.axvline(e, color="C2", lw=0.6, alpha=0.7)
-        ax.set_title(f"β⁻¹={inv_beta:g}, λ={lam:g}, N={net.m}", fontsize="small")
-    return ExperimentResult(ds, {"knots": fig}, _knot_claims(spec, rows))
+        ax.set_title(f"β⁻¹={float(ds['example_inv_beta'].values[i]):g}, "
+                     f"λ={float(ds['example_lam'].values[i]):g}, N={net.m}", fontsize="small")
+    return {"knots": fig}
+
+
+@register(
+    "shevchenko2022.knots",
+    "At most 3 effective knots per interval between samples (two at the ends, one inside) at "
+    "convergence",
+    quick=KnotSpec(),
+    full=KNOTS_FULL,
+    judge=_judge_knots,
+)
+def run_knots(spec: KnotSpec) -> ExperimentResult:
+    """The knot census: effective knots per interval between samples at convergence.
+
+    Trains every (data set, data seed, N, (β⁻¹, λ), seed) of the spec at the same step
+    and for the same time and counts the effective knots per resolved interval
+    (:func:`_resolved_census`), with the thresholds' sensitivity grid. Claims, in the
+    theorem's regime (β⁻¹ = 0, λ > 0): ``regime_max_knots``, ``regime_form`` and
+    ``regime_no_curvature_off_knots``; outside it: ``outside_lam0_noise`` (reported, not
+    judged), ``outside_plain_sgd``, and noise against piecewise linearity
+    (``smoother_with_noise_lam0``, ``smoother_with_noise_lam003``). Presets: ``quick``
+    (seconds), :data:`KNOTS_CI` and ``full`` (:data:`KNOTS_FULL`, 216 runs); see
+    :class:`KnotSpec`.
+    """
+    ds = _measure_knots(spec)
+    return ExperimentResult(ds, _draw_knots(ds, spec), _judge_knots(ds, spec))
 
 
 def _sensitivity_readings(spec, rows, key, passes) -> tuple:
@@ -769,18 +1166,30 @@ def _sensitivity_readings(spec, rows, key, passes) -> tuple:
     (``key="sens_max"``, maximum over runs) or the violations (``"sens_bad"``, sum)."""
     values = np.array([r[key] for r in rows])
     values = values.max(axis=0) if key == "sens_max" else values.sum(axis=0)
-    return tuple(Reading(f"tol = {t:g} × range, min_fraction = {m:g}", float(values[i, j]), bool(passes(values[i, j])))
-                 for i, t in enumerate(spec.sensitivity_tol) for j, m in enumerate(spec.sensitivity_min))
+    return tuple(
+        Reading(
+            f"tol = {t:g} × range, min_fraction = {m:g}",
+            float(values[i, j]),
+            bool(passes(values[i, j])),
+        )
+        for i, t in enumerate(spec.sensitivity_tol)
+        for j, m in enumerate(spec.sensitivity_min)
+    )
 
 
 def _knot_claims(spec, rows) -> list:
     ok = [r for r in rows if not r["diverged"]]
     n_div = len(rows) - len(ok)
-    time_text = (f"every run: step s = {spec.step:g}, {spec.epochs * spec.samples} updates (time s·updates = "
-                 f"{spec.step * spec.epochs * spec.samples:g}); {n_div} of {len(rows)} runs diverged (left out)")
-    thresholds = (f"resolution tol = {spec.tol_fraction:g} × data range, min_fraction = {spec.min_fraction:g}; "
-                  "knots closer than tol to each other or to a sample merged, intervals narrower than tol "
-                  "unresolved")
+    time_text = (
+        f"every run: step s = {spec.step:g}, {spec.epochs * spec.samples} updates (time s·updates "
+        f"= {spec.step * spec.epochs * spec.samples:g}); {n_div} of {len(rows)} runs diverged "
+        "(left out)"
+    )
+    thresholds = (
+        f"resolution tol = {spec.tol_fraction:g} × data range, min_fraction = "
+        f"{spec.min_fraction:g}; knots closer than tol to each other or to a sample merged, "
+        "intervals narrower than tol unresolved"
+    )
     regime = [r for r in ok if r["regime"]]
     claims = []
     if regime:
@@ -788,84 +1197,157 @@ def _knot_claims(spec, rows) -> list:
         plateaued = sum(r["plateau"] < 0.25 for r in regime)
         stable = sum(r["late_max_total"] == r["max_total"] for r in regime)
         unresolved = sum(r["unresolved"] for r in regime)
-        certificate = (f"loss plateau (mean over the last quarter of the records within 25 % of the third quarter) "
-                       f"in {plateaued}/{n} runs; most knots per interval the same at 3/4 of the run and at the end "
-                       f"in {stable}/{n} runs; {time_text}")
+        certificate = (
+            "loss plateau (mean over the last quarter of the records within 25 % of the third "
+            f"quarter) in {plateaued}/{n} runs; most knots per interval the same at 3/4 of the run "
+            f"and at the end in {stable}/{n} runs; {time_text}"
+        )
         readings = _sensitivity_readings(spec, regime, "sens_max", lambda v: v <= 3)
-        width_readings = tuple(Reading(f"N = {w}", float(max(r["max_total"] for r in regime if r["width"] == w)),
-                                       bool(max(r["max_total"] for r in regime if r["width"] == w) <= 3))
-                               for w in spec.widths if any(r["width"] == w for r in regime))
+        width_readings = tuple(
+            Reading(
+                f"N = {w}",
+                float(max(r["max_total"] for r in regime if r["width"] == w)),
+                bool(max(r["max_total"] for r in regime if r["width"] == w) <= 3),
+            )
+            for w in spec.widths
+            if any(r["width"] == w for r in regime)
+        )
         intervals = sum(r["intervals"] for r in regime)
         jittery = sum(r["violations"] for r in regime if r["late_max_total"] != r["max_total"])
         claims += [
-            Claim.below("regime_max_knots", "theorem's regime (β⁻¹ = 0, λ > 0): most effective knots in one "
-                        "resolved interval between samples", f"{_REF}, main theorem (at most 3)",
-                        float(max(r["max_total"] for r in regime)), 3.5, seeds=n, readings=readings + width_readings,
-                        certificate=certificate,
-                        note=f"{intervals} resolved intervals ({unresolved} unresolved) in {n} runs; {thresholds}"),
-            Claim.below("regime_form", "theorem's regime: resolved intervals breaking the bound's form (more than "
-                        "3, or 3 not as two ends + one inside)",
-                        f"{_REF}, main theorem (3 only as two ends + one inside)",
-                        float(sum(r["violations"] for r in regime)), 0.5, seeds=n, certificate=certificate,
-                        on_fail="inconclusive",
-                        readings=_sensitivity_readings(spec, regime, "sens_bad", lambda v: v == 0),
-                        note=f"of {intervals} resolved intervals; a violation is a knot at one end and two inside, "
-                             f"or a fourth knot; {thresholds}" + (
-                                 f". {jittery} of them in runs whose most-knots count changed between 3/4 of the run "
-                                 f"and the end (batch-1 SGD jitters about the minimiser), and the count moves with "
-                                 f"the resolution (readings: a knot within 0.5–1 % of a sample counts inside at the "
-                                 f"finest): a violation that neither persists in time nor survives the resolution "
-                                 f"cannot discriminate, so a failure is judged inconclusive"
-                                 if sum(r["violations"] for r in regime) else "")),
-            Claim.below("regime_no_curvature_off_knots", "theorem's regime: f'' = 0 away from the knots — largest "
-                        "fraction of the variation of f' outside the effective knots",
-                        f"{_REF}, f'' vanishes except at the knots", float(max(r["away"] for r in regime)), 0.05,
-                        seeds=n, certificate=certificate,
-                        note="the network is piecewise linear; this is the delta-slope mass left outside the counted "
-                             "knots at resolution tol"),
+            Claim.below(
+                "regime_max_knots",
+                "theorem's regime (β⁻¹ = 0, λ > 0): most effective knots in one "
+                "resolved interval between samples",
+                f"{_REF}, main theorem (at most 3)",
+                float(max(r["max_total"] for r in regime)),
+                3.5,
+                seeds=n,
+                readings=readings + width_readings,
+                certificate=certificate,
+                note=f"{intervals} resolved intervals ({unresolved} unresolved) in {n} runs; "
+                f"{thresholds}",
+            ),
+            Claim.below(
+                "regime_form",
+                "theorem's regime: resolved intervals breaking the bound's form (more than "
+                "3, or 3 not as two ends + one inside)",
+                f"{_REF}, main theorem (3 only as two ends + one inside)",
+                float(sum(r["violations"] for r in regime)),
+                0.5,
+                seeds=n,
+                certificate=certificate,
+                on_fail="inconclusive",
+                readings=_sensitivity_readings(spec, regime, "sens_bad", lambda v: v == 0),
+                note=f"of {intervals} resolved intervals; a violation is a knot at one end and two "
+                f"inside, or a fourth knot; {thresholds}"
+                + (
+                    f". {jittery} of them in runs whose most-knots count changed between 3/4 of "
+                    "the run and the end (batch-1 SGD jitters about the minimiser), and the count "
+                    "moves with the resolution (readings: a knot within 0.5–1 % of a sample counts "
+                    "inside at the finest): a violation that neither persists in time nor survives "
+                    "the resolution cannot discriminate, so a failure is judged inconclusive"
+                    if sum(r["violations"] for r in regime)
+                    else ""
+                ),
+            ),
+            Claim.below(
+                "regime_no_curvature_off_knots",
+                "theorem's regime: f'' = 0 away from the knots — largest "
+                "fraction of the variation of f' outside the effective knots",
+                f"{_REF}, f'' vanishes except at the knots",
+                float(max(r["away"] for r in regime)),
+                0.05,
+                seeds=n,
+                certificate=certificate,
+                note="the network is piecewise linear; this is the delta-slope mass left outside "
+                "the counted knots at resolution tol",
+            ),
         ]
     # Outside the theorem. With λ = 0 and noise, exp(−βΨ) is not normalisable (Ψ is
     # constant along inactive directions), so there is no stationary state to converge
     # to: the census there is a snapshot at the common time, judged as such.
     lam0_noisy = [r for r in ok if r["lam"] == 0 and r["inv_beta"] > 0]
     if lam0_noisy:
-        claims.append(Claim(
-            "outside_lam0_noise", "λ = 0 with noise (β⁻¹ > 0): resolved intervals breaking the bound, at the "
-            "common time", f"{_REF}, §7 (Fig. 7)", float(sum(r["violations"] for r in lam0_noisy)), "—",
-            "not judged", "inconclusive", seeds=len(lam0_noisy),
-            note=f"no stationary state: with λ = 0 the Gibbs density exp(−βΨ) is not normalisable (Ψ does not grow "
-                 f"along the directions where the neuron is inactive), so the particles keep spreading and the count "
-                 f"depends on the time; the paper does not claim the bound there (β⁻¹ = 0.005 'still rather smooth'). "
-                 f"{sum(r['intervals'] for r in lam0_noisy)} intervals in {len(lam0_noisy)} runs; most knots in one "
-                 f"interval {max(r['max_total'] for r in lam0_noisy)}; {time_text}"))
+        claims.append(
+            Claim(
+                "outside_lam0_noise",
+                "λ = 0 with noise (β⁻¹ > 0): resolved intervals breaking the bound, at the "
+                "common time",
+                f"{_REF}, §7 (Fig. 7)",
+                float(sum(r["violations"] for r in lam0_noisy)),
+                "—",
+                "not judged",
+                "inconclusive",
+                seeds=len(lam0_noisy),
+                note="no stationary state: with λ = 0 the Gibbs density exp(−βΨ) is not "
+                "normalisable (Ψ does not grow along the directions where the neuron is inactive), "
+                "so the particles keep spreading and the count depends on the time; the paper does "
+                "not claim the bound there (β⁻¹ = 0.005 'still rather smooth'). "
+                f"{sum(r['intervals'] for r in lam0_noisy)} intervals in {len(lam0_noisy)} runs; "
+                f"most knots in one interval {max(r['max_total'] for r in lam0_noisy)}; "
+                f"{time_text}",
+            )
+        )
     plain = [r for r in ok if r["lam"] == 0 and r["inv_beta"] == 0]
     if plain:
-        claims.append(Claim.below(
-            "outside_plain_sgd", "(β⁻¹, λ) = (0, 0), plain SGD: resolved intervals breaking the bound (the "
-            "predictor is piecewise linear, Fig. 7c)", f"{_REF}, §7 (Fig. 7c)",
-            float(sum(r["violations"] for r in plain)), 0.5, seeds=len(plain), on_fail="setting-dependent",
-            readings=_sensitivity_readings(spec, plain, "sens_bad", lambda v: v == 0),
-            note=f"outside the theorem (λ = 0): SGD converges to an interpolant that depends on the initialisation, "
-                 f"and the paper fixes no threshold for a knot (its Fig. 7c is a plot): the count moves with the "
-                 f"thresholds (readings; {int(sum(np.sum([r['sens_bad'] for r in plain], axis=0)[:, -1]))} "
-                 f"violations in all at min_fraction = {spec.sensitivity_min[-1]:g} over the three tol); "
-                 f"{sum(r['intervals'] for r in plain)} intervals in {len(plain)} runs; most knots in one interval "
-                 f"{max(r['max_total'] for r in plain)}; largest off-knot fraction "
-                 f"{max(r['away'] for r in plain):.3g}; {time_text}"))
+        claims.append(
+            Claim.below(
+                "outside_plain_sgd",
+                "(β⁻¹, λ) = (0, 0), plain SGD: resolved intervals breaking the bound (the "
+                "predictor is piecewise linear, Fig. 7c)",
+                f"{_REF}, §7 (Fig. 7c)",
+                float(sum(r["violations"] for r in plain)),
+                0.5,
+                seeds=len(plain),
+                on_fail="setting-dependent",
+                readings=_sensitivity_readings(spec, plain, "sens_bad", lambda v: v == 0),
+                note="outside the theorem (λ = 0): SGD converges to an interpolant that depends on "
+                "the initialisation, and the paper fixes no threshold for a knot (its Fig. 7c is a "
+                "plot): the count moves with the thresholds (readings; "
+                f"{int(sum(np.sum([r['sens_bad'] for r in plain], axis=0)[:, -1]))} violations in "
+                f"all at min_fraction = {spec.sensitivity_min[-1]:g} over the three tol); "
+                f"{sum(r['intervals'] for r in plain)} intervals in {len(plain)} runs; most knots "
+                f"in one interval {max(r['max_total'] for r in plain)}; largest off-knot fraction "
+                f"{max(r['away'] for r in plain):.3g}; {time_text}",
+            )
+        )
     # "The solution becomes increasingly piecewise linear as the noise decreases" (§7).
     for cid, hot, cold, ref, why in (
-            ("smoother_with_noise_lam0", (0.005, 0.0), (0.0, 0.0), "§7, Fig. 7 (a) against (c)",
-             "λ = 0 with noise has no stationary state: compared at the common time"),
-            ("smoother_with_noise_lam003", (0.01, 0.003), (0.0, 0.003), "§7, Fig. 8 (a) against (c)", "")):
+        (
+            "smoother_with_noise_lam0",
+            (0.005, 0.0),
+            (0.0, 0.0),
+            "§7, Fig. 7 (a) against (c)",
+            "λ = 0 with noise has no stationary state: compared at the common time",
+        ),
+        (
+            "smoother_with_noise_lam003",
+            (0.01, 0.003),
+            (0.0, 0.003),
+            "§7, Fig. 8 (a) against (c)",
+            "",
+        ),
+    ):
         if hot in spec.pairs and cold in spec.pairs:
             mean, se, k = _paired_gap(ok, "away", hot, cold)
-            claims.append(Claim.judged(
-                cid, f"noise makes the predictor less piecewise linear: off-knot fraction of the variation of f' at "
-                f"(β⁻¹, λ) = {hot} minus at {cold}, paired over runs", f"{_REF}, {ref}", mean,
-                "> 0", "mean > 2 standard errors", bool(k >= 2 and mean > 2 * se), seeds=k,
-                interval=(mean - 2 * se, mean + 2 * se), on_fail="inconclusive",
-                note=f"mean {mean:.3g} ± {se:.2g} (standard error) over {k} paired runs; {why + '; ' if why else ''}"
-                     f"{thresholds}"))
+            claims.append(
+                Claim.judged(
+                    cid,
+                    "noise makes the predictor less piecewise linear: off-knot fraction of the "
+                    f"variation of f' at (β⁻¹, λ) = {hot} minus at {cold}, paired over runs",
+                    f"{_REF}, {ref}",
+                    mean,
+                    "> 0",
+                    "mean > 2 standard errors",
+                    bool(k >= 2 and mean > 2 * se),
+                    seeds=k,
+                    interval=(mean - 2 * se, mean + 2 * se),
+                    on_fail="inconclusive",
+                    note=f"mean {mean:.3g} ± {se:.2g} (standard error) over {k} paired runs; "
+                    f"{why + '; ' if why else ''}{thresholds}",
+                )
+            )
     return claims
 
 
@@ -896,8 +1378,13 @@ def two_point_bounds(lam: float) -> dict:
     f* = 0.2|x|, its ρ* of eq. 6.3), ``printed`` λ/5 (what eq. 6.4 prints for it, with
     M(ρ*) = 2/5) and ``linear`` 2λ − λ²/2 (the best affine fit).
     """
-    return {"exact": 4 * lam / math.sqrt(101) - 2 * lam ** 2 / 101, "abs_family": 0.4 * lam - lam ** 2 / 50,
-            "paper": 0.4 * lam, "printed": 0.2 * lam, "linear": 2 * lam - lam ** 2 / 2}
+    return {
+        "exact": 4 * lam / math.sqrt(101) - 2 * lam**2 / 101,
+        "abs_family": 0.4 * lam - lam**2 / 50,
+        "paper": 0.4 * lam,
+        "printed": 0.2 * lam,
+        "linear": 2 * lam - lam**2 / 2,
+    }
 
 
 def _knot_centre(net, sign) -> float:
@@ -918,58 +1405,113 @@ def _two_point_row(traj, data, lam, average_last) -> dict:
     net = traj.network
     found = _knots.clusters(net, data, 0.05, 0.01)
     eff = found.position[found.effective]
-    return dict(F=F, knot_pos=_knot_centre(net, 1.0), knot_neg=_knot_centre(net, -1.0), n_effective=int(eff.size),
-                min_distance_to_samples=float(np.min(10 - np.abs(eff))) if eff.size else float("nan"),
-                f_minus=float(net(-10.0)), f_plus=float(net(10.0)), f0=float(net(0.0)))
+    return dict(
+        F=F,
+        knot_pos=_knot_centre(net, 1.0),
+        knot_neg=_knot_centre(net, -1.0),
+        n_effective=int(eff.size),
+        min_distance_to_samples=float(np.min(10 - np.abs(eff))) if eff.size else float("nan"),
+        f_minus=float(net(-10.0)),
+        f_plus=float(net(10.0)),
+        f0=float(net(0.0)),
+    )
 
 
-_PRINTED_PAIR = np.array([[math.sqrt(0.4), math.sqrt(0.4), 0.0], [math.sqrt(0.4), -math.sqrt(0.4), 0.0]])
+_PRINTED_PAIR = np.array(
+    [[math.sqrt(0.4), math.sqrt(0.4), 0.0], [math.sqrt(0.4), -math.sqrt(0.4), 0.0]]
+)
 """The paper's ρ* (6.3) for f* = 0.2|x|: half the mass at (a, w, b) = (√0.4, ±√0.4, 0)."""
 
 
-@register("shevchenko2022.two_point",
-          "Two samples (±10, 2): the SGD solution has knots strictly inside the interval, and F beats any linear fit",
-          quick=TwoPointSpec(),
-          full=TwoPointSpec(width=1000, epochs=50_000, average_last=40, seeds=tuple(range(10))))
-def run_two_point(spec: TwoPointSpec) -> ExperimentResult:
+_TWO_POINT_X = np.linspace(-12, 12, 1201)
+"""Where the figure of :func:`run_two_point` draws the end predictors."""
+
+
+def _measure_two_point(spec: TwoPointSpec):
+    """Every setting (λ, β⁻¹) over every seed: the time-averaged β = ∞ free energy, the
+    knot centres, the effective knots and f at −10, 0, 10; the first seed's end
+    predictor and knots (for the figure); F∞ and M of the paper's ρ* (6.3), exactly."""
     import xarray as xr
 
-    from .._gibbs import network_from_theta
     from ..train import train_many
 
-    data = Dataset([-10.0, 10.0], [2.0, 2.0])
+    data = Dataset(np.array([-10.0, 10.0]), np.array([2.0, 2.0]))
     steps = spec.epochs * len(data)
     inits = [shevchenko_init(spec.width, spec.init_scale, seed=seed) for seed in spec.seeds]
     settings = [(spec.lam, ib) for ib in spec.inv_betas] + [(lam, 0.0) for lam in spec.other_lams]
     rows, nets = [], []
     for lam, inv_beta in settings:
-        trajs = train_many(inits, data, steps=steps, record_every=max(1, steps // 50), seed=list(spec.seeds),
-                           workers=spec.workers, **shevchenko_train_kwargs(spec.step, inv_beta, lam, spec.width))
+        trajs = train_many(
+            inits,
+            data,
+            steps=steps,
+            record_every=max(1, steps // 50),
+            seed=list(spec.seeds),
+            workers=spec.workers,
+            **shevchenko_train_kwargs(spec.step, inv_beta, lam, spec.width),
+        )
         rows.append([_two_point_row(t, data, lam, spec.average_last) for t in trajs])
         nets.append(trajs[0].network)
     keys = list(rows[0][0])
     labels = [f"λ={lam:g}, β⁻¹={ib:g}" for lam, ib in settings]
     bounds = two_point_bounds(spec.lam)
-    ds = xr.Dataset({k: (("setting", "seed"), [[r[k] for r in row] for row in rows]) for k in keys},
-                    coords={"setting": labels, "seed": list(spec.seeds), "lam": ("setting", [s[0] for s in settings]),
-                            "inv_beta": ("setting", [s[1] for s in settings])},
-                    attrs={**{f"F_{k}": v for k, v in bounds.items()}, "lam_main": spec.lam, "step": spec.step,
-                           "width": spec.width})
+    printed = free_energy(network_from_theta(_PRINTED_PAIR), data, spec.lam, 0.0)
+    ds = xr.Dataset(
+        {k: (("setting", "seed"), [[r[k] for r in row] for row in rows]) for k in keys},
+        coords={
+            "setting": labels,
+            "seed": list(spec.seeds),
+            "lam": ("setting", [s[0] for s in settings]),
+            "inv_beta": ("setting", [s[1] for s in settings]),
+        },
+        attrs={
+            **{f"F_{k}": v for k, v in bounds.items()},
+            "lam_main": spec.lam,
+            "step": spec.step,
+            "width": spec.width,
+            "F_printed_rho_star": printed.value,
+            "M_printed_rho_star": printed.penalty,
+        },
+    )
+    ds["f_first_seed"] = (("setting", "x_plot"), [net(_TWO_POINT_X) for net in nets])
+    ds["knot_first_seed"] = ("neuron", nets[0].knots)
+    ds["abs_delta_slope_first_seed"] = ("neuron", np.abs(nets[0].delta_slopes))
+    return ds.assign_coords(x_plot=_TWO_POINT_X)
+
+
+def _draw_two_point(ds, spec: TwoPointSpec) -> dict:
+    """The first seed's end predictors against the exact β = ∞ minimiser, and its knot
+    mass near 0 (β = ∞, λ = ``spec.lam``)."""
+    data = Dataset(np.array([-10.0, 10.0]), np.array([2.0, 2.0]))
     fig, axes = new_figure(2, 1, size=(5.0, 4.0))
-    xs = np.linspace(-12, 12, 1201)
-    for label, net in zip(labels, nets):
-        axes[0, 0].plot(xs, net(xs), label=f"SGD, {label}")
+    xs = ds["x_plot"].values
+    for label, f in zip(ds["setting"].values, ds["f_first_seed"].values):
+        axes[0, 0].plot(xs, f, label=f"SGD, {label}")
     t = 1 - spec.lam / math.sqrt(101)
-    axes[0, 0].plot(xs, t * (2 / 101) * (np.maximum(10 * xs + 1, 0) + np.maximum(1 - 10 * xs, 0)), "k--", lw=0.8,
-                    label=f"exact β = ∞ minimiser, λ = {spec.lam:g}")
+    axes[0, 0].plot(
+        xs,
+        t * (2 / 101) * (np.maximum(10 * xs + 1, 0) + np.maximum(1 - 10 * xs, 0)),
+        "k--",
+        lw=0.8,
+        label=f"exact β = ∞ minimiser, λ = {spec.lam:g}",
+    )
     axes[0, 0].plot(data.x, data.y, "x", color="C3", ms=8, mew=2)
     axes[0, 0].legend(fontsize="small")
-    e, mu = nets[0].knots, np.abs(nets[0].delta_slopes)
+    e, mu = ds["knot_first_seed"].values, ds["abs_delta_slope_first_seed"].values
     keep = np.isfinite(e) & (np.abs(e) < 1)
     axes[0, 1].hist(e[keep], bins=80, weights=mu[keep], color="C2")
     axes[0, 1].set_xlabel("knot −b/w (|delta-slope| weighted)")
     axes[0, 1].set_title(f"knot mass near 0, β = ∞, λ = {spec.lam:g}")
+    return {"two_point": fig}
 
+
+def _judge_two_point(ds, spec: TwoPointSpec) -> tuple:
+    """The claims of :func:`run_two_point`, from its dataset alone."""
+    settings = list(zip(ds["lam"].values, ds["inv_beta"].values))
+    keys = [k for k, v in ds.data_vars.items() if v.dims == ("setting", "seed")]
+    rows = [[{k: ds[k].values[i, j] for k in keys} for j in range(ds.sizes["seed"])]
+            for i in range(ds.sizes["setting"])]
+    bounds = two_point_bounds(spec.lam)
     main = rows[0]                                    # λ = spec.lam, first β⁻¹ (plain SGD)
     n = len(spec.seeds)
 
@@ -979,75 +1521,183 @@ def run_two_point(spec: TwoPointSpec) -> ExperimentResult:
     F = vals(main, "F")
     pos = vals(main, "knot_pos")
     plain = [(lam, row) for (lam, ib), row in zip(settings, rows) if ib == 0]
-    exact_text = ("exact computation: for every λ ∈ (0, √101) the β = ∞ minimiser is "
-                  "(1 − λ/√101)(2/101)((10x + 1)₊ + (1 − 10x)₊), knots at ±1/10, F* = 4λ/√101 − 2λ²/101 (module "
-                  "docstring; an independent minimisation in tests/test_shevchenko2022.py)")
-    sgd_text = (f"; the SGD end states (β = ∞, λ = {spec.lam:g}, {n} seeds) reach F = {F.mean():.5g} against the exact "
-                f"{bounds['exact']:.5g}")
-    printed_net = network_from_theta(_PRINTED_PAIR)
-    printed_F = free_energy(printed_net, data, spec.lam, 0.0)
+    exact_text = (
+        "exact computation: for every λ ∈ (0, √101) the β = ∞ minimiser is (1 − "
+        "λ/√101)(2/101)((10x + 1)₊ + (1 − 10x)₊), knots at ±1/10, F* = 4λ/√101 − 2λ²/101 (module "
+        "docstring; an independent minimisation in tests/test_shevchenko2022.py)"
+    )
+    sgd_text = (
+        f"; the SGD end states (β = ∞, λ = {spec.lam:g}, {n} seeds) reach F = {F.mean():.5g} "
+        f"against the exact {bounds['exact']:.5g}"
+    )
+    printed_value = float(ds.attrs["F_printed_rho_star"])
+    printed_penalty = float(ds.attrs["M_printed_rho_star"])
     claims = [
-        Claim.above("knots_inside", "the effective knots are strictly inside (−10, 10): distance of the nearest one "
-                    "to a sample, smallest over seeds", f"{_REF}, two-point example (§6)",
-                    float(np.nanmin(vals(main, "min_distance_to_samples"))), 5.0, seeds=n,
-                    note=f"effective clusters per seed {vals(main, 'n_effective').tolist()}; knot mass at "
-                         f"{pos.mean():.4g} (w > 0) and {vals(main, 'knot_neg').mean():.4g} (w < 0), mean over seeds"),
-        Claim.close("knot_at_zero", "the β = ∞ solution is the printed f* = 0.2|x| (ρ* of eq. 6.3), its knot at 0: "
-                    "|μ|-weighted median knot of the neurons with w > 0, mean over seeds", f"{_REF}, §6 (6.3), Fig. 6",
-                    float(pos.mean()), 0.0, 0.02, seeds=n, interval=_mean_interval(pos),
-                    readings=tuple(Reading(f"β = ∞, λ = {lam:g}" + (" (Fig. 6b's setting)" if lam == 0 else ""),
-                                           float(vals(row, "knot_pos").mean()),
-                                           bool(abs(vals(row, "knot_pos").mean()) <= 0.02)) for lam, row in plain)
-                    + (Reading("bias not penalised (not the paper's objective: §8 penalises b): the infimum of F∞ is "
-                               "0, approached by the constant 2 (w = 0, a → 0, b → ∞): no knot", float("nan"), False),),
-                    certificate=exact_text + sgd_text,
-                    mechanism="(6.3) puts both neurons' knots at 0 (b = 0), the cheapest representation of 0.2|x| "
-                              "when b is free; but the paper penalises b (eq. 3.2, §8), a neuron costs a² + w² + b², "
-                              "and the cheapest neuron adding to f(10) has (w, b) ∝ (10, 1), the direction maximising "
-                              "(10w + b)₊ on the unit circle (value √101 per unit norm, against 10 with the knot at "
-                              "0): knot at −1/10, and +1/10 for x = −10 (on penalised biases changing the minimisers, "
-                              "cf. Boursier & Flammarion, NeurIPS 2023). At λ = 0 (Fig. 6b) nothing selects a "
-                              "minimiser: SGD from a small initialisation spreads the knot mass over about ±0.4, "
-                              "centred near ∓1/10. The paper uses f* only as a witness that no linear fit is "
-                              "optimal, which stays true (claims knots_inside, beats_linear)",
-                    note=f"per seed {np.array2string(pos, precision=4)}; f(0) = {vals(main, 'f0').mean():.4g} (f*: 0), "
-                         f"f(10) = {vals(main, 'f_plus').mean():.4g}"),
-        Claim.below("f_star_printed", "F∞ at the β = ∞ minimum is at most λ/5, as printed for f* (eq. 6.4: "
-                    "M(ρ*) = 2/5, F∞(ρ*) = λ/5): time-averaged F of SGD, mean over seeds",
-                    f"{_REF}, §6 (6.4), (6.13)", float(F.mean()), bounds["printed"] + 0.002, seeds=n,
-                    interval=_mean_interval(F),
-                    readings=tuple(Reading(f"SGD, β = ∞, λ = {lam:g}", float(vals(row, "F").mean()),
-                                           bool(vals(row, "F").mean() < 0.2 * lam + 0.002))
-                                   for lam, row in plain if lam > 0)
-                    + (Reading(f"exact: F∞ of the paper's ρ* (6.3), λ = {spec.lam:g} (M(ρ*) = "
-                               f"{printed_F.penalty:.4g})", printed_F.value, printed_F.value < bounds["printed"]),
-                       Reading(f"exact: the minimum over all ρ, λ = {spec.lam:g}", bounds["exact"],
-                               bounds["exact"] < bounds["printed"])),
-                    certificate=exact_text + sgd_text,
-                    mechanism="(6.4) halves M(ρ*): each atom of (6.3) that interpolates has a² + w² = 4/5 "
-                              "(a·w = 2/5 per side, and a² + w² + b² ≥ 2|a|·‖(w, b)‖), so F∞(ρ*) = 2λ/5, and the "
-                              "minimum over all ρ, 4λ/√101 − 2λ²/101, exceeds λ/5 for every λ ∈ (0, 1]. The "
-                              "conclusion (6.6) survives: a linear fit costs at least 2λ − λ²/2 > 2λ/5",
-                    note="(at λ = 0 every interpolant has F∞ = 0 and the statement is empty; not a reading)"),
-        Claim.below("beats_linear", "F (β = ∞ part, time-averaged) far below any linear fit's 2λ − λ²/2, largest "
-                    "over seeds", f"{_REF}, two-point example (6.6)", float(F.max()), bounds["linear"], seeds=n),
-        Claim.close("knots_at_tenth", "knot location derived here: −1/10 (w > 0) — and +1/10 (w < 0) by symmetry; "
-                    "mean over seeds", "relu1d derivation (bias penalised; module docstring)", float(pos.mean()), -0.1,
-                    0.01, seeds=n, interval=_mean_interval(pos),
-                    readings=tuple(Reading(f"β = ∞, λ = {lam:g}", float(vals(row, "knot_pos").mean()),
-                                           bool(abs(vals(row, "knot_pos").mean() + 0.1) <= 0.01))
-                                   for lam, row in plain if lam > 0),
-                    note=f"w < 0 knot at {vals(main, 'knot_neg').mean():.4g}; with β⁻¹ = {spec.inv_betas[-1]:g}: "
-                         f"{vals(rows[len(spec.inv_betas) - 1], 'knot_pos').mean():.4g} and "
-                         f"{vals(rows[len(spec.inv_betas) - 1], 'knot_neg').mean():.4g}"),
-        Claim.close("f_exact_minimum", "F against the exact β = ∞ minimum 4λ/√101 − 2λ²/101, mean over seeds",
-                    "relu1d derivation (bias penalised; module docstring)", float(F.mean()), bounds["exact"], 0.002,
-                    seeds=n, interval=_mean_interval(F),
-                    note=f"0.2|x| family: {bounds['abs_family']:.5g}; the paper's f* = 0.2|x|: {bounds['paper']:.5g} "
-                         f"(printed λ/5 = {bounds['printed']:.5g}); the excess is the jitter of batch-1 SGD at step "
-                         f"{spec.step}"),
-        Claim.below("beats_abs_family", "F below 2λ/5 − λ²/50, the best multiple of the paper's 0.2|x|, largest "
-                    "over seeds", "relu1d derivation (bias penalised; module docstring)", float(F.max()),
-                    bounds["abs_family"], seeds=n),
+        Claim.above(
+            "knots_inside",
+            "the effective knots are strictly inside (−10, 10): distance of the nearest one "
+            "to a sample, smallest over seeds",
+            f"{_REF}, two-point example (§6)",
+            float(np.nanmin(vals(main, "min_distance_to_samples"))),
+            5.0,
+            seeds=n,
+            note=f"effective clusters per seed {vals(main, 'n_effective').tolist()}; knot mass at "
+            f"{pos.mean():.4g} (w > 0) and {vals(main, 'knot_neg').mean():.4g} (w < 0), mean over "
+            "seeds",
+        ),
+        Claim.close(
+            "knot_at_zero",
+            "the β = ∞ solution is the printed f* = 0.2|x| (ρ* of eq. 6.3), its knot at 0: "
+            "|μ|-weighted median knot of the neurons with w > 0, mean over seeds",
+            f"{_REF}, §6 (6.3), Fig. 6",
+            float(pos.mean()),
+            0.0,
+            0.02,
+            seeds=n,
+            interval=_mean_interval(pos),
+            readings=tuple(
+                Reading(
+                    f"β = ∞, λ = {lam:g}" + (" (Fig. 6b's setting)" if lam == 0 else ""),
+                    float(vals(row, "knot_pos").mean()),
+                    bool(abs(vals(row, "knot_pos").mean()) <= 0.02),
+                )
+                for lam, row in plain
+            )
+            + (
+                Reading(
+                    "bias not penalised (not the paper's objective: §8 penalises b): the infimum "
+                    "of F∞ is 0, approached by the constant 2 (w = 0, a → 0, b → ∞): no knot",
+                    float("nan"),
+                    False,
+                ),
+            ),
+            certificate=exact_text + sgd_text,
+            mechanism="(6.3) puts both neurons' knots at 0 (b = 0), the cheapest representation of "
+            "0.2|x| when b is free; but the paper penalises b (eq. 3.2, §8), a neuron costs a² + "
+            "w² + b², and the cheapest neuron adding to f(10) has (w, b) ∝ (10, 1), the direction "
+            "maximising (10w + b)₊ on the unit circle (value √101 per unit norm, against 10 with "
+            "the knot at 0): knot at −1/10, and +1/10 for x = −10 (on penalised biases changing "
+            "the minimisers, cf. Boursier & Flammarion, NeurIPS 2023). At λ = 0 (Fig. 6b) nothing "
+            "selects a minimiser: SGD from a small initialisation spreads the knot mass over about "
+            "±0.4, centred near ∓1/10. The paper uses f* only as a witness that no linear fit is "
+            "optimal, which stays true (claims knots_inside, beats_linear)",
+            note=f"per seed {np.array2string(pos, precision=4)}; f(0) = "
+            f"{vals(main, 'f0').mean():.4g} (f*: 0), f(10) = {vals(main, 'f_plus').mean():.4g}",
+        ),
+        Claim.below(
+            "f_star_printed",
+            "F∞ at the β = ∞ minimum is at most λ/5, as printed for f* (eq. 6.4: "
+            "M(ρ*) = 2/5, F∞(ρ*) = λ/5): time-averaged F of SGD, mean over seeds",
+            f"{_REF}, §6 (6.4), (6.13)",
+            float(F.mean()),
+            bounds["printed"] + 0.002,
+            seeds=n,
+            interval=_mean_interval(F),
+            readings=tuple(
+                Reading(
+                    f"SGD, β = ∞, λ = {lam:g}",
+                    float(vals(row, "F").mean()),
+                    bool(vals(row, "F").mean() < 0.2 * lam + 0.002),
+                )
+                for lam, row in plain
+                if lam > 0
+            )
+            + (
+                Reading(
+                    f"exact: F∞ of the paper's ρ* (6.3), λ = {spec.lam:g} (M(ρ*) = "
+                    f"{printed_penalty:.4g})",
+                    printed_value,
+                    printed_value < bounds["printed"],
+                ),
+                Reading(
+                    f"exact: the minimum over all ρ, λ = {spec.lam:g}",
+                    bounds["exact"],
+                    bounds["exact"] < bounds["printed"],
+                ),
+            ),
+            certificate=exact_text + sgd_text,
+            mechanism="(6.4) halves M(ρ*): each atom of (6.3) that interpolates has a² + w² = 4/5 "
+            "(a·w = 2/5 per side, and a² + w² + b² ≥ 2|a|·‖(w, b)‖), so F∞(ρ*) = 2λ/5, and the "
+            "minimum over all ρ, 4λ/√101 − 2λ²/101, exceeds λ/5 for every λ ∈ (0, 1]. The "
+            "conclusion (6.6) survives: a linear fit costs at least 2λ − λ²/2 > 2λ/5",
+            note="(at λ = 0 every interpolant has F∞ = 0 and the statement is empty; not a "
+            "reading)",
+        ),
+        Claim.below(
+            "beats_linear",
+            "F (β = ∞ part, time-averaged) far below any linear fit's 2λ − λ²/2, largest over "
+            "seeds",
+            f"{_REF}, two-point example (6.6)",
+            float(F.max()),
+            bounds["linear"],
+            seeds=n,
+        ),
+        Claim.close(
+            "knots_at_tenth",
+            "knot location derived here: −1/10 (w > 0) — and +1/10 (w < 0) by symmetry; "
+            "mean over seeds",
+            "relu1d derivation (bias penalised; module docstring)",
+            float(pos.mean()),
+            -0.1,
+            0.01,
+            seeds=n,
+            interval=_mean_interval(pos),
+            readings=tuple(
+                Reading(
+                    f"β = ∞, λ = {lam:g}",
+                    float(vals(row, "knot_pos").mean()),
+                    bool(abs(vals(row, "knot_pos").mean() + 0.1) <= 0.01),
+                )
+                for lam, row in plain
+                if lam > 0
+            ),
+            note=f"w < 0 knot at {vals(main, 'knot_neg').mean():.4g}; with β⁻¹ = "
+            f"{spec.inv_betas[-1]:g}: {vals(rows[len(spec.inv_betas) - 1], 'knot_pos').mean():.4g} "
+            f"and {vals(rows[len(spec.inv_betas) - 1], 'knot_neg').mean():.4g}",
+        ),
+        Claim.close(
+            "f_exact_minimum",
+            "F against the exact β = ∞ minimum 4λ/√101 − 2λ²/101, mean over seeds",
+            "relu1d derivation (bias penalised; module docstring)",
+            float(F.mean()),
+            bounds["exact"],
+            0.002,
+            seeds=n,
+            interval=_mean_interval(F),
+            note=f"0.2|x| family: {bounds['abs_family']:.5g}; the paper's f* = 0.2|x|: "
+            f"{bounds['paper']:.5g} (printed λ/5 = {bounds['printed']:.5g}); the excess is the "
+            f"jitter of batch-1 SGD at step {spec.step}",
+        ),
+        Claim.below(
+            "beats_abs_family",
+            "F below 2λ/5 − λ²/50, the best multiple of the paper's 0.2|x|, largest over seeds",
+            "relu1d derivation (bias penalised; module docstring)",
+            float(F.max()),
+            bounds["abs_family"],
+            seeds=n,
+        ),
     ]
-    return ExperimentResult(ds, {"two_point": fig}, claims)
+    return tuple(claims)
+
+
+@register(
+    "shevchenko2022.two_point",
+    "Two samples (±10, 2): the SGD solution has knots strictly inside the interval, and F beats "
+    "any linear fit",
+    quick=TwoPointSpec(),
+    full=TwoPointSpec(width=1000, epochs=50_000, average_last=40, seeds=tuple(range(10))),
+    judge=_judge_two_point,
+)
+def run_two_point(spec: TwoPointSpec) -> ExperimentResult:
+    """Two samples (±10, 2): knots strictly inside, and F against the exact minimum.
+
+    Runs batch-1 SGD (β = ∞) and a low temperature at λ = ``spec.lam``, and plain SGD at
+    ``spec.other_lams``, over ``spec.seeds``; measures the time-averaged F∞, the knot
+    centres and the effective knots. Claims ``knots_inside``, ``beats_linear`` (the
+    paper's conclusion), ``knot_at_zero`` and ``f_star_printed`` (contradicted: with the
+    bias penalised the minimiser has knots at ±1/10, and (6.4) halves M(ρ*)), and the
+    derived ``knots_at_tenth``, ``f_exact_minimum``, ``beats_abs_family``. Presets:
+    ``quick`` N = 200, 3 seeds; ``full`` N = 1000, 10 seeds.
+    """
+    ds = _measure_two_point(spec)
+    return ExperimentResult(ds, _draw_two_point(ds, spec), _judge_two_point(ds, spec))

@@ -37,25 +37,24 @@ import os
 import sys
 import threading
 import warnings
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, cast
 
 import numpy as np
 
 from .. import _storage
-from .._validation import check_network_and_data, _short, as_choice, as_float_array, as_int, as_real, as_rng
+from .._validation import _short, as_choice, as_float_array, as_int, as_rng, check_network_and_data
 from ..data import Dataset
 from ..network import Network
 from . import _reference
+from ._methods import Method, as_trainable, check_options
 
-__all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged", "TrainingInterrupted",
-           "interrupt_policy", "langevin_noise"]
+__all__ = ["train", "train_many", "Trajectory", "Snapshots", "TrainingDiverged",
+           "TrainingInterrupted", "interrupt_policy", "langevin_noise"]
 
-METHODS = ("gd", "flow", "sgd", "langevin")
-PARAMETERIZATIONS = ("full", "canonical")
-BACKENDS = ("numba", "numpy")
 # Minibatch tables (and the reference backend's Gaussian noise) are drawn in chunks of
 # at most this many numbers (8 MB), which also bounds the steps run between two progress
 # updates.
@@ -84,7 +83,8 @@ class TrainingDiverged(RuntimeError):
         its ``network`` is the state at that record point (finite by construction).
     """
 
-    def __init__(self, message: str, step: int, last_loss: float, lr: float, trajectory: "Trajectory"):
+    def __init__(self, message: str, step: int, last_loss: float, lr: float,
+                 trajectory: Trajectory):
         super().__init__(message)
         self.step = step
         self.last_loss = last_loss
@@ -114,8 +114,8 @@ class TrainingInterrupted(KeyboardInterrupt):
         a run that had not started yet holds step 0 only).
     """
 
-    def __init__(self, message: str, trajectory: "Trajectory | None" = None,
-                 trajectories: "list[Trajectory] | None" = None):
+    def __init__(self, message: str, trajectory: Trajectory | None = None,
+                 trajectories: list[Trajectory] | None = None):
         super().__init__(message)
         self.trajectory = trajectory
         self.trajectories = trajectories
@@ -149,7 +149,9 @@ def interrupt_policy(mode: str):
 
 
 def _interrupt_mode(on_interrupt) -> str:
-    return _ON_INTERRUPT.get() if on_interrupt is None else as_choice(on_interrupt, "on_interrupt", ON_INTERRUPT)
+    if on_interrupt is None:
+        return _ON_INTERRUPT.get()
+    return as_choice(on_interrupt, "on_interrupt", ON_INTERRUPT)
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,8 +239,9 @@ class Trajectory:
 
     def __repr__(self) -> str:
         last = self.loss[-1] if self.loss.size else float("nan")
-        return (f"Trajectory(method={self.method!r}, m={self.network.m}, records={self.steps.size}, "
-                f"snapshots={len(self.snapshots)}, last step={int(self.steps[-1])}, loss={last:.6g}"
+        return (f"Trajectory(method={self.method!r}, m={self.network.m}, "
+                f"records={self.steps.size}, snapshots={len(self.snapshots)}, "
+                f"last step={int(self.steps[-1])}, loss={last:.6g}"
                 f"{', interrupted' if self.interrupted else ''})")
 
     def _repr_html_(self) -> str:
@@ -265,7 +268,8 @@ class Trajectory:
         snap = self.snapshots
         coords = {"step": ("step", snap.steps), "time": ("step", snap.times),
                   "neuron": ("neuron", np.arange(self.network.m)),
-                  "record_step": ("record_step", self.steps), "record_time": ("record_step", self.times)}
+                  "record_step": ("record_step", self.steps),
+                  "record_time": ("record_step", self.times)}
         data_vars = {name: (("step", "neuron"), getattr(snap, name)) for name in "abc"}
         if snap.r is not None:
             data_vars["r"] = (("step", "neuron"), snap.r)
@@ -274,8 +278,8 @@ class Trajectory:
             data_vars["delta"] = (("neuron",), self.delta)
         data_vars["loss"] = (("record_step",), self.loss)
         data_vars["data_loss"] = (("record_step",), self.data_loss)
-        attrs = {"method": self.method, "parameterization": self.parameterization, "alpha": snap.alpha,
-                 "interrupted": int(self.interrupted),
+        attrs = {"method": self.method, "parameterization": self.parameterization,
+                 "alpha": snap.alpha, "interrupted": int(self.interrupted),
                  "options": json.dumps(self.options, default=str),
                  "stats": json.dumps(self.stats, default=str),
                  "provenance": json.dumps(dict(self.network.provenance), default=str)}
@@ -287,30 +291,34 @@ class Trajectory:
         return _storage.write_netcdf(self.to_xarray(), path)
 
     @classmethod
-    def load(cls, path) -> "Trajectory":
+    def load(cls, path) -> Trajectory:
         """Read a file written by :meth:`save`."""
         _need_h5py()
         path = Path(path)
         if not path.is_file():
-            raise ValueError(f"path {str(path)!r} is not a file; expected a NetCDF file written by Trajectory.save")
+            raise ValueError(f"path {str(path)!r} is not a file; expected a NetCDF file written by "
+                             "Trajectory.save")
         try:
             ds = _storage.read_netcdf(path)
         except Exception as exc:  # h5py/h5netcdf/xarray raise OSError, RuntimeError, KeyError, ...
-            why = getattr(exc, "strerror", None) or (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise ValueError(f"{str(path)!r} is not a readable NetCDF file (damaged or truncated?): {why}; "
-                             "expected a file written by Trajectory.save") from None
+            why = (getattr(exc, "strerror", None)
+                   or (str(exc).splitlines() or [type(exc).__name__])[0])
+            raise ValueError(f"{str(path)!r} is not a readable NetCDF file (damaged or "
+                             f"truncated?): {why}; expected a file written by Trajectory.save"
+                             ) from None
         try:
             return cls._from_dataset(ds)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{str(path)!r} has a damaged attribute (not JSON: {exc})") from None
         except ValueError as exc:
-            raise ValueError(f"{str(path)!r}: {exc}; expected a file written by Trajectory.save") from None
+            raise ValueError(f"{str(path)!r}: {exc}; expected a file written by "
+                             "Trajectory.save") from None
         except (KeyError, TypeError, IndexError) as exc:
             raise ValueError(f"{str(path)!r} is damaged or not written by Trajectory.save "
                              f"({type(exc).__name__}: {exc})") from None
 
     @classmethod
-    def _from_dataset(cls, ds) -> "Trajectory":
+    def _from_dataset(cls, ds) -> Trajectory:
         missing = {"a", "b", "c", "loss", "data_loss"} - set(ds.data_vars)
         if missing:
             raise ValueError(f"lacks {sorted(missing)}")
@@ -318,7 +326,8 @@ class Trajectory:
         canonical = "r" in ds.data_vars
         snap = Snapshots(ds["step"].values.astype(np.int64), ds["time"].values, ds["a"].values,
                          ds["b"].values, ds["c"].values, alpha,
-                         ds["r"].values if canonical else None, ds["theta"].values if canonical else None)
+                         ds["r"].values if canonical else None,
+                         ds["theta"].values if canonical else None)
         prov = json.loads(ds.attrs.get("provenance", "{}"))
         net = Network(snap.a[-1], snap.b[-1], snap.c[-1], alpha, prov)
         return cls(net, ds["record_step"].values.astype(np.int64), ds["record_time"].values,
@@ -332,13 +341,15 @@ def _need_h5py() -> None:
     try:
         import h5py  # noqa: F401  (h5netcdf's backend for writing NetCDF-4)
     except ImportError:
-        raise ImportError("Trajectory.save/load need h5py (the backend of h5netcdf): pip install h5py") from None
+        raise ImportError("Trajectory.save/load need h5py (the backend of h5netcdf): "
+                          "pip install h5py") from None
 
 
 # ----------------------------------------------------------------------------- configuration
 @dataclass
 class _Config:
-    method: str
+    method: str           # the method's name (its kind)
+    method_object: Method
     lr: float
     lr_eff: float
     steps: int
@@ -360,23 +371,12 @@ class _Config:
     options: dict
 
 
-def _as_trainable(trainable, parameterization: str) -> tuple[tuple, str]:
-    allowed = "abc" if parameterization == "full" else "rt"
-    if not isinstance(trainable, str):
-        raise TypeError(f"trainable must be a string such as 'abc' or 'c', got {_short(trainable)}")
-    if parameterization == "canonical" and trainable == "abc":
-        trainable = "rt"
-    if (not trainable or len(set(trainable)) != len(trainable)
-            or any(ch not in allowed for ch in trainable)):
-        extra = (" (with parameterization='canonical': 'r', 't' for θ, or 'rt'; 'abc' means 'rt')"
-                 if parameterization == "canonical" else "")
-        raise ValueError(f"trainable must be a non-empty subset of {allowed!r} without repeats{extra}; "
-                         f"got {trainable!r}")
-    flags = tuple(ch in trainable for ch in allowed)
-    return flags, "".join(ch for ch in allowed if ch in trainable)
+# the trained-parameter flags (imported by _flow)
+_as_trainable = as_trainable
 
 
-def _require_training_memory(m: int, steps: int, record_every, record, max_snapshots, parameterization) -> None:
+def _require_training_memory(m: int, steps: int, record_every, record, max_snapshots,
+                             parameterization) -> None:
     """Refuse up front a run whose records or snapshots cannot fit in memory (instead of
     a MemoryError, or the OOM killer, part-way through)."""
     from ..network import require_memory
@@ -392,9 +392,10 @@ def _require_training_memory(m: int, steps: int, record_every, record, max_snaps
     # per record point: step, time, loss, data_loss, masks and slots; per snapshot: the
     # kept parameters; and the state, its copies and the kernels' work arrays
     need = 48 * n_records + 8 * m * (names * n_kept + 12)
-    require_memory(need, f"training m = {m:,} neurons for {steps:,} steps with {n_records:,} record points "
-                   f"and {n_kept:,} snapshots", "record less often (record_every, record='log'), keep fewer "
-                   "snapshots (max_snapshots) or use fewer neurons or steps")
+    require_memory(need, f"training m = {m:,} neurons for {steps:,} steps with {n_records:,} "
+                   f"record points and {n_kept:,} snapshots", "record less often (record_every, "
+                   "record='log'), keep fewer snapshots (max_snapshots) or use fewer neurons or "
+                   "steps")
 
 
 def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.ndarray, np.ndarray]:
@@ -409,11 +410,8 @@ def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.nd
         else:
             num = max(2, int(math.ceil(_LOG_POINTS_PER_DECADE * math.log10(steps))) + 1)
             points = np.round(np.geomspace(1, steps, num)).astype(np.int64)
-    else:
-        arr = as_float_array(record, "record")
-        if np.any(arr != np.round(arr)) or np.any(arr < 0) or np.any(arr > steps):
-            raise ValueError(f"record must be None, 'log' or integer steps in [0, steps={steps}]; got {_short(record)}")
-        points = arr.astype(np.int64)
+    else:  # integer steps in [0, steps], checked by check_options
+        points = as_float_array(record, "record").astype(np.int64)
     points = np.unique(np.concatenate(([0], points, [steps])))
     n = points.size
     if max_snapshots is None or n <= max_snapshots:
@@ -423,64 +421,41 @@ def _record_plan(steps: int, record_every, record, max_snapshots) -> tuple[np.nd
     return points, keep
 
 
-def _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
-               record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,
-               tv_penalty, max_snapshots, backend) -> _Config:
+def _configure(net, data, *, progress, **options) -> _Config:
+    """Check ``train``'s options (:func:`._methods.check_options`, the check the TOML spec
+    uses too) and those that depend on the network and data; the run's settings."""
     check_network_and_data(net, data)
-    as_choice(method, "method", METHODS)
-    lr = as_real(lr, "lr", positive=True)
-    steps = as_int(steps, "steps", minimum=0)
-    as_choice(parameterization, "parameterization", PARAMETERIZATIONS)
-    flags, names = _as_trainable(trainable, parameterization)
-    weight_decay = as_real(weight_decay, "weight_decay", nonnegative=True)
-    temperature = as_real(temperature, "temperature", nonnegative=True)
-    if temperature > 0 and method != "langevin":
-        raise ValueError(f"temperature = {temperature} > 0 needs method='langevin'; method={method!r} has no noise")
     s = data.s
-    if batch_size is not None:
-        batch_size = as_int(batch_size, "batch_size", minimum=1)
-        if batch_size > s:
-            raise ValueError(f"batch_size must be between 1 and the number of samples s = {s}; got {batch_size}")
-        if method in ("gd", "flow") and batch_size != s:
-            raise ValueError(f"batch_size = {batch_size} needs method='sgd' or 'langevin'; "
-                             f"method={method!r} always uses all {s} samples (leave batch_size=None)")
-    if batch_size == s:
-        batch_size = None
+    opt = check_options(s=s, **options)
+    method = opt["method_object"]
+    batch_size = method._batch(s)
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress must be True or False, got {_short(progress)}")
-    rtol = as_real(rtol, "rtol", positive=True)
-    atol = as_real(atol, "atol", positive=True)
-    as_choice(loss, "loss", ("sum", "mean"))
-    as_choice(lr_scale, "lr_scale", ("none", "width"))
-    tv_penalty = as_real(tv_penalty, "tv_penalty", nonnegative=True)
-    if tv_penalty > 0 and parameterization != "canonical":
-        raise ValueError("tv_penalty needs parameterization='canonical': it penalises Σᵢ|rᵢ|/m (Williams App. B.2) "
-                         "and is applied as a proximal step on r; in full parameters use weight_decay, whose "
-                         "minimum over rescalings (a, b, c) ↦ (ka, kb, c/k) is the same penalty up to scale")
-    if method == "flow":
-        for name, value, default in (("loss", loss, "sum"), ("lr_scale", lr_scale, "none")):
-            if value != default:
-                raise ValueError(f"{name}={value!r} is not supported with method='flow' (the flow integrates "
-                                 f"ż = −∇L of the summed loss); use method='gd' with a small lr, or {name}={default!r}")
-        if tv_penalty > 0:
-            raise ValueError("tv_penalty is not supported with method='flow'; use method='gd'")
-    if max_snapshots is not None:
-        max_snapshots = as_int(max_snapshots, "max_snapshots", minimum=2)
-    as_choice(backend, "backend", BACKENDS)
-    as_rng(seed)  # validates; the streams are made per run
-    _require_training_memory(net.m, steps, record_every, record, max_snapshots, parameterization)
+    steps, record, record_every = opt["steps"], opt["record"], opt["record_every"]
+    max_snapshots = opt["max_snapshots"]
+    _require_training_memory(net.m, steps, record_every, record, max_snapshots,
+                             opt["parameterization"])
     record_steps, keep = _record_plan(steps, record_every, record, max_snapshots)
-    lr_eff = lr * net.m if lr_scale == "width" else lr
-    options = dict(method=method, lr=lr, steps=steps, trainable=names, weight_decay=weight_decay,
-                   temperature=temperature, batch_size=batch_size if batch_size is not None else s,
+    lr = opt["lr"]
+    lr_eff = lr * net.m if opt["lr_scale"] == "width" else lr
+    temperature = method._temperature()
+    rtol, atol = method._tolerances()
+    seed = opt["seed"]
+    # for provenance; the keys and values of the string form of 0.1 (rtol and atol: the
+    # flow's, recorded for every method)
+    options = dict(method=method.kind, lr=lr, steps=steps, trainable=opt["names"],
+                   weight_decay=opt["weight_decay"], temperature=temperature,
+                   batch_size=batch_size if batch_size is not None else s,
                    record_every=record_every if record is None else None,
                    record=record if isinstance(record, str) or record is None else "explicit",
                    seed=seed if not isinstance(seed, np.random.Generator) else "generator",
-                   parameterization=parameterization, rtol=rtol, atol=atol, loss=loss, lr_scale=lr_scale,
-                   tv_penalty=tv_penalty, max_snapshots=max_snapshots, backend=backend)
-    return _Config(method, lr, lr_eff, steps, flags, names, weight_decay, temperature, batch_size,
-                   record_steps, keep, seed, bool(progress), parameterization, rtol, atol, loss == "mean",
-                   tv_penalty, backend, options)
+                   parameterization=opt["parameterization"], rtol=rtol, atol=atol, loss=opt["loss"],
+                   lr_scale=opt["lr_scale"], tv_penalty=opt["tv_penalty"],
+                   max_snapshots=max_snapshots, backend=opt["backend"])
+    return _Config(method.kind, method, lr, lr_eff, steps, opt["flags"], opt["names"],
+                   opt["weight_decay"], temperature, batch_size, record_steps, keep, seed,
+                   bool(progress), opt["parameterization"], rtol, atol, opt["loss"] == "mean",
+                   opt["tv_penalty"], opt["backend"], options)
 
 
 # ----------------------------------------------------------------------------- randomness
@@ -532,7 +507,8 @@ def langevin_noise(seed, m: int, rows: int = 3, steps: int = 1, start: int = 0) 
     start = as_int(start, "start", minimum=0)
     _, key = _streams(seed)
     per_step = rows * m
-    return _reference.gaussian_noise(key, start * per_step, steps * per_step).reshape(steps, rows, m)
+    noise = _reference.gaussian_noise(key, start * per_step, steps * per_step)
+    return noise.reshape(steps, rows, m)
 
 
 class _Batches:
@@ -600,8 +576,10 @@ class _Engine:
             noise = None
             if noise_at is not None:
                 count = n * self.noise_rows * self.m
-                noise = _reference.gaussian_noise(self.noise_key, noise_at, count).reshape(n, self.noise_rows, self.m)
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported
+                noise = _reference.gaussian_noise(self.noise_key, noise_at, count)
+                noise = noise.reshape(n, self.noise_rows, self.m)
+            # divergence is detected and reported
+            with np.errstate(over="ignore", invalid="ignore"):
                 return self._advance_reference(n, batch_idx, batch_len, noise)
         return self._kernels.advance(self, n, batch_idx, batch_len, noise_at)
 
@@ -611,18 +589,22 @@ class _Engine:
             return _reference.advance_full(*self.state, self.alpha, self.x, self.y, cfg.train,
                                            cfg.weight_decay, cfg.lr_eff, self.noise_scale, cfg.mean,
                                            batch_idx, batch_len, noise, n)
-        return _reference.advance_canonical(*self.state, self.x, self.y, cfg.train, cfg.weight_decay,
-                                            cfg.lr_eff, self.noise_scale, self.threshold, cfg.mean,
-                                            batch_idx, batch_len, noise, n)
+        return _reference.advance_canonical(*self.state, self.x, self.y, cfg.train,
+                                            cfg.weight_decay, cfg.lr_eff, self.noise_scale,
+                                            self.threshold, cfg.mean, batch_idx, batch_len, noise,
+                                            n)
 
     def data_loss(self) -> float:
         cfg = self.cfg
         if cfg.backend == "numba":
             return self._kernels.data_loss(self)
-        with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported as divergence
+        # a non-finite loss is reported as divergence
+        with np.errstate(over="ignore", invalid="ignore"):
+            state = self.state
             if cfg.parameterization == "full":
-                return _reference.data_loss(*self.state, self.alpha, self.x, self.y, cfg.mean)
-            return _reference.canonical_data_loss(*self.state, self.x, self.y, cfg.mean)
+                return _reference.data_loss(state[0], state[1], state[2], self.alpha, self.x,
+                                            self.y, cfg.mean)
+            return _reference.canonical_data_loss(state[0], state[1], self.x, self.y, cfg.mean)
 
     def penalty(self) -> float:
         cfg = self.cfg
@@ -658,7 +640,7 @@ class _Recorder:
         names = 5 if canonical else 3
         self.arrays = [np.empty((n_keep, m)) for _ in range(names)]
         self.count = 0          # record points done
-        self.last = None        # the parameters at the last record point
+        self.last: Any = None   # the parameters at the last record point
 
     def record(self, k: int, data_loss: float, penalty: float, params) -> None:
         self.data_loss[k] = data_loss
@@ -680,39 +662,43 @@ class _Recorder:
             arrays = [np.concatenate((arr, p[None])) for arr, p in zip(arrays, self.last)]
         snap_steps = steps[kept_idx]
         canonical = len(arrays) == 5
-        snap = Snapshots(snap_steps, cfg.lr * snap_steps, *arrays[:3], engine_alpha,
-                         arrays[3] if canonical else None, arrays[4] if canonical else None)
+        snap = Snapshots(snap_steps, cfg.lr * snap_steps, arrays[0], arrays[1], arrays[2],
+                         engine_alpha, arrays[3] if canonical else None,
+                         arrays[4] if canonical else None)
         prov = {**dict(net.provenance), "train_method": cfg.method, "train_lr": cfg.lr,
                 "train_steps": int(steps[-1])}
         final = Network(arrays[0][-1], arrays[1][-1], arrays[2][-1], engine_alpha, prov)
-        return Trajectory(final, steps, cfg.lr * steps, self.loss[:n].copy(), self.data_loss[:n].copy(), snap,
-                          cfg.method, cfg.parameterization, dict(cfg.options), interrupted, stats or {}, delta)
+        return Trajectory(final, steps, cfg.lr * steps, self.loss[:n].copy(),
+                          self.data_loss[:n].copy(), snap, cfg.method, cfg.parameterization,
+                          dict(cfg.options), interrupted, stats or {}, delta)
 
 
 def _progress_bar(cfg: _Config):
     from tqdm import tqdm
 
     enabled = cfg.progress and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(total=cfg.steps, disable=not enabled, file=sys.stderr, unit="step", dynamic_ncols=True,
-                desc=f"train[{cfg.method}]")
+    return tqdm(total=cfg.steps, disable=not enabled, file=sys.stderr, unit="step",
+                dynamic_ncols=True, desc=f"train[{cfg.method}]")
 
 
 def _diverged(cfg: _Config, step: int, last_loss: float, traj: Trajectory) -> TrainingDiverged:
     return TrainingDiverged(
         f"training diverged at step {step}: the loss or a parameter became non-finite "
-        f"(last finite loss {last_loss:.6g}, lr = {cfg.lr:g}{' × m' if cfg.lr_eff != cfg.lr else ''}); "
+        f"(last finite loss {last_loss:.6g}, "
+        f"lr = {cfg.lr:g}{' × m' if cfg.lr_eff != cfg.lr else ''}); "
         f"try a smaller lr, e.g. lr={cfg.lr / 10:g}. The partial trajectory (up to step "
         f"{int(traj.steps[-1])}) is in .trajectory", step, last_loss, cfg.lr, traj)
 
 
-def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event | None = None) -> Trajectory:
+def _run_steps(net: Network, data: Dataset, cfg: _Config,
+               stop: threading.Event | None = None) -> Trajectory:
     engine = _Engine(net, data, cfg)
     canonical = cfg.parameterization == "canonical"
     rec = _Recorder(cfg, net.m, canonical)
     batch_rng, engine.noise_key = _streams(cfg.seed)
-    stochastic = cfg.method in ("sgd", "langevin")
-    batches = _Batches(data.s, cfg.batch_size, batch_rng) if stochastic and cfg.batch_size is not None else None
-    noisy = cfg.method == "langevin" and cfg.temperature > 0
+    # minibatches for a batch smaller than s (only SGD and Langevin have one), noise for T > 0
+    batches = _Batches(data.s, cfg.batch_size, batch_rng) if cfg.batch_size is not None else None
+    noisy = cfg.temperature > 0
     per_step = engine.noise_rows * net.m   # Gaussians per step
     batch_work = cfg.batch_size if cfg.batch_size is not None else data.s
     # the reference materialises each chunk's noise; the kernels draw it as they go
@@ -722,7 +708,8 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event 
 
     value, penalty = engine.data_loss(), engine.penalty()
     if not np.isfinite(value + penalty):
-        raise ValueError(f"the loss of the initial network on the data is not finite ({value + penalty}); "
+        raise ValueError(f"the loss of the initial network on the data is not finite "
+                         f"({value + penalty}); "
                          "rescale the data or the network")
     rec.record(0, value, penalty, engine.full_params())
     bar = _progress_bar(cfg)
@@ -746,7 +733,8 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event 
                 bar.update(n)
             value, penalty = engine.data_loss(), engine.penalty()
             if not np.isfinite(value + penalty):  # finite parameters, overflowing loss
-                raise _diverged(cfg, step, last_loss, rec.trajectory(net, net.alpha, False, delta=engine.delta))
+                raise _diverged(cfg, step, last_loss,
+                                rec.trajectory(net, net.alpha, False, delta=engine.delta))
             rec.record(k, value, penalty, engine.full_params())
             bar.set_postfix(loss=f"{rec.loss[k]:.4g}", refresh=False)
     except KeyboardInterrupt:
@@ -756,24 +744,28 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config, stop: threading.Event 
     return rec.trajectory(net, net.alpha, interrupted, delta=engine.delta)
 
 
-def _run_flow(net: Network, data: Dataset, cfg: _Config, stop: threading.Event | None = None) -> Trajectory:
+def _run_flow(net: Network, data: Dataset, cfg: _Config,
+              stop: threading.Event | None = None) -> Trajectory:
     try:
         from ._flow import integrate_flow
     except ImportError as exc:
-        raise NotImplementedError(f"method='flow' needs relu1d.train._flow.integrate_flow, which is not "
+        raise NotImplementedError(f"method='flow' needs relu1d.train._flow.integrate_flow, which "
+                                  f"is not "
                                   f"available ({exc})") from exc
     times = cfg.lr * cfg.record_steps
     canonical = cfg.parameterization == "canonical"
     rec = _Recorder(cfg, net.m, canonical)
     delta = net.invariants() if canonical else None
     try:
-        result = integrate_flow(net, data, times, trainable=cfg.names, weight_decay=cfg.weight_decay,
-                                rtol=cfg.rtol, atol=cfg.atol, parameterization=cfg.parameterization,
-                                progress=cfg.progress, **({} if stop is None else {"_stop": stop}))
+        result = integrate_flow(net, data, times, trainable=cfg.names,
+                                weight_decay=cfg.weight_decay, rtol=cfg.rtol, atol=cfg.atol,
+                                parameterization=cfg.parameterization, progress=cfg.progress,
+                                **({} if stop is None else {"_stop": stop}))
     except KeyboardInterrupt:  # before the flow recorded anything: the initial state, step 0
         value = _reference.data_loss(net.a, net.b, net.c, net.alpha, data.x, data.y, False)
-        params = (np.array(net.a), np.array(net.b), np.array(net.c))
-        penalty = 0.5 * cfg.weight_decay * sum(float(p @ p) for p, on in zip(params, cfg.train) if on)
+        params: tuple = (np.array(net.a), np.array(net.b), np.array(net.c))
+        penalty = 0.5 * cfg.weight_decay * sum(float(p @ p)
+                                               for p, on in zip(params, cfg.train) if on)
         if canonical:
             r, theta = net.canonical()
             params = params + (r, np.mod(theta, 2 * np.pi))
@@ -781,66 +773,70 @@ def _run_flow(net: Network, data: Dataset, cfg: _Config, stop: threading.Event |
         rec.record(0, value, penalty, params)
         return rec.trajectory(net, net.alpha, True, delta=delta)
     a, b, c = result.a, result.b, result.c
+    # r and θ: set for canonical runs
+    rs, thetas = cast(Any, getattr(result, "r", None)), cast(Any, getattr(result, "theta", None))
     for k in range(len(result.a)):  # fewer than times.size when interrupted
         # the recorded losses are computed here, as for the other methods
         value = _reference.data_loss(a[k], b[k], c[k], net.alpha, data.x, data.y, False)
         params = (a[k], b[k], c[k])
         if canonical:
-            r = result.r[k]
-            params = params + (r, result.theta[k])
+            r = rs[k]
+            params = params + (r, thetas[k])
             penalty = 0.5 * cfg.weight_decay * float(r @ r) if cfg.train[0] else 0.0
         else:
-            penalty = 0.5 * cfg.weight_decay * sum(float(p @ p) for p, on in zip(params, cfg.train) if on)
+            penalty = 0.5 * cfg.weight_decay * sum(float(p @ p)
+                                                   for p, on in zip(params, cfg.train) if on)
         rec.record(k, value, penalty, params)
     interrupted = bool(getattr(result, "interrupted", False))
     return rec.trajectory(net, net.alpha, interrupted, stats=dict(result.stats), delta=delta)
 
 
 # ----------------------------------------------------------------------------- public
-def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, steps: int = 10_000,
-          trainable: str = "abc", weight_decay: float = 0.0, temperature: float = 0.0,
-          batch_size: int | None = None, record_every: int = 100, record=None, seed=0,
-          progress: bool = True, parameterization: str = "full", rtol: float = 1e-8,
-          atol: float = 1e-10, loss: str = "sum", lr_scale: str = "none", tv_penalty: float = 0.0,
-          *, max_snapshots: int | None = 100, backend: str = "numba", on_interrupt: str | None = None) -> Trajectory:
+def train(net: Network, data: Dataset, *, method: str | Method = "gd", lr: float = 1e-3,
+          steps: int = 10_000, trainable: str = "abc", weight_decay: float = 0.0,
+          temperature: float = 0.0, batch_size: int | None = None, record_every: int = 100,
+          record=None, seed=0, progress: bool = True, parameterization: str = "full",
+          rtol: float | None = None, atol: float | None = None, loss: str = "sum",
+          lr_scale: str = "none", tv_penalty: float = 0.0,
+          max_snapshots: int | str | None = 100, backend: str = "numba",
+          on_interrupt: str | None = None) -> Trajectory:
     r"""Train a network on data and record the trajectory.
 
     The objective is L(z) = ½ Σⱼ (f(xⱼ) − yⱼ)² (Williams eq. 1; a sum over samples, or
     the mean with ``loss="mean"``) plus (λ/2)·‖z‖² over the trained parameters, λ =
-    ``weight_decay``.
+    ``weight_decay``. The updates, the minibatches, the canonical parameterization, the
+    TV penalty and the map from Shevchenko et al.'s noisy SGD are derived in the module
+    notes of ``relu1d.train._methods``.
 
     Parameters
     ----------
     net : Network
         The initial network (not modified).
     data : Dataset
-    method : {"gd", "flow", "sgd", "langevin"}
-        * "gd": full-batch gradient descent, z ← z − lr_eff·(∇L + λz).
-        * "flow": the gradient flow ż = −∇L − λz (eq. 2) up to time lr·steps, by
-          ``relu1d.train._flow.integrate_flow`` (adaptive, error control ``rtol``,
-          ``atol``), recorded at the times lr·k of the steps gd would record.
-        * "sgd": the same update on the minibatch loss. Each epoch draws one random
-          permutation of the samples and cuts it into consecutive batches of
-          ``batch_size`` (the last one smaller when batch_size does not divide s); a
-          **step is one minibatch update**, so an epoch is ⌈s/batch_size⌉ steps.
-        * "langevin": noisy SGD, z ← z − lr_eff·(∇L_batch + λz) + √(2·lr_eff·T)·ξ with
-          ξ ~ N(0, I) fresh each step (Shevchenko et al.), T = ``temperature``. With T = 0
-          it is sgd, bit for bit.
+    method : GD, Flow, SGD, Langevin or {"gd", "flow", "sgd", "langevin"}
+        * :class:`GD` (``"gd"``): full-batch gradient descent, z ← z − lr_eff·(∇L + λz).
+        * :class:`Flow` ``(rtol, atol)`` (``"flow"``): the gradient flow ż = −∇L − λz
+          (eq. 2) up to time lr·steps, by an adaptive Runge–Kutta integrator that steps
+          exactly onto the times where a knot crosses a sample, recorded at the times
+          lr·k of the steps gd would record.
+        * :class:`SGD` ``(batch_size)`` (``"sgd"``): the same update on the loss of a
+          minibatch; a **step is one minibatch update**, an epoch ⌈s/batch_size⌉ steps.
+        * :class:`Langevin` ``(temperature, batch_size)`` (``"langevin"``): noisy SGD,
+          z ← z − lr_eff·(∇L_batch + λz) + √(2·lr_eff·T)·ξ, ξ ~ N(0, I) fresh each step;
+          with T = 0 it is SGD, bit for bit.
+
+        A name is shorthand for the object with the keywords ``temperature``,
+        ``batch_size``, ``rtol`` and ``atol`` (see Other Parameters).
     lr : float > 0
         Step size. The recorded ``times`` are lr·step (with lr_scale="width" this is
         the mean-field time, the per-particle step being lr·m on a gradient O(1/m)).
     steps : int >= 0
-        Number of updates (minibatch updates for sgd/langevin).
+        Number of updates (minibatch updates for SGD and Langevin).
     trainable : str
         Which parameters move: any non-empty subset of "abc" (the others stay fixed).
         With ``parameterization="canonical"``: "r", "t" (θ) or "rt"; "abc" means "rt".
     weight_decay : float >= 0
         λ. In canonical runs it acts on r only (θ is an angle).
-    temperature : float >= 0
-        T of "langevin"; any other method refuses T > 0.
-    batch_size : int, optional
-        Samples per step for sgd/langevin, 1..s; None (or s) means every sample each
-        step (langevin is then noisy full-batch GD). gd and flow refuse other values.
     record_every : int >= 1
         Record every k steps (and always steps 0 and ``steps``). Ignored when ``record``
         is given.
@@ -850,57 +846,60 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     seed : int or numpy.random.Generator
         ``as_rng(seed).spawn(2)`` gives two independent streams: the first draws one
         ``permutation(s)`` per epoch (minibatches), the second one 64-bit key of the
-        counter-based Gaussian generator of the langevin noise: the noise of step t is
+        counter-based Gaussian generator of the Langevin noise: the noise of step t is
         ``langevin_noise(seed, m, p, start=t)[0]``, a (p, m) array with the p rows for
-        the trained names in the order "abc" (or "r", "θ") (generator and layout in
-        the module notes of ``relu1d.train._api``, "Langevin noise"). Same seed → same
-        bits, on both backends.
+        the trained names in the order "abc" (or "r", "θ") (see :func:`langevin_noise`).
+        Same seed → same bits, on both backends.
     progress : bool
         A tqdm bar on stderr (step, loss, speed); off when False or stderr is not a
         terminal.
+
+    Returns
+    -------
+    Trajectory
+
+    Other Parameters
+    ----------------
+    temperature : float >= 0
+        With ``method="langevin"``: its T. Any other name refuses T > 0; a method object
+        refuses the keyword (give ``Langevin(temperature=...)``).
+    batch_size : int, optional
+        With ``method="sgd"`` or ``"langevin"``: samples per step, 1..s; None (or s)
+        means every sample each step (langevin is then noisy full-batch GD). "gd" and
+        "flow" refuse other values than s; a method object refuses the keyword.
+    rtol, atol : float > 0, optional
+        With ``method="flow"``: its error control (default 1e-8 and 1e-10). Any other
+        method, and a method object, refuses them.
     parameterization : {"full", "canonical"}
-        "canonical" runs the same methods on w = (r, θ) (eqs. 4–7): L̃(w) = ½ Σⱼ
-        (f̃(xⱼ) − yⱼ)², f̃(x) = (1/m) Σᵢ rᵢ⟨x̃, d(θᵢ)⟩₊, starting from ``net.canonical()``.
-        Snapshots store r, θ and also (a, b, c) = ``Network.from_canonical(r, θ, δ, α)``
-        with δ the invariants of the initial network (the canonical flow does not
-        determine δ; this choice keeps it as the full-parameter flow would).
-    rtol, atol : float > 0
-        Error control of "flow".
+        "canonical" runs the same methods on w = (r, θ) (eqs. 4–7), starting from
+        ``net.canonical()``; snapshots store r, θ and also (a, b, c) =
+        ``Network.from_canonical(r, θ, δ, α)`` with δ the invariants of the initial
+        network.
     loss : {"sum", "mean"}
         "mean" divides the data term by the number of samples in the step's batch
         (all s for gd) — the gradient and the recorded loss (recorded on all s).
     lr_scale : {"none", "width"}
         "width": lr_eff = lr·m (mean-field per-particle steps), used in the update and
-        the langevin noise alike; otherwise lr_eff = lr.
+        the Langevin noise alike; otherwise lr_eff = lr.
     tv_penalty : float >= 0
-        Canonical runs only: adds κ·Σᵢ|rᵢ|/m (the TV regularisation of Williams App.
-        B.2, as the issue defines it: the total variation of the measure
-        (1/m)Σᵢ rᵢ δ_θᵢ, an upper bound on ∫|f̃''| = (1/m)Σᵢ|rᵢ||cos θᵢ|), applied after
-        each gradient step as the proximal map
-        r ← sign(r)·max(|r| − lr_eff·κ/m, 0). A subgradient step would move every rᵢ by
-        ±lr_eff·κ/m each step and make it chatter about 0 without ever reaching it; the
-        proximal step sets it exactly to 0 and is the exact minimiser of the penalty's
-        local model. Full parameterization refuses it (use weight_decay: over
-        rescalings, (λ/2)(‖a‖²+‖b‖²+‖c‖²) is minimised at λ·Σ|cᵢ|√(aᵢ²+bᵢ²)).
-    max_snapshots : int >= 2 or None, keyword only
+        κ, canonical runs only: adds κ·Σᵢ|rᵢ|/m (Williams App. B.2), applied after each
+        gradient step as the proximal map r ← sign(r)·max(|r| − lr_eff·κ/m, 0), which
+        sets small rᵢ exactly to 0. Full parameterization refuses it (use weight_decay).
+    max_snapshots : int >= 2, "all" or None
         Parameters are kept at no more than this many record points: when there are
         n > max_snapshots record points, those at indices round(linspace(0, n − 1,
         max_snapshots)) (the first and last always among them). The loss is kept at
         every record point. 100 snapshots of 10⁵ neurons are 240 MB (400 MB canonical).
-        None keeps all.
-    backend : {"numba", "numpy"}, keyword only
+        "all" or None keeps all.
+    backend : {"numba", "numpy"}
         "numba": the compiled kernels; "numpy": the plain reference they are tested
         against (same random numbers; agreement to rounding).
-    on_interrupt : {"return", "raise"} or None, keyword only
+    on_interrupt : {"return", "raise"} or None
         What KeyboardInterrupt (Ctrl-C) does: "return" the trajectory up to the last
         record point reached, with ``interrupted=True``, after a RuntimeWarning;
         "raise" :class:`TrainingInterrupted` carrying it (``.trajectory``). None (the
         default): as the enclosing :func:`interrupt_policy` block says, "return"
-        outside any.
-
-    Returns
-    -------
-    Trajectory
+        outside any. A runtime switch, like ``progress``: not part of a TOML spec.
 
     Raises
     ------
@@ -918,50 +917,62 @@ def train(net: Network, data: Dataset, method: str = "gd", lr: float = 1e-3, ste
     the residuals. Full-batch runs without noise keep the neurons grouped by the interval
     between samples that holds their knot (one lookup per group, O(m + s) per step) where
     a cost model says that is faster; otherwise batches of at most 80 samples use a dense,
-    vectorised form and larger ones the prefix sums per neuron. Langevin runs draw their Gaussian
-    noise inside the kernel, step by step, from a counter-based generator (SplitMix64 +
-    Box–Muller, ~3.5 ns per number, 3–4× numpy's ``standard_normal``; no noise array), which
-    still dominates a step at batch size 1; canonical runs with θ trained spend theirs on cos/sin.
+    vectorised form and larger ones the prefix sums per neuron. Langevin runs draw their
+    Gaussian noise inside the kernel, step by step, from a counter-based generator
+    (SplitMix64 + Box–Muller, ~3.5 ns per number; no noise array), which still dominates a
+    step at batch size 1; canonical runs with θ trained spend theirs on cos/sin.
     Summation orders differ from the reference, so the backends agree to rounding
     (tested to 1e-10 over hundreds of steps), not bit for bit.
 
     KeyboardInterrupt (Ctrl-C) stops the run within one chunk of steps (at most ~0.5 s;
-    for "flow" within one solver step) and, by default, returns the trajectory up to the
-    last record point reached, with ``interrupted=True``, after a RuntimeWarning (see
+    for the flow within one solver step) and, by default, returns the trajectory up to
+    the last record point reached, with ``interrupted=True``, after a RuntimeWarning (see
     ``on_interrupt``). A Ctrl-C before step 0 is recorded propagates as is.
 
-    Shevchenko et al.'s noisy SGD θᵢ ← (1 − 2λs)θᵢ + 2s(yⱼ − ŷ(xⱼ))∇σ*(xⱼ, θᵢ) +
-    √(2s/β)·g, with ŷ = (1/N) Σᵢ σ*(x, θᵢ), θᵢ = (aᵢ, wᵢ, bᵢ) (their names) = our
-    (cᵢ, aᵢ, −bᵢ), is ``method="langevin", batch_size=1, lr=2s, lr_scale="width",
-    weight_decay=λ/N, temperature=1/(2Nβ)`` on a network with alpha = N (loss "sum" or
-    "mean" alike at batch size 1): lr_eff = 2sN, so lr_eff·λ/N = 2sλ, lr_eff·(1/N)·ρ =
-    2sρ and 2·lr_eff·T = 2s/β. Their samples are drawn independently each step; ours
-    without replacement per epoch. That printed noise samples exp(−2βΨ), not the Gibbs
-    measure exp(−βΨ) of their theorem: temperature=1/(Nβ) samples the latter
-    (``relu1d.meanfield.shevchenko_train_kwargs(..., noise="gibbs")``).
+    Examples
+    --------
+    >>> import relu1d as r1
+    >>> net = r1.init_network(8, seed=0)
+    >>> data = r1.datasets.square_wave(6, seed=0)
+    >>> traj = r1.train(net, data, lr=1e-2, steps=200, record_every=50, progress=False)
+    >>> traj.steps
+    array([  0,  50, 100, 150, 200])
+    >>> bool(traj.loss[-1] < traj.loss[0])
+    True
+
+    A method object carries its own options; the name with keywords is the same run:
+
+    >>> noisy = r1.train(net, data, method=r1.Langevin(temperature=1e-4, batch_size=2),
+    ...                  lr=1e-2, steps=30, record_every=10, progress=False)
+    >>> same = r1.train(net, data, method="langevin", temperature=1e-4, batch_size=2,
+    ...                 lr=1e-2, steps=30, record_every=10, progress=False)
+    >>> noisy.method, bool((noisy.loss == same.loss).all())
+    ('langevin', True)
     """
-    cfg = _configure(net, data, method, lr, steps, trainable, weight_decay, temperature, batch_size,
-                     record_every, record, seed, progress, parameterization, rtol, atol, loss, lr_scale,
-                     tv_penalty, max_snapshots, backend)
+    cfg = _configure(net, data, method=method, lr=lr, steps=steps, trainable=trainable,
+                     weight_decay=weight_decay, temperature=temperature, batch_size=batch_size,
+                     record_every=record_every, record=record, seed=seed, progress=progress,
+                     parameterization=parameterization, rtol=rtol, atol=atol, loss=loss,
+                     lr_scale=lr_scale, tv_penalty=tv_penalty, max_snapshots=max_snapshots,
+                     backend=backend)
     mode = _interrupt_mode(on_interrupt)
     traj = _train(net, data, cfg)
     if traj.interrupted:
         done = int(traj.steps[-1])
         if mode == "raise":
-            raise TrainingInterrupted(f"training interrupted by KeyboardInterrupt after step {done} of {cfg.steps} "
-                                      f"(the last record point); the partial trajectory is in .trajectory",
-                                      trajectory=traj)
+            raise TrainingInterrupted(f"training interrupted by KeyboardInterrupt after step "
+                                      f"{done} of {cfg.steps} (the last record point); the "
+                                      "partial trajectory is in .trajectory", trajectory=traj)
         warnings.warn(f"training interrupted by KeyboardInterrupt after step {done} of {cfg.steps} "
-                      f"(the last record point); returning the partial trajectory with interrupted=True",
-                      RuntimeWarning, stacklevel=2)
+                      "(the last record point); returning the partial trajectory with "
+                      "interrupted=True", RuntimeWarning, stacklevel=2)
     return traj
 
 
-def _train(net: Network, data: Dataset, cfg: _Config, stop: threading.Event | None = None) -> Trajectory:
+def _train(net: Network, data: Dataset, cfg: _Config,
+           stop: threading.Event | None = None) -> Trajectory:
     """One run; a KeyboardInterrupt, or ``stop`` being set, ends it with interrupted=True."""
-    if cfg.method == "flow":
-        return _run_flow(net, data, cfg, stop)
-    return _run_steps(net, data, cfg, stop)
+    return cfg.method_object._run(net, data, cfg, stop)
 
 
 def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = None,
@@ -988,7 +999,23 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
         only). "return": that list is returned after one RuntimeWarning; "raise":
         :class:`TrainingInterrupted` is raised with the list in ``.trajectories``.
     **kwargs
-        Any keyword of :func:`train`.
+        Any keyword of :func:`train` but ``progress`` (always off), e.g. ``method=SGD(8)``,
+        ``lr``, ``steps``.
+
+    Returns
+    -------
+    list of Trajectory
+        In the order of ``nets``.
+
+    Examples
+    --------
+    >>> import relu1d as r1
+    >>> data = r1.datasets.sinusoid(6)
+    >>> nets = [r1.init_network(5, seed=k) for k in range(3)]
+    >>> runs = r1.train_many(nets, data, method=r1.SGD(batch_size=2), lr=1e-2, steps=20,
+    ...                      seed=[0, 1, 2], workers=2)
+    >>> [int(run.steps[-1]) for run in runs]
+    [20, 20, 20]
     """
     nets = list(nets)
     if not nets:
@@ -998,18 +1025,22 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
     if isinstance(seed, (list, tuple, np.ndarray)):
         seeds = list(seed)
         if len(seeds) != len(nets):
-            raise ValueError(f"seed must be one seed or one per network ({len(nets)}); got {len(seeds)} seeds")
+            raise ValueError(f"seed must be one seed or one per network ({len(nets)}); "
+                             f"got {len(seeds)} seeds")
     else:
         if isinstance(seed, np.random.Generator):
-            raise TypeError("seed for train_many must be an int or a sequence of seeds, one per network "
+            raise TypeError("seed for train_many must be an int or a sequence of seeds, one per "
+                            "network "
                             "(a single Generator would be shared between threads)")
         seeds = [seed] * len(nets)
     kwargs["progress"] = False
     unknown = sorted(set(kwargs) - set(_TRAIN_DEFAULTS))
     if unknown:
-        raise TypeError(f"train_many got unexpected keyword argument(s) {unknown}; it accepts train's keywords")
+        raise TypeError(f"train_many got unexpected keyword argument(s) {unknown}; it accepts "
+                        "train's keywords")
     # fail fast on bad settings, in the caller's thread
-    cfgs = [_configure(net, data, **{**_TRAIN_DEFAULTS, **kwargs, "seed": sd}) for net, sd in zip(nets, seeds)]
+    cfgs = [_configure(net, data, **{**_TRAIN_DEFAULTS, **kwargs, "seed": sd})
+            for net, sd in zip(nets, seeds)]
     workers = os.cpu_count() or 1 if workers is None else as_int(workers, "workers", minimum=1)
     stop = threading.Event()
     if workers == 1 or len(nets) == 1:
@@ -1021,7 +1052,8 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
                     stop.set()  # the others record their step 0 and stop
         except KeyboardInterrupt:  # between two runs
             stop.set()
-            results += [_train(net, data, cfg, stop) for net, cfg in zip(nets[len(results):], cfgs[len(results):])]
+            rest = zip(nets[len(results):], cfgs[len(results):])
+            results += [_train(net, data, cfg, stop) for net, cfg in rest]
     else:
         pool = ThreadPoolExecutor(max_workers=min(workers, len(nets)))
         try:
@@ -1038,10 +1070,12 @@ def train_many(nets: Sequence[Network], data: Dataset, *, workers: int | None = 
             pool.shutdown(wait=True)
     stopped = [k for k, traj in enumerate(results) if traj.interrupted]
     if stopped:
-        message = (f"train_many interrupted by KeyboardInterrupt: {len(results) - len(stopped)} of {len(results)} "
-                   f"runs complete; runs {stopped} stopped at their last record point (interrupted=True)")
+        message = (f"train_many interrupted by KeyboardInterrupt: {len(results) - len(stopped)} "
+                   f"of {len(results)} runs complete; runs {stopped} stopped at their last record "
+                   "point (interrupted=True)")
         if mode == "raise":
-            raise TrainingInterrupted(message + "; the trajectories are in .trajectories", trajectories=results)
+            raise TrainingInterrupted(message + "; the trajectories are in .trajectories",
+                                      trajectories=results)
         warnings.warn(message, RuntimeWarning, stacklevel=2)
     return results
 

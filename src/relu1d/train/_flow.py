@@ -153,7 +153,7 @@ import numpy as np
 from numba import njit
 from scipy.integrate import DOP853
 
-from .._validation import check_network_and_data, _short, as_choice, as_float_array, as_real
+from .._validation import _short, as_choice, as_float_array, as_real, check_network_and_data
 from ..network import Network
 from ._api import _as_trainable
 from ._compile_notice import install as _install_compile_notice
@@ -294,13 +294,16 @@ def _boundaries(o, p, slide, dead, s):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _field_kernel(y, canonical, tr0, tr1, tr2, lam, alpha, o, p, slide, dead, x, yd):  # pragma: no cover
+def _field_kernel(
+    y, canonical, tr0, tr1, tr2, lam, alpha, o, p, slide, dead, x, yd
+):  # pragma: no cover
     """The whole right-hand side of a mode in one compiled pass, O(m + s).
 
     Returns the velocity −∇L (with the Filippov projection for sliding neurons and
     zeros for dead ones); for the sliding neurons, in index order, the normal speed G⁻
     of the inactive side and the jump J = G⁺ − G⁻ (the exit event functions); and the
-    knot geometry (A, B) = (a, b), resp. (cos θ, −sin θ), for the knot events. The same formulas as :meth:`_Field.velocity`, :meth:`_Field.gdot` and
+    knot geometry (A, B) = (a, b), resp. (cos θ, −sin θ), for the knot events. The same
+    formulas as :meth:`_Field.velocity`, :meth:`_Field.gdot` and
     :meth:`_Field.normal_speeds` (the reference used by the decisions); a sliding
     neuron's pattern already counts its sample as inactive, so its sums are W⁻, Wx⁻.
     """
@@ -372,7 +375,9 @@ def _field_kernel(y, canonical, tr0, tr1, tr2, lam, alpha, o, p, slide, dead, x,
 @njit(cache=True)
 def _kern(y, fa):  # pragma: no cover - compiled
     """:func:`_field_kernel` with the field's arguments packed in the tuple ``fa``."""
-    return _field_kernel(y, fa[0], fa[1], fa[2], fa[3], fa[4], fa[5], fa[6], fa[7], fa[8], fa[9], fa[10], fa[11])
+    return _field_kernel(
+        y, fa[0], fa[1], fa[2], fa[3], fa[4], fa[5], fa[6], fa[7], fa[8], fa[9], fa[10], fa[11]
+    )
 
 
 # DOP853 (Hairer's explicit Runge–Kutta 8(5,3)): scipy's coefficients and step-size
@@ -418,7 +423,19 @@ def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  
     n_evals = 0
     while True:
         if h_abs < min_step:
-            return False, t, y, f, np.empty(0), np.empty(0), np.empty(0), np.empty(0), h_abs, 0.0, n_evals
+            return (
+                False,
+                t,
+                y,
+                f,
+                np.empty(0),
+                np.empty(0),
+                np.empty(0),
+                np.empty(0),
+                h_abs,
+                0.0,
+                n_evals,
+            )
         t_new = t + h_abs
         if t_new - t_bound > 0:
             t_new = t_bound
@@ -451,7 +468,19 @@ def _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5):  
                 factor = min(_MAX_FACTOR, _SAFETY * err ** _DOP_EXPONENT)
             if rejected:
                 factor = min(1.0, factor)
-            return True, t_new, y_new, f_new, g_minus, jump, A_new, B_new, h_abs * factor, h, n_evals
+            return (
+                True,
+                t_new,
+                y_new,
+                f_new,
+                g_minus,
+                jump,
+                A_new,
+                B_new,
+                h_abs * factor,
+                h,
+                n_evals,
+            )
         factor = _SAFETY * err ** _DOP_EXPONENT
         if not factor > _MIN_FACTOR:  # also when err is NaN (an overflowing trial step)
             factor = _MIN_FACTOR
@@ -530,7 +559,11 @@ def _knot_value(F, y_old, t_old, h, t, i, xj, sg, thr, canonical, m):  # pragma:
     if canonical:
         th = _dense_comp(F, y_old, t_old, h, t, m + i)
         return sg * (np.cos(th) * xj + np.sin(th)) - thr
-    return sg * (_dense_comp(F, y_old, t_old, h, t, i) * xj - _dense_comp(F, y_old, t_old, h, t, m + i)) - thr
+    return (
+        sg
+        * (_dense_comp(F, y_old, t_old, h, t, i) * xj - _dense_comp(F, y_old, t_old, h, t, m + i))
+        - thr
+    )
 
 
 @njit(cache=True)
@@ -583,11 +616,13 @@ def _knot_roots(F, y_old, t_old, h, t0, t1, bi, xj, sg, thr, canonical, m):  # p
 
 
 @njit(cache=True)
-def _exit_root(F, y_old, t_old, h, t0, t1, comps, thr, fa, si, sa, canonical, m, x):  # pragma: no cover
+def _exit_root(
+    F, y_old, t_old, h, t0, t1, comps, thr, fa, si, sa, canonical, m, x
+):  # pragma: no cover
     """The earliest time on [t0, t1] at which one of the sliding-neuron event functions
-    ``comps`` (indices into the sliding block of :func:`_event_values`) reaches its threshold, as the root of
-    their minimum (Illinois, as :func:`_knot_roots`; the minimum is positive at t0 and
-    not at t1). Returns (t, n_evals)."""
+    ``comps`` (indices into the sliding block of :func:`_event_values`) reaches its
+    threshold, as the root of their minimum (Illinois, as :func:`_knot_roots`; the minimum
+    is positive at t0 and not at t1). Returns (t, n_evals)."""
     tol = 4 * np.finfo(np.float64).eps * max(abs(t0), abs(t1), 1e-300)
     n_evals = 0
     lo, hi = t0, t1
@@ -782,7 +817,9 @@ def _record(rec_t, states, k_rec, t_end, t1, y1, F, y_old, t_old, h):  # pragma:
 
 
 @njit(cache=True)
-def _locate_kernel(F, y_old, t_old, h, t1, flagged, bi, bj, bs, thr, fa, si, sa):  # pragma: no cover
+def _locate_kernel(
+    F, y_old, t_old, h, t1, flagged, bi, bj, bs, thr, fa, si, sa
+):  # pragma: no cover
     """The earliest event time on the step [t_old, t1] and the flagged components at it
     (within 10⁻¹² relative), and the field evaluations spent. Knot events by
     :func:`_knot_roots`; then the sliding-exit events, only up to the earliest knot
@@ -795,10 +832,14 @@ def _locate_kernel(F, y_old, t_old, h, t1, flagged, bi, bj, bs, thr, fa, si, sa)
     t_end = t1
     roots = np.empty(0)
     if kb.size:
-        roots = _knot_roots(F, y_old, t_old, h, t_old, t1, bi[kb], x[bj[kb]], bs[kb], thr[kb], canonical, m)
+        roots = _knot_roots(
+            F, y_old, t_old, h, t_old, t1, bi[kb], x[bj[kb]], bs[kb], thr[kb], canonical, m
+        )
         t_end = min(t_end, roots.min())
     if ke.size:
-        t_x, n_ev = _exit_root(F, y_old, t_old, h, t_old, t_end, ke - nb, thr[ke], fa, si, sa, canonical, m, x)
+        t_x, n_ev = _exit_root(
+            F, y_old, t_old, h, t_old, t_end, ke - nb, thr[ke], fa, si, sa, canonical, m, x
+        )
         n_evals += n_ev
         t_end = min(t_end, t_x)
     t_near = t_end + 1e-12 * max(1.0, abs(t_end))
@@ -817,8 +858,36 @@ def _locate_kernel(F, y_old, t_old, h, t1, flagged, bi, bj, bs, thr, fa, si, sa)
 
 
 @njit(cache=True)
-def _advance(t, y, f, h_abs, t_bound, rtol, atol, K, fa, bi, bj, bs, si, sa, thr, tol, rec_t, states, k_rec,
-             max_steps, A, B, C, E3, E5, A_EXTRA, C_EXTRA, D):  # pragma: no cover - compiled
+def _advance(
+    t,
+    y,
+    f,
+    h_abs,
+    t_bound,
+    rtol,
+    atol,
+    K,
+    fa,
+    bi,
+    bj,
+    bs,
+    si,
+    sa,
+    thr,
+    tol,
+    rec_t,
+    states,
+    k_rec,
+    max_steps,
+    A,
+    B,
+    C,
+    E3,
+    E5,
+    A_EXTRA,
+    C_EXTRA,
+    D,
+):  # pragma: no cover - compiled
     """Accepted DOP853 steps in the current mode until an event function crosses its
     threshold (located on the dense output), t_bound is reached, or ``max_steps``
     steps are taken; records the states at ``rec_t`` passed on the way.
@@ -829,12 +898,12 @@ def _advance(t, y, f, h_abs, t_bound, rtol, atol, K, fa, bi, bj, bs, si, sa, thr
     start of the step that contains it.
     """
     canonical, x = fa[0], fa[10]
-    m = fa[6].size
     n_steps, n_evals = 0, 0
     none = np.empty(0, dtype=np.int64)
     while t < t_bound and n_steps < max_steps:
-        ok, t1, y1, f1, gm1, jp1, A1, B1, h_new, h, n_ev = _dop853_step(y, f, t, h_abs, t_bound, rtol, atol, K,
-                                                                         fa, A, B, C, E3, E5)
+        ok, t1, y1, f1, gm1, jp1, A1, B1, h_new, h, n_ev = _dop853_step(
+            y, f, t, h_abs, t_bound, rtol, atol, K, fa, A, B, C, E3, E5
+        )
         n_evals += n_ev
         if not ok:
             return 2, t, y, f, h_abs, t, y, none, k_rec, n_steps, n_evals
@@ -847,10 +916,24 @@ def _advance(t, y, f, h_abs, t_bound, rtol, atol, K, fa, bi, bj, bs, si, sa, thr
         if flagged.size:
             F = _dop853_dense(K, t, h, y, y1, f1, fa, A_EXTRA, C_EXTRA, D)
             n_evals += A_EXTRA.shape[0]
-            t_end, comps, n_ev = _locate_kernel(F, y, t, h, t1, flagged, bi, bj, bs, thr, fa, si, sa)
+            t_end, comps, n_ev = _locate_kernel(
+                F, y, t, h, t1, flagged, bi, bj, bs, thr, fa, si, sa
+            )
             n_evals += n_ev
             k_rec = _record(rec_t, states, k_rec, t_end, t1, y1, F, y, t, h)
-            return 1, t, y, f, h_abs, t_end, _dense_at(F, y, t, h, t_end), comps, k_rec, n_steps, n_evals
+            return (
+                1,
+                t,
+                y,
+                f,
+                h_abs,
+                t_end,
+                _dense_at(F, y, t, h, t_end),
+                comps,
+                k_rec,
+                n_steps,
+                n_evals,
+            )
         for c in range(v1.size):  # re-arm the event functions that have left zero
             if v1[c] > tol[c]:
                 thr[c] = 0.0
@@ -892,9 +975,20 @@ class _Field:
         self.slide = np.full(m, -1, dtype=np.int64)
         self.dead = np.zeros(m, dtype=bool)
         # The compiled kernel's arguments (the mode arrays are changed in place only).
-        self.kargs = (bool(canonical), bool(train[0]), bool(train[1]), bool(train[2]) if len(train) > 2 else False,
-                      float(lam), float(self.alpha), self.o, self.p, self.slide, self.dead,
-                      np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64))
+        self.kargs = (
+            bool(canonical),
+            bool(train[0]),
+            bool(train[1]),
+            bool(train[2]) if len(train) > 2 else False,
+            float(lam),
+            float(self.alpha),
+            self.o,
+            self.p,
+            self.slide,
+            self.dead,
+            np.ascontiguousarray(x, dtype=np.float64),
+            np.ascontiguousarray(y, dtype=np.float64),
+        )
 
     # ---------------------------------------------------------------- geometry
     def geometry(self, y, idx=None):
@@ -934,7 +1028,7 @@ class _Field:
         zero = np.zeros(np.broadcast_shapes(np.shape(A), np.shape(w)))
         if self.canonical:
             r = C
-            vr = -((A * wx - B * w) / m + lam * r) if self.train[0] else zero        # cos·Wx + sin·W
+            vr = -((A * wx - B * w) / m + lam * r) if self.train[0] else zero  # cos·Wx + sin·W
             vt = -(r / m) * (B * wx + A * w) if self.train[1] else zero.copy()     # −sin·Wx + cos·W
             return vr, vt
         a, b, c = A, B, C
@@ -1014,7 +1108,9 @@ class _Field:
         s = self.s
         lo, hi = np.broadcast_to(lo, np.shape(idx)), np.broadcast_to(hi, np.shape(idx))
         if np.any((lo > 0) & (hi < s) & (lo < hi)):
-            raise RuntimeError("internal error: an active set that is neither a prefix nor a suffix")
+            raise RuntimeError(
+                "internal error: an active set that is neither a prefix nor a suffix"
+            )
         empty, full = lo >= hi, (lo == 0) & (hi == s)
         o = np.where(empty | full | (hi == s), 1, -1)
         p = np.where(empty, s, np.where(full, 0, np.where(hi == s, lo, hi)))
@@ -1028,8 +1124,11 @@ class _Events:
 
     def __init__(self, fld: _Field, y):
         self.fld = fld
-        (self.bi, self.bj, self.bs, self.si, self.sj, self.sa, self.f0, self.tol,
-         self.thr) = _events_setup(np.ascontiguousarray(y, dtype=np.float64), fld.kargs, _ZERO_ULPS, _DECIDE_RTOL)
+        (self.bi, self.bj, self.bs, self.si, self.sj, self.sa, self.f0, self.tol, self.thr) = (
+            _events_setup(
+                np.ascontiguousarray(y, dtype=np.float64), fld.kargs, _ZERO_ULPS, _DECIDE_RTOL
+            )
+        )
         fld.n_evals += 1
 
     def describe(self, k):
@@ -1049,9 +1148,14 @@ def _decide(fld: _Field, y, idx, j, side, stats):
     then projected onto it exactly and constrained), else *graze* (stay). Returns the
     state (:func:`_decide_kernel`)."""
     idx = np.asarray(idx, dtype=np.int64)
-    y, n_cross, n_slide = _decide_kernel(np.ascontiguousarray(y, dtype=np.float64), idx,
-                                         np.asarray(j, dtype=np.int64), np.asarray(side, dtype=np.float64),
-                                         fld.kargs, _DECIDE_RTOL)
+    y, n_cross, n_slide = _decide_kernel(
+        np.ascontiguousarray(y, dtype=np.float64),
+        idx,
+        np.asarray(j, dtype=np.int64),
+        np.asarray(side, dtype=np.float64),
+        fld.kargs,
+        _DECIDE_RTOL,
+    )
     fld.n_evals += 1
     stats["n_crossings"] += int(n_cross)
     stats["n_sliding_entries"] += int(n_slide)
@@ -1094,8 +1198,10 @@ def _initial_mode(fld: _Field, y, stats):
     x, s, m = fld.x, fld.s, fld.m
     if not fld.canonical:
         fld.dead[:] = (A == 0) & (B == 0)
-    g = np.multiply.outer(x, A) - B                     # (s, m), once
-    on = np.abs(g) <= _ZERO_ULPS * np.finfo(float).eps * (np.abs(np.multiply.outer(x, A)) + np.abs(B))
+    g = np.multiply.outer(x, A) - B  # (s, m), once
+    on = np.abs(g) <= _ZERO_ULPS * np.finfo(float).eps * (
+        np.abs(np.multiply.outer(x, A)) + np.abs(B)
+    )
     on &= ~fld.dead
     act = (g > 0) & ~on
     count = act.sum(axis=0)
@@ -1127,7 +1233,11 @@ def _initial_step(fld, t0, y0, f0, t_bound, rtol, atol, order=DOP853.error_estim
     h0 = min(h0, interval)
     f1 = fld.evaluate(y0 + h0 * f0)[0]
     d2 = norm((f1 - f0) / scale) / h0
-    h1 = max(1e-6, h0 * 1e-3) if d1 <= 1e-15 and d2 <= 1e-15 else (0.01 / max(d1, d2)) ** (1 / (order + 1))
+    h1 = (
+        max(1e-6, h0 * 1e-3)
+        if d1 <= 1e-15 and d2 <= 1e-15
+        else (0.01 / max(d1, d2)) ** (1 / (order + 1))
+    )
     return min(100 * h0, h1, interval)
 
 
@@ -1135,7 +1245,9 @@ def _initial_step(fld, t0, y0, f0, t_bound, rtol, atol, order=DOP853.error_estim
 _STEPS_PER_CALL = 64
 
 
-def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, stats, loss_of, stop=None):
+def _integrate_piecewise(
+    fld: _Field, y0, record_times, rtol, atol, progress, stats, loss_of, stop=None
+):
     """The states at ``record_times`` and whether KeyboardInterrupt (or ``stop`` being
     set) ended the integration early; then only the states reached are returned.
 
@@ -1158,8 +1270,14 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
     interrupted = False
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=T, file=sys.stderr, unit="t", desc="flow", leave=False,
-                   bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]")
+        bar = tqdm(
+            total=T,
+            file=sys.stderr,
+            unit="t",
+            desc="flow",
+            leave=False,
+            bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]",
+        )
     try:
         while t < T:
             stats["n_segments"] += 1
@@ -1171,20 +1289,50 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
                 if stop is not None and stop.is_set():  # train_many was interrupted
                     raise KeyboardInterrupt
                 (status, t, y, f, h_abs, t_ev, y_ev, comps, k_rec, n_steps, n_evals) = _advance(
-                    t, y, f, h_abs, T, rtol, atol, K, fld.kargs, ev.bi, ev.bj, ev.bs, ev.si, ev.sa, ev.thr, ev.tol,
-                    record_times, states, k_rec, _STEPS_PER_CALL, _DOP_A, _DOP_B, _DOP_C, _DOP_E3, _DOP_E5,
-                    _DOP_A_EXTRA, _DOP_C_EXTRA, _DOP_D)
+                    t,
+                    y,
+                    f,
+                    h_abs,
+                    T,
+                    rtol,
+                    atol,
+                    K,
+                    fld.kargs,
+                    ev.bi,
+                    ev.bj,
+                    ev.bs,
+                    ev.si,
+                    ev.sa,
+                    ev.thr,
+                    ev.tol,
+                    record_times,
+                    states,
+                    k_rec,
+                    _STEPS_PER_CALL,
+                    _DOP_A,
+                    _DOP_B,
+                    _DOP_C,
+                    _DOP_E3,
+                    _DOP_E5,
+                    _DOP_A_EXTRA,
+                    _DOP_C_EXTRA,
+                    _DOP_D,
+                )
                 stats["n_steps"] += int(n_steps)
                 fld.n_evals += int(n_evals)
                 if bar is not None and time.perf_counter() - last_draw > 0.2:
                     last_draw = time.perf_counter()
                     bar.update(t_ev - bar.n)
-                    bar.set_postfix_str(f"loss={loss_of(y_ev):.4g} sliding={ev.si.size}", refresh=False)
+                    bar.set_postfix_str(
+                        f"loss={loss_of(y_ev):.4g} sliding={ev.si.size}", refresh=False
+                    )
                 if status != 4:
                     break
             if status == 2:
-                raise RuntimeError(f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
-                                   "the spacing of floating-point numbers")
+                raise RuntimeError(
+                    f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
+                    "the spacing of floating-point numbers"
+                )
             if status == 3:
                 raise RuntimeError(f"the flow's state is not finite at t = {t:.6g} (diverging); "
                                    "try tighter rtol/atol")
@@ -1193,8 +1341,10 @@ def _integrate_piecewise(fld: _Field, y0, record_times, rtol, atol, progress, st
             h = max(h_abs, 1e-12 * max(1.0, T))
             stalled = stalled + 1 if t_ev <= last_event_t + 1e-13 * max(1.0, T) else 0
             if stalled > _MAX_STALLED_EVENTS:
-                raise RuntimeError(f"the flow stalled at t = {t_ev:.6g}: {stalled} events without progress "
-                                   "(a Zeno point); try a looser rtol or method='gd'")
+                raise RuntimeError(
+                    f"the flow stalled at t = {t_ev:.6g}: {stalled} events without progress "
+                    "(a Zeno point); try a looser rtol or method='gd'"
+                )
             last_event_t = t_ev
             y = _handle_events(fld, ev, y_ev, comps, stats)
             t = float(t_ev)
@@ -1227,7 +1377,9 @@ def _handle_events(fld: _Field, ev: _Events, y, comps, stats):
         seen.add(i)
         stats["n_events"] += 1
         if kind == "boundary":
-            bnd_i.append(i), bnd_j.append(j), bnd_s.append(side)
+            bnd_i.append(i)
+            bnd_j.append(j)
+            bnd_s.append(side)
         elif kind == "origin":
             stats["n_sliding_exits"] += 1
             y = _at_origin(fld, y, i, stats)
@@ -1315,7 +1467,9 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
     check_network_and_data(net, data)
     times = as_float_array(record_times, "record_times", min_size=1)
     if np.any(times < 0) or np.any(np.diff(times) < 0):
-        raise ValueError(f"record_times must be non-decreasing and >= 0; got {_short(times.tolist())}")
+        raise ValueError(
+            f"record_times must be non-decreasing and >= 0; got {_short(times.tolist())}"
+        )
     as_choice(parameterization, "parameterization", ("full", "canonical"))
     canonical = parameterization == "canonical"
     train, _ = _as_trainable(trainable, parameterization)
@@ -1351,14 +1505,21 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
         else:
             phi = _features(net.a, net.b, x)
             cs = _linear_flow(phi, net.c, yd, alpha, lam, times)
-            states = np.concatenate((np.broadcast_to(net.a, cs.shape), np.broadcast_to(net.b, cs.shape), cs), axis=1)
+            states = np.concatenate(
+                (np.broadcast_to(net.a, cs.shape), np.broadcast_to(net.b, cs.shape), cs), axis=1
+            )
     else:
         def loss_of(state):
             return _objective(fld, state)
-        states, interrupted = _integrate_piecewise(fld, y0, times, rtol, atol, progress, stats, loss_of, _stop)
+
+        states, interrupted = _integrate_piecewise(
+            fld, y0, times, rtol, atol, progress, stats, loss_of, _stop
+        )
         times = times[:states.shape[0]]
     stats["n_rhs_evals"] = fld.n_evals
     loss = np.array([_objective(fld, st, count=False) for st in states])
+    r: np.ndarray | None
+    theta: np.ndarray | None
     if canonical:
         r, theta = states[:, :m], np.mod(states[:, m:], 2 * np.pi)
         delta = net.invariants()
@@ -1370,9 +1531,17 @@ def integrate_flow(net, data, record_times, *, trainable="abc", weight_decay=0.0
         a, b, c = states[:, :m], states[:, m:2 * m], states[:, 2 * m:]
         r = theta = None
     stats["wall_time_s"] = time.perf_counter() - start
-    return FlowResult(times, np.ascontiguousarray(a), np.ascontiguousarray(b), np.ascontiguousarray(c),
-                      loss, None if r is None else np.ascontiguousarray(r),
-                      None if theta is None else np.ascontiguousarray(theta), stats, interrupted)
+    return FlowResult(
+        times,
+        np.ascontiguousarray(a),
+        np.ascontiguousarray(b),
+        np.ascontiguousarray(c),
+        loss,
+        None if r is None else np.ascontiguousarray(r),
+        None if theta is None else np.ascontiguousarray(theta),
+        stats,
+        interrupted,
+    )
 
 
 def _objective(fld: _Field, state, count=True) -> float:
@@ -1383,5 +1552,9 @@ def _objective(fld: _Field, state, count=True) -> float:
     if fld.canonical:
         pen = float(state[:m] @ state[:m]) if fld.train[0] else 0.0
     else:
-        pen = sum(float(state[k * m:(k + 1) * m] @ state[k * m:(k + 1) * m]) for k in range(3) if fld.train[k])
+        pen = sum(
+            float(state[k * m : (k + 1) * m] @ state[k * m : (k + 1) * m])
+            for k in range(3)
+            if fld.train[k]
+        )
     return 0.5 * float(rho @ rho) + 0.5 * fld.lam * pen

@@ -86,7 +86,9 @@ def _load_batch(x, y, batch_idx, batch_len, t, full, xb, yb):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _new_full(ai, bi, ci, p0, p1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise, i, noisy):
+def _new_full(
+    ai, bi, ci, p0, p1, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise, i, noisy
+):
     """One update of neuron i in full parameters (see _reference.advance_full)."""
     row = 0
     na = ai
@@ -119,8 +121,9 @@ def _hoisted_full(ai, bi, ci, p0, p1, step_a, step_b, step_c, keep_a, keep_b, ke
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _new_canonical(ri, ti, ci, si, p0, p1, tr, tt, weight_decay, lr, inv_m, noise_scale, threshold, noise, i,
-                   noisy):
+def _new_canonical(
+    ri, ti, ci, si, p0, p1, tr, tt, weight_decay, lr, inv_m, noise_scale, threshold, noise, i, noisy
+):
     """One update of neuron i in canonical parameters (see _reference.advance_canonical)."""
     row = 0
     nr = ri
@@ -265,8 +268,12 @@ _SIGN = np.uint64(1 << 63)
 _U0, _U1, _U20, _U23, _U27, _U29, _U30, _U31, _U32, _U52, _U63, _U1023 = (
     np.uint64(v) for v in (0, 1, 20, 23, 27, 29, 30, 31, 32, 52, 63, 1023))
 # log on [√2/2, √2): fdlibm's e_log.c kernel (Lg1..Lg7, ln 2 split in hi + lo)
-_LG1, _LG2, _LG3, _LG4 = 6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, \
-    2.222219843214978396e-01
+_LG1, _LG2, _LG3, _LG4 = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+)
 _LG5, _LG6, _LG7 = 1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 # sin and cos on [0, π/4]: fdlibm's k_sin.c / k_cos.c polynomials
@@ -316,7 +323,9 @@ def _gauss_pair(key, k):
     x = _PI_4 * (_float(_ONE_BITS | ((lo & _LOW29) << _U23)) - 1.0)
     z = x * x
     sin = x + (z * x) * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
-    cos = 1.0 - (0.5 * z - z * (z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))))
+    cos = 1.0 - (
+        0.5 * z - z * (z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6))))))
+    )
     # the octant by bit selections (exact, branch-free): bit 29 mirrors φ → π/2 − φ,
     # bit 30 turns by π/2, bit 31 by π
     isin = _bits(sin)
@@ -475,8 +484,25 @@ def _all_finite(z):
 
 
 @njit(cache=True, nogil=True)
-def _update_full_block(a, b, c, count, t0, t1, nb, ta, tb, tc, weight_decay, lr, inv_alpha, noise_scale, noise,
-                       noisy, scratch):
+def _update_full_block(
+    a,
+    b,
+    c,
+    count,
+    t0,
+    t1,
+    nb,
+    ta,
+    tb,
+    tc,
+    weight_decay,
+    lr,
+    inv_alpha,
+    noise_scale,
+    noise,
+    noisy,
+    scratch,
+):
     # z ← (1 − lr·λ)·z − (lr/α)·(α·∂L/∂z): the factors are hoisted out of the loop
     # (the rounding differs from the reference's by an ulp or so per step)
     step_a = lr * inv_alpha if ta else 0.0
@@ -493,7 +519,9 @@ def _update_full_block(a, b, c, count, t0, t1, nb, ta, tb, tc, weight_decay, lr,
     for i in range(n):
         p0 = s0[i]
         p1 = s1[i]
-        na, nbias, nc = _hoisted_full(a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c)
+        na, nbias, nc = _hoisted_full(
+            a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c
+        )
         a[i] = na
         b[i] = nbias
         c[i] = nc
@@ -545,8 +573,32 @@ def _update_canonical_block(r, theta, cos, nsin, count, t0, t1, nb, tr, tt, weig
 
 # ----------------------------------------------------------------------------- the kernel
 @njit(cache=True, nogil=True)
-def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, noise_scale, threshold, mean,
-             batch_idx, batch_len, full, key, first, n_rows, noisy, n_steps, dense):
+def _advance(
+    canonical,
+    u,
+    v,
+    w,
+    scale,
+    x,
+    y,
+    t0,
+    t1,
+    t2,
+    weight_decay,
+    lr,
+    noise_scale,
+    threshold,
+    mean,
+    batch_idx,
+    batch_len,
+    full,
+    key,
+    first,
+    n_rows,
+    noisy,
+    n_steps,
+    dense,
+):
     """``n_steps`` updates in place; full: (u, v, w) = (a, b, c), scale = 1/α, trained
     flags (t0, t1, t2) for (a, b, c); canonical: (u, v) = (r, θ), w unused, scale = 1/m,
     (t0, t1) for (r, θ). When ``noisy``, step t adds noise_scale times the Gaussians
@@ -636,17 +688,52 @@ def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, nois
                         _fill_gaussians(key, first + (t * n_rows + k) * m + lo, rows[k, lo:hi])
                 block_noise = rows[:, lo:hi] if noisy else rows
                 if canonical:
-                    finite = _update_canonical_block(u[lo:hi], v[lo:hi], p[lo:hi], q[lo:hi], count[lo:hi], table0,
-                                                     table1, nb, t0, t1, weight_decay, lr, scale, noise_scale,
-                                                     threshold, block_noise, noisy, scratch)
+                    finite = _update_canonical_block(
+                        u[lo:hi],
+                        v[lo:hi],
+                        p[lo:hi],
+                        q[lo:hi],
+                        count[lo:hi],
+                        table0,
+                        table1,
+                        nb,
+                        t0,
+                        t1,
+                        weight_decay,
+                        lr,
+                        scale,
+                        noise_scale,
+                        threshold,
+                        block_noise,
+                        noisy,
+                        scratch,
+                    )
                 else:
-                    finite = _update_full_block(u[lo:hi], v[lo:hi], w[lo:hi], count[lo:hi], table0, table1, nb, t0,
-                                                t1, t2, weight_decay, lr, scale, noise_scale, block_noise, noisy,
-                                                scratch)
+                    finite = _update_full_block(
+                        u[lo:hi],
+                        v[lo:hi],
+                        w[lo:hi],
+                        count[lo:hi],
+                        table0,
+                        table1,
+                        nb,
+                        t0,
+                        t1,
+                        t2,
+                        weight_decay,
+                        lr,
+                        scale,
+                        noise_scale,
+                        block_noise,
+                        noisy,
+                        scratch,
+                    )
                 if not finite:
                     bad = np.nan
                 if more:
-                    _forward_counts(p[lo:hi], q[lo:hi], weight[lo:hi], xnext, nn, f_slope, count[lo:hi])
+                    _forward_counts(
+                        p[lo:hi], q[lo:hi], weight[lo:hi], xnext, nn, f_slope, count[lo:hi]
+                    )
         else:
             if more and not full:
                 _batch_ranks(batch_idx, batch_len, t + 1, mark, rank)
@@ -656,8 +743,24 @@ def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, nois
                 pi = p[i]
                 p0, p1 = _run_sums(pi > 0.0, bedge[i], nb, g0, g1)
                 if canonical:
-                    nr, nt = _new_canonical(u[i], v[i], pi, -q[i], p0, p1, t0, t1, weight_decay, lr, scale,
-                                            noise_scale, threshold, rows, i, noisy)
+                    nr, nt = _new_canonical(
+                        u[i],
+                        v[i],
+                        pi,
+                        -q[i],
+                        p0,
+                        p1,
+                        t0,
+                        t1,
+                        weight_decay,
+                        lr,
+                        scale,
+                        noise_scale,
+                        threshold,
+                        rows,
+                        i,
+                        noisy,
+                    )
                     u[i] = nr
                     if t1:
                         v[i] = nt
@@ -665,8 +768,23 @@ def _advance(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, nois
                         q[i] = -np.sin(nt)
                     bad += nr * 0.0 + nt * 0.0
                 else:
-                    na, nbias, nc = _new_full(u[i], v[i], w[i], p0, p1, t0, t1, t2, weight_decay, lr, scale,
-                                              noise_scale, rows, i, noisy)
+                    na, nbias, nc = _new_full(
+                        u[i],
+                        v[i],
+                        w[i],
+                        p0,
+                        p1,
+                        t0,
+                        t1,
+                        t2,
+                        weight_decay,
+                        lr,
+                        scale,
+                        noise_scale,
+                        rows,
+                        i,
+                        noisy,
+                    )
                     u[i] = na
                     v[i] = nbias
                     w[i] = nc
@@ -718,7 +836,9 @@ def _loss(p, q, w, scale, x, y, mean):
         f_slope[hi] -= w[i] * p[i]
         f_icpt[lo] -= w[i] * q[i]
         f_icpt[hi] += w[i] * q[i]
-    return _prefix_sums(x, y, size, f_slope, f_icpt, False, scale, 1.0 / size if mean else 1.0, g0, g1)
+    return _prefix_sums(
+        x, y, size, f_slope, f_icpt, False, scale, 1.0 / size if mean else 1.0, g0, g1
+    )
 
 
 # ----------------------------------------------------------------------------- segment path
@@ -754,14 +874,33 @@ def _stays(p, q, positive, has_l, xl, has_r, xr):
 
 
 @njit(cache=True, nogil=True)
-def _segment_update_full(a, b, c, p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c, positive, has_l, xl,
-                         has_r, xr, leaving):
+def _segment_update_full(
+    a,
+    b,
+    c,
+    p0,
+    p1,
+    step_a,
+    step_b,
+    step_c,
+    keep_a,
+    keep_b,
+    keep_c,
+    positive,
+    has_l,
+    xl,
+    has_r,
+    xr,
+    leaving,
+):
     """Update one chunk of a segment, flag the neurons that leave it; returns (all
     finite, number leaving)."""
     ok = 1
     moved = 0
     for i in range(a.size):
-        na, nbias, nc = _hoisted_full(a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c)
+        na, nbias, nc = _hoisted_full(
+            a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c
+        )
         a[i] = na
         b[i] = nbias
         c[i] = nc
@@ -773,13 +912,47 @@ def _segment_update_full(a, b, c, p0, p1, step_a, step_b, step_c, keep_a, keep_b
 
 
 @njit(cache=True, nogil=True)
-def _segment_update_canonical(r, theta, cos, nsin, p0, p1, tr, tt, weight_decay, lr, inv_m, threshold, positive,
-                              has_l, xl, has_r, xr, leaving):
+def _segment_update_canonical(
+    r,
+    theta,
+    cos,
+    nsin,
+    p0,
+    p1,
+    tr,
+    tt,
+    weight_decay,
+    lr,
+    inv_m,
+    threshold,
+    positive,
+    has_l,
+    xl,
+    has_r,
+    xr,
+    leaving,
+):
     ok = 1
     moved = 0
     for i in range(r.size):
-        nr, nt = _new_canonical(r[i], theta[i], cos[i], -nsin[i], p0, p1, tr, tt, weight_decay, lr, inv_m, 0.0,
-                                threshold, _EMPTY_NOISE[0], i, False)
+        nr, nt = _new_canonical(
+            r[i],
+            theta[i],
+            cos[i],
+            -nsin[i],
+            p0,
+            p1,
+            tr,
+            tt,
+            weight_decay,
+            lr,
+            inv_m,
+            0.0,
+            threshold,
+            _EMPTY_NOISE[0],
+            i,
+            False,
+        )
         r[i] = nr
         if tt:
             theta[i] = nt
@@ -860,8 +1033,31 @@ def _valid_layout(pc, qc, x, order, start):
 
 
 @njit(cache=True, nogil=True)
-def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay, lr, threshold, mean, n_steps,
-                      order, start, zu, zv, zw, sum1, sum0, reuse):
+def _advance_segments(
+    canonical,
+    u,
+    v,
+    w,
+    scale,
+    x,
+    y,
+    t0,
+    t1,
+    t2,
+    weight_decay,
+    lr,
+    threshold,
+    mean,
+    n_steps,
+    order,
+    start,
+    zu,
+    zv,
+    zw,
+    sum1,
+    sum0,
+    reuse,
+):
     """``_advance`` for full-batch steps without noise, on the segment layout (same
     arguments and result).
 
@@ -960,14 +1156,46 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
             for lo in range(start[k], start[k + 1], _CHUNK):
                 hi = min(lo + _CHUNK, start[k + 1])
                 if canonical:
-                    ok, mv = _segment_update_canonical(zu[lo:hi], zv[lo:hi], zp[lo:hi], zq[lo:hi], tab0[k], tab1[k],
-                                                       t0, t1, weight_decay, lr, scale, threshold, positive, has_l,
-                                                       xl, has_r, xr, leaving[lo:hi])
+                    ok, mv = _segment_update_canonical(
+                        zu[lo:hi],
+                        zv[lo:hi],
+                        zp[lo:hi],
+                        zq[lo:hi],
+                        tab0[k],
+                        tab1[k],
+                        t0,
+                        t1,
+                        weight_decay,
+                        lr,
+                        scale,
+                        threshold,
+                        positive,
+                        has_l,
+                        xl,
+                        has_r,
+                        xr,
+                        leaving[lo:hi],
+                    )
                 else:
-                    ok, mv = _segment_update_full(zu[lo:hi], zv[lo:hi], zw[lo:hi], tab0[k], tab1[k],
-                                                  step if t0 else 0.0, step if t1 else 0.0, step if t2 else 0.0,
-                                                  keep if t0 else 1.0, keep if t1 else 1.0, keep if t2 else 1.0,
-                                                  positive, has_l, xl, has_r, xr, leaving[lo:hi])
+                    ok, mv = _segment_update_full(
+                        zu[lo:hi],
+                        zv[lo:hi],
+                        zw[lo:hi],
+                        tab0[k],
+                        tab1[k],
+                        step if t0 else 0.0,
+                        step if t1 else 0.0,
+                        step if t2 else 0.0,
+                        keep if t0 else 1.0,
+                        keep if t1 else 1.0,
+                        keep if t2 else 1.0,
+                        positive,
+                        has_l,
+                        xl,
+                        has_r,
+                        xr,
+                        leaving[lo:hi],
+                    )
                 finite &= ok
                 moved += mv
                 c1, c0 = _segment_sums(zp[lo:hi], zq[lo:hi], weight[lo:hi])
@@ -997,7 +1225,9 @@ def _advance_segments(canonical, u, v, w, scale, x, y, t0, t1, t2, weight_decay,
                 idn = leavers[n_]
                 pos = where[idn]
                 old = keyof[idn]
-                e = _boundary_from(zp[pos], zq[pos], x, size, old if old <= size else old - size - 1)
+                e = _boundary_from(
+                    zp[pos], zq[pos], x, size, old if old <= size else old - size - 1
+                )
                 new = e if zp[pos] > 0.0 else size + 1 + e
                 if new == old:
                     continue
@@ -1068,16 +1298,58 @@ def advance(engine, n, batch_idx, batch_len, noise_at):
         reuse = layout is not None
         if not reuse:
             nkeys = 2 * engine.x.size + 2
-            layout = (np.empty(u.size, dtype=np.int64), np.zeros(nkeys + 1, dtype=np.int64),
-                      np.empty(u.size), np.empty(u.size), np.empty(u.size), np.empty(nkeys), np.empty(nkeys))
+            layout = (
+                np.empty(u.size, dtype=np.int64),
+                np.zeros(nkeys + 1, dtype=np.int64),
+                np.empty(u.size),
+                np.empty(u.size),
+                np.empty(u.size),
+                np.empty(nkeys),
+                np.empty(nkeys),
+            )
             engine._segment_layout = layout
-        bad, last = _advance_segments(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay,
-                                      cfg.lr_eff, engine.threshold, cfg.mean, n, *layout, reuse)
+        bad, last = _advance_segments(
+            canonical,
+            u,
+            v,
+            w,
+            scale,
+            engine.x,
+            engine.y,
+            *flags,
+            cfg.weight_decay,
+            cfg.lr_eff,
+            engine.threshold,
+            cfg.mean,
+            n,
+            *layout,
+            reuse,
+        )
     else:
-        bad, last = _advance(canonical, u, v, w, scale, engine.x, engine.y, *flags, cfg.weight_decay, cfg.lr_eff,
-                             engine.noise_scale, engine.threshold, cfg.mean, idx, lens, full,
-                             engine.noise_key if noisy else _NO_KEY, int(noise_at) if noisy else 0,
-                             engine.noise_rows, noisy, n, largest <= _DENSE_MAX)
+        bad, last = _advance(
+            canonical,
+            u,
+            v,
+            w,
+            scale,
+            engine.x,
+            engine.y,
+            *flags,
+            cfg.weight_decay,
+            cfg.lr_eff,
+            engine.noise_scale,
+            engine.threshold,
+            cfg.mean,
+            idx,
+            lens,
+            full,
+            engine.noise_key if noisy else _NO_KEY,
+            int(noise_at) if noisy else 0,
+            engine.noise_rows,
+            noisy,
+            n,
+            largest <= _DENSE_MAX,
+        )
     return int(bad), float(last)
 
 
@@ -1088,4 +1360,6 @@ def data_loss(engine) -> float:
         a, b, c = engine.state
         return float(_loss(a, b, c, 1.0 / engine.alpha, engine.x, engine.y, cfg.mean))
     r, theta = engine.state
-    return float(_loss(np.cos(theta), -np.sin(theta), r, 1.0 / engine.m, engine.x, engine.y, cfg.mean))
+    return float(
+        _loss(np.cos(theta), -np.sin(theta), r, 1.0 / engine.m, engine.x, engine.y, cfg.mean)
+    )

@@ -1,4 +1,4 @@
 """Williams et al. 2019: experiments, registered on import."""
 
-from .kernel_regime import *  # noqa: F401,F403
 from .adaptive_regime import *  # noqa: F401,F403
+from .kernel_regime import *  # noqa: F401,F403

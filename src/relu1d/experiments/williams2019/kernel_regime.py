@@ -19,8 +19,8 @@ from ...network import Network
 from ...plot import new_figure
 from .._registry import Claim, ExperimentResult, Reading, register
 
-__all__ = ["Fig3Spec", "fig3", "Theorem5Spec", "theorem5_uniform", "AppendixA3Spec",
-           "appendix_a3_gaussian", "FiniteWidthTimeSpec", "finite_width_time"]
+__all__ = ["Fig3Spec", "run_fig3", "Theorem5Spec", "run_theorem5_uniform", "AppendixA3Spec",
+           "run_appendix_a3_gaussian", "FiniteWidthTimeSpec", "run_finite_width_time"]
 
 _REF_FIG3 = "Williams et al. 2019, Fig. 3 and §3.3"
 _REF_THM5 = "Williams et al. 2019, Theorem 5"
@@ -57,7 +57,8 @@ def _c_only_flow(net: Network, data: Dataset, time: float) -> tuple[Network, str
     if np.isinf(time):
         lam = np.linalg.eigvalsh(_gram(net, data))
         horizon = 32.0 / float(lam[lam > 1e-12 * lam[-1]].min())
-    traj = train(net, data, method="flow", trainable="c", lr=float(horizon), steps=1, record_every=1,
+    traj = train(net, data, method="flow", trainable="c", lr=float(horizon), steps=1,
+                 record_every=1,
                  progress=False)
     return traj.network, "engine flow (relu1d.train, method='flow', trainable='c')"
 
@@ -131,7 +132,7 @@ def _basis_fit_residual(f, lo: float, hi: float, basis, n: int = 41) -> float:
 # --------------------------------------------------------------------------- Fig. 3
 @dataclass(frozen=True)
 class Fig3Spec:
-    """Settings of :func:`fig3`. ``widths`` are the m, ``seeds`` the network draws."""
+    """Settings of :func:`run_fig3`. ``widths`` are the m, ``seeds`` the network draws."""
 
     s: int = 10
     data_seed: int = 0
@@ -154,13 +155,8 @@ def _natural_gap(data: Dataset) -> tuple[float, float]:
             float(np.max(np.abs(ends)) / np.max(np.abs(d2))))
 
 
-@register("williams2019.fig3",
-          "Fig. 3: c-only training from c = 0 (δ = −∞), α = √m, converges to the infinite-width "
-          "interpolant at rate m^(-1/2); network, interpolant and natural cubic spline",
-          quick=Fig3Spec(widths=(100, 300, 1000), seeds=(0, 1, 2, 3), rate_tolerance=0.2),
-          full=Fig3Spec())
-def fig3(spec: Fig3Spec) -> ExperimentResult:
-    """Williams et al., Fig. 3: 10 square-wave points, train only c from c = 0 to convergence.
+def _measure_fig3(spec: Fig3Spec):
+    """The data of :func:`run_fig3`: 10 square-wave points, train only c from c = 0 to convergence.
 
     Measures the sup distance on [x₁, x_s] from each converged network to the
     infinite-width interpolant (:func:`relu1d.kernel.interpolant`, uniform init) and fits
@@ -206,18 +202,27 @@ def fig3(spec: Fig3Spec) -> ExperimentResult:
          "data_x": (("sample",), data.x), "data_y": (("sample",), data.y),
          "natural_gap": (("natural_data_seed",), gaps[:, 0]),
          "f2_end_ratio": (("natural_data_seed",), gaps[:, 1])},
-        coords={"m": widths, "seed": seeds, "x": xs, "natural_data_seed": list(spec.natural_data_seeds)},
+        coords={"m": widths, "seed": seeds, "x": xs,
+                "natural_data_seed": list(spec.natural_data_seeds)},
         attrs={"rate_mean": rate_mean, "rate_std": rate_std, "training": method,
                "interpolant_to_natural_sup": splines.sup_distance(f_inf, natural, hull),
                "sup_interval": hull, "init": "uniform", "alpha": "sqrt"})
+    return ds
 
+
+def _draw_fig3(ds, spec: Fig3Spec) -> dict:
+    """Network, m = ∞ interpolant and natural spline per width; distance against m."""
+    widths, seeds = [int(m) for m in ds["m"].values], [int(k) for k in ds["seed"].values]
+    xs, curves, dist = ds["x"].values, ds["network"].values, ds["sup_distance"].values
+    data_x, data_y = ds["data_x"].values, ds["data_y"].values
+    rate_mean, rate_std = float(ds.attrs["rate_mean"]), float(ds.attrs["rate_std"])
     fig, axes = new_figure(ncols=len(widths) + 1, size=(4.0, 3.4))
     for i, m in enumerate(widths):
         ax = axes[0, i]
-        ax.plot(xs, curves[i], color="C0", lw=1.6, label="$f_z$ (seed %d)" % seeds[0])
-        ax.plot(xs, f_inf(xs), "--", color="C1", lw=1.2, label="m = ∞ interpolant")
-        ax.plot(xs, natural(xs), ":", color="C2", lw=1.2, label="natural cubic")
-        ax.plot(data.x, data.y, "x", color="C3", ms=7, mew=2)
+        ax.plot(xs, curves[i], color="C0", lw=1.6, label=f"$f_z$ (seed {seeds[0]})")
+        ax.plot(xs, ds["interpolant"].values, "--", color="C1", lw=1.2, label="m = ∞ interpolant")
+        ax.plot(xs, ds["natural_cubic"].values, ":", color="C2", lw=1.2, label="natural cubic")
+        ax.plot(data_x, data_y, "x", color="C3", ms=7, mew=2)
         ax.set_title(f"m = {m}")
         ax.set_xlabel("x")
     axes[0, 0].legend(fontsize="small")
@@ -230,47 +235,82 @@ def fig3(spec: Fig3Spec) -> ExperimentResult:
     ax.set_ylabel("sup distance on $[x_1, x_s]$")
     ax.set_title(f"rate {rate_mean:.2f} ± {rate_std:.2f}")
     ax.legend(fontsize="small")
+    return {"fig3": fig}
 
+
+def _judge_fig3(ds, spec: Fig3Spec) -> tuple:
+    """The claims of :func:`run_fig3`, from its data alone."""
+    widths, seeds = [int(m) for m in ds["m"].values], [int(k) for k in ds["seed"].values]
+    residual, dist = ds["max_train_residual"].values, ds["sup_distance"].values
+    rates = ds["rate"].values
+    rate_mean, rate_std = float(ds.attrs["rate_mean"]), float(ds.attrs["rate_std"])
+    method = str(ds.attrs["training"])
+    gap_seeds = [int(k) for k in ds["natural_data_seed"].values]
+    gaps = np.column_stack((ds["natural_gap"].values, ds["f2_end_ratio"].values))
     tol = spec.rate_tolerance
     gap_median, end_median = (float(v) for v in np.median(gaps, axis=0))
-    claims = [
-        Claim.below("interpolates", "the converged c-only flow interpolates the data (max |f(xⱼ) − yⱼ| over all "
+    return (
+        Claim.below("interpolates",
+                    "the converged c-only flow interpolates the data (max |f(xⱼ) − yⱼ| over all "
                     "runs)", _REF_FIG3, float(residual.max()), 1e-6, note=f"training: {method}"),
-        Claim.close("rate_m_half", "sup distance on [x₁, x_s] to the m = ∞ interpolant falls like m^(-1/2) "
-                    "(mean fitted exponent over seeds)", _REF_FIG3, rate_mean, -0.5, tol,
+        Claim.close("rate_m_half", "sup distance on [x₁, x_s] to the m = ∞ interpolant falls like "
+                    "m^(-1/2) (mean fitted exponent over seeds)", _REF_FIG3, rate_mean, -0.5, tol,
                     note=f"spread (std over {len(seeds)} seeds) {rate_std:.3f}; widths {widths}",
                     seeds=len(seeds), interval=_mean_interval(rates)),
-        Claim.below("distance_decreases", "distance at the largest width is below that at the smallest, for every "
-                    "seed (max over seeds of d(m_max)/d(m_min))", _REF_FIG3,
+        Claim.below("distance_decreases", "distance at the largest width is below that at the "
+                    "smallest, for every seed (max over seeds of d(m_max)/d(m_min))", _REF_FIG3,
                     float(np.max(dist[-1] / dist[0])), 1.0, seeds=len(seeds)),
         Claim.close("limit_is_natural_spline_on_square_wave",
-                    "on the paper's data (10 samples of a square wave) the m = ∞ limit is the cubic spline with "
-                    "vanishing second derivative at its end points, to the resolution of the figure (median over "
-                    "sample jitters of sup |f_∞ − natural| on [x₁, x_s] / data range)", _REF_FIG3,
+                    "on the paper's data (10 samples of a square wave) the m = ∞ limit is the "
+                    "cubic spline with vanishing second derivative at its end points, to the "
+                    "resolution of the figure (median over sample jitters of sup |f_∞ − natural| "
+                    "on [x₁, x_s] / data range)", _REF_FIG3,
                     gap_median, 0.0, _PLOT_RESOLUTION, seeds=len(gap_seeds),
                     readings=tuple(Reading(f"square wave, s = {spec.s}, jitter seed {k}", float(g),
-                                           bool(g <= _PLOT_RESOLUTION)) for k, g in zip(gap_seeds, gaps[:, 0])),
-                    note=f"tolerance {_PLOT_RESOLUTION:.1%} of the range, below one pixel of the figure; the "
-                         "paper does not give its sample positions, so every jitter is a reading (gap "
-                         f"{float(gaps[:, 0].min()):.3%} to {float(gaps[:, 0].max()):.3%} of the range). On "
-                         "random data the gap is larger and visible (williams2019.theorem5_uniform, "
-                         "not_natural_spline)."),
+                                           bool(g <= _PLOT_RESOLUTION))
+                                   for k, g in zip(gap_seeds, gaps[:, 0])),
+                    note=f"tolerance {_PLOT_RESOLUTION:.1%} of the range, below one pixel of the "
+                         "figure; the paper does not give its sample positions, so every jitter is "
+                         f"a reading (gap {float(gaps[:, 0].min()):.3%} to "
+                         f"{float(gaps[:, 0].max()):.3%} of the range). On random data the gap is "
+                         "larger and visible (williams2019.theorem5_uniform, not_natural_spline)."),
         Claim.above("limit_f2_ends_nonzero_on_square_wave",
-                    "yet the m = ∞ limit is not exactly the natural spline: its f'' does not vanish at x₁, x_s "
-                    "(median over sample jitters of max(|f''(x₁)|, |f''(x_s)|) / max_hull |f''|)", _REF_OURS,
+                    "yet the m = ∞ limit is not exactly the natural spline: its f'' does not "
+                    "vanish at x₁, x_s (median over sample jitters of max(|f''(x₁)|, |f''(x_s)|) / "
+                    "max_hull |f''|)", _REF_OURS,
                     end_median, _PLOT_RESOLUTION, seeds=len(gap_seeds),
-                    note="the RKHS norm also charges the affine part of f, so the minimiser trades a little "
-                         "curvature at and beyond the ends for a cheaper affine part (over the jitters "
-                         f"{float(gaps[:, 1].min()):.2%} to {float(gaps[:, 1].max()):.2%} of max |f''|; random "
-                         "data: williams2019.theorem5_uniform, f2_ends_nonzero)"),
-    ]
-    return ExperimentResult(ds, {"fig3": fig}, claims)
+                    note="the RKHS norm also charges the affine part of f, so the minimiser trades "
+                         "a little curvature at and beyond the ends for a cheaper affine part "
+                         f"(over the jitters {float(gaps[:, 1].min()):.2%} to "
+                         f"{float(gaps[:, 1].max()):.2%} of max |f''|; random data: "
+                         "williams2019.theorem5_uniform, f2_ends_nonzero)"),
+    )
+
+
+@register("williams2019.fig3",
+          "Fig. 3: c-only training from c = 0 (δ = −∞), α = √m, converges to the infinite-width "
+          "interpolant at rate m^(-1/2); network, interpolant and natural cubic spline",
+          quick=Fig3Spec(widths=(100, 300, 1000), seeds=(0, 1, 2, 3), rate_tolerance=0.2),
+          full=Fig3Spec(), judge=_judge_fig3)
+def run_fig3(spec: Fig3Spec) -> ExperimentResult:
+    """Williams et al., Fig. 3: the kernel regime on 10 square-wave points.
+
+    Trains c alone from c = 0 to convergence for every width and seed and measures
+    (:func:`_measure_fig3`) the sup distance on [x₁, x_s] to the m = ∞ interpolant, the
+    fitted rate in m per seed, and, over sample jitters, the gap between the m = ∞ limit
+    and the natural cubic spline. Claims: the networks interpolate, the distance falls
+    like m^(-1/2) and at every seed, the limit is the natural spline to the figure's
+    resolution on square waves, yet its f'' does not vanish at the ends. Quick preset
+    m ∈ {100, 300, 1000}, 4 seeds; full m ∈ {100, 1000, 10 000}, 10 seeds.
+    """
+    ds = _measure_fig3(spec)
+    return ExperimentResult(ds, _draw_fig3(ds, spec), _judge_fig3(ds, spec))
 
 
 # --------------------------------------------------------------------------- Theorem 5
 @dataclass(frozen=True)
 class Theorem5Spec:
-    """Settings of :func:`theorem5_uniform`: ``s`` points x ~ U(low, high), y ~ U(−1, 1),
+    """Settings of :func:`run_theorem5_uniform`: ``s`` points x ~ U(low, high), y ~ U(−1, 1),
     one data set per entry of ``data_seeds``."""
 
     s: int = 10
@@ -307,18 +347,15 @@ def _cubic_pieces(f, data: Dataset, lo: float, hi: float):
         right[a] = (2 * coef[2] / w ** 2, 6 * coef[3] / w ** 3, w)
         left[b] = ((2 * coef[2] + 6 * coef[3]) / w ** 2, 6 * coef[3] / w ** 3, w)
     inner = [x for x in data.x if x in left and x in right]
-    d2_jump = np.array([(right[x][0] - left[x][0]) * min(right[x][2], left[x][2]) ** 2 for x in inner])
+    d2_jump = np.array([(right[x][0] - left[x][0]) * min(right[x][2], left[x][2]) ** 2
+                        for x in inner])
     d3_jump = np.array([right[x][1] - left[x][1] for x in inner])
     return residual, d2_jump, d3_jump, np.array(inner)
 
 
-@register("williams2019.theorem5_uniform",
-          "Theorem 5, uniform init: the m = ∞ interpolant is a C² cubic spline with knots at the data, "
-          "but not the natural one (affine-part charge); distance and f'' at and beyond the ends",
-          quick=Theorem5Spec(data_seeds=(0, 1)), full=Theorem5Spec())
-def theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
-    """Theorem 5 for a, b ~ U(−1, 1): check the spline structure and measure the gap to
-    the natural cubic spline.
+def _measure_theorem5_uniform(spec: Theorem5Spec):
+    """The data of :func:`run_theorem5_uniform`. Theorem 5 for a, b ~ U(−1, 1): check the
+    spline structure and measure the gap to the natural cubic spline.
 
     Structure (from values of f only): a cubic fits f on every interval between data
     points inside [−1, 1] to rounding; across the data f'' is continuous and f''' jumps
@@ -332,7 +369,8 @@ def theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
     init = kernel.Uniform()
     seeds = list(spec.data_seeds)
     keys = ["cubic_residual", "d2_jump", "d3_jump_error", "sup_to_natural", "l2_to_natural",
-            "f2_end_ratio", "f2_outside_ratio", "norm_identity_error", "norm_interp", "norm_natural",
+            "f2_end_ratio", "f2_outside_ratio", "norm_identity_error", "norm_interp",
+            "norm_natural",
             "affine_charge", "f2_left", "f2_right", "f2_minus1", "f2_plus1", "max_f2_hull"]
     out = {k: np.empty(len(seeds)) for k in keys}
     xs = np.linspace(-1.2, 1.2, 481)
@@ -349,7 +387,8 @@ def theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
         values = dict(
             cubic_residual=residual / _rounding_unit(f),
             d2_jump=float(np.max(np.abs(d2_jump))) / _rounding_unit(f),
-            d3_jump_error=float(np.max(np.abs(d3_jump - predicted_d3)) / np.max(np.abs(predicted_d3))),
+            d3_jump_error=float(np.max(np.abs(d3_jump - predicted_d3))
+                                / np.max(np.abs(predicted_d3))),
             sup_to_natural=splines.sup_distance(f, natural, hull) / scale,
             l2_to_natural=splines.l2_distance(f, natural, hull) / scale,
             f2_end_ratio=float(np.max(np.abs(ends[:2]))) / max_f2,
@@ -361,23 +400,33 @@ def theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
         for key, value in values.items():
             out[key][k] = value
         curves[k], natural_curves[k], second[k] = f(xs), natural(xs), f.second_derivative(xs)
+    data0 = _random_points(spec.s, seeds[0], spec.low, spec.high)
     ds = xr.Dataset({key: (("data_seed",), val) for key, val in out.items()}
                     | {"interpolant": (("data_seed", "x"), curves),
                        "natural_cubic": (("data_seed", "x"), natural_curves),
-                       "interpolant_f2": (("data_seed", "x"), second)},
+                       "interpolant_f2": (("data_seed", "x"), second),
+                       "data0_x": (("sample",), data0.x), "data0_y": (("sample",), data0.y),
+                       "natural0_f2": (("x",), splines.natural_cubic(data0).second_derivative(xs))},
                     coords={"data_seed": seeds, "x": xs},
-                    attrs={"init": "uniform A = B = 1", "s": spec.s, "x_range": (spec.low, spec.high)})
+                    attrs={"init": "uniform A = B = 1", "s": spec.s,
+                           "x_range": (spec.low, spec.high)})
+    return ds
 
+
+def _draw_theorem5_uniform(ds, spec: Theorem5Spec) -> dict:
+    """First data set: interpolant and natural spline, their f'', and their difference."""
+    seeds = [int(k) for k in ds["data_seed"].values]
+    xs, curves, second = ds["x"].values, ds["interpolant"].values, ds["interpolant_f2"].values
+    natural_curves = ds["natural_cubic"].values
+    data0 = Dataset(ds["data0_x"].values, ds["data0_y"].values)
     fig, axes = new_figure(ncols=3, size=(4.2, 3.4))
-    data0 = _random_points(spec.s, seeds[0], spec.low, spec.high)
     axes[0, 0].plot(xs, curves[0], color="C1", label="m = ∞ interpolant")
     axes[0, 0].plot(xs, natural_curves[0], ":", color="C2", label="natural cubic")
     axes[0, 0].plot(data0.x, data0.y, "x", color="C3")
     axes[0, 0].legend(fontsize="small")
     axes[0, 0].set_title(f"data seed {seeds[0]}")
     axes[0, 1].plot(xs, second[0], color="C1", label="f'' interpolant")
-    axes[0, 1].plot(xs, splines.natural_cubic(data0).second_derivative(xs), ":", color="C2",
-                    label="f'' natural")
+    axes[0, 1].plot(xs, ds["natural0_f2"].values, ":", color="C2", label="f'' natural")
     axes[0, 1].axvspan(-1.2, data0.x[0], color="0.9")
     axes[0, 1].axvspan(data0.x[-1], 1.2, color="0.9")
     axes[0, 1].legend(fontsize="small")
@@ -387,58 +436,96 @@ def theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
     axes[0, 2].set_title("interpolant − natural cubic on $[x_1, x_s]$")
     for ax in axes[0]:
         ax.set_xlabel("x")
+    return {"theorem5_uniform": fig}
 
-    n = len(seeds)
-    claims = [
-        Claim.below("cubic_between_data", "between data points inside [−1, 1] the interpolant is a cubic (max "
+
+def _judge_theorem5_uniform(ds, spec: Theorem5Spec) -> tuple:
+    """The claims of :func:`run_theorem5_uniform`, from its data alone."""
+    out = {key: ds[key].values for key in ("cubic_residual", "d2_jump", "d3_jump_error",
+                                            "norm_identity_error", "affine_charge", "norm_interp",
+                                            "norm_natural", "f2_end_ratio",
+                                            "sup_to_natural", "f2_outside_ratio")}
+    n = ds.sizes["data_seed"]
+    return (
+        Claim.below("cubic_between_data",
+                    "between data points inside [−1, 1] the interpolant is a cubic (max "
                     "cubic-fit residual, in units of the rounding of f, worst data set)", _REF_THM5,
                     float(out["cubic_residual"].max()), 100.0, seeds=n,
-                    note="rounding unit ε·Σ|αⱼ|·max K(xⱼ, xⱼ); a non-cubic piece (the Gaussian init) gives "
-                         "residuals of 10⁶ units and more"),
-        Claim.below("f2_continuous", "f'' is continuous across the data points (max |jump of f''|·w², w the "
-                    "adjacent interval width, in units of the rounding of f; from cubic fits)", _REF_THM5,
+                    note="rounding unit ε·Σ|αⱼ|·max K(xⱼ, xⱼ); a non-cubic piece (the Gaussian "
+                         "init) gives residuals of 10⁶ units and more"),
+        Claim.below("f2_continuous", "f'' is continuous across the data points (max |jump of "
+                    "f''|·w², w the adjacent interval width, in units of the rounding of f; from "
+                    "cubic fits)", _REF_THM5,
                     float(out["d2_jump"].max()), 1e4, seeds=n,
-                    note="a second difference amplifies rounding by ~1/w²; an actual jump of f'' would show "
-                         "as ~max|f''|·w²/unit, many orders larger"),
-        Claim.below("f3_jumps", "f''' jumps at xⱼ equal ζ(xⱼ)αⱼ (max relative error, from cubic fits)",
+                    note="a second difference amplifies rounding by ~1/w²; an actual jump of f'' "
+                         "would show as ~max|f''|·w²/unit, many orders larger"),
+        Claim.below("f3_jumps",
+                    "f''' jumps at xⱼ equal ζ(xⱼ)αⱼ (max relative error, from cubic fits)",
                     _REF_THM5, float(out["d3_jump_error"].max()), 1e-4, seeds=n),
-        Claim.close("norm_identity", "full RKHS norm (curvature + affine charge, by quadrature) equals αᵀKα "
-                    "(relative error)", _REF_THM5, float(out["norm_identity_error"].max()), 0.0, 1e-7, seeds=n,
-                    note="the curvature term alone (eq. 17 with the corrected weight) falls short by the affine "
-                         f"charge, {float(np.median(out['affine_charge'] / out['norm_interp'])):.3g} of the "
-                         "norm (median)"),
-        Claim.below("natural_norm_larger", "the natural cubic spline has a larger full RKHS norm than the "
+        Claim.close("norm_identity", "full RKHS norm (curvature + affine charge, by quadrature) "
+                    "equals αᵀKα (relative error)", _REF_THM5,
+                    float(out["norm_identity_error"].max()), 0.0, 1e-7, seeds=n,
+                    note="the curvature term alone (eq. 17 with the corrected weight) falls short "
+                         "by the affine charge, "
+                         f"{float(np.median(out['affine_charge'] / out['norm_interp'])):.3g} of "
+                         "the norm (median)"),
+        Claim.below("natural_norm_larger",
+                    "the natural cubic spline has a larger full RKHS norm than the "
                     "interpolant (max over data sets of norm_interp / norm_natural)", _REF_THM5,
                     float(np.max(out["norm_interp"] / out["norm_natural"])), 1.0, seeds=n,
-                    note="the interpolant is the minimum-norm one (eq. 15); the natural spline also interpolates"),
-        Claim.above("f2_ends_nonzero", "the uniform-init interpolant is a C² cubic spline with knots at the data "
-                    "but not the natural one: f'' does not vanish at x₁, x_s (median over data sets of "
-                    "max(|f''(x₁)|, |f''(x_s)|) / max_hull |f''|)", _REF_OURS,
+                    note="the interpolant is the minimum-norm one (eq. 15); the natural spline "
+                    "also interpolates"),
+        Claim.above("f2_ends_nonzero", "the uniform-init interpolant is a C² cubic spline with "
+                    "knots at the data but not the natural one: f'' does not vanish at x₁, x_s "
+                    "(median over data sets of max(|f''(x₁)|, |f''(x_s)|) / max_hull |f''|)",
+                    _REF_OURS,
                     float(np.median(out["f2_end_ratio"])), _PLOT_RESOLUTION, seeds=n,
-                    note="the RKHS norm also charges the affine part (kernel.py docstring §3), so the minimiser "
-                         "keeps f'' ≠ 0 at x₁, x_s and beyond, and its full norm is below the natural spline's. "
-                         "Not a statement of the paper: Fig. 3's caption ('a cubic spline with vanishing second "
-                         "derivative at its endpoints') holds on its square-wave data to the figure's resolution "
+                    note="the RKHS norm also charges the affine part (kernel.py docstring §3), so "
+                         "the minimiser keeps f'' ≠ 0 at x₁, x_s and beyond, and its full norm is "
+                         "below the natural spline's. Not a statement of the paper: Fig. 3's "
+                         "caption ('a cubic spline with vanishing second derivative at its "
+                         "endpoints') holds on its square-wave data to the figure's resolution "
                          "(williams2019.fig3, limit_is_natural_spline_on_square_wave)."),
-        Claim.above("not_natural_spline", "on random data the interpolant is visibly apart from the natural cubic "
+        Claim.above("not_natural_spline",
+                    "on random data the interpolant is visibly apart from the natural cubic "
                     "spline on [x₁, x_s] (median sup distance / data range)", _REF_OURS,
                     float(np.median(out["sup_to_natural"])), _PLOT_RESOLUTION, seeds=n,
-                    note="measured gap: median "
-                         f"{float(np.median(out['sup_to_natural'])):.2%}, max "
-                         f"{float(np.max(out['sup_to_natural'])):.2%} of the data range (10 points in "
-                         f"[{spec.low:g}, {spec.high:g}]); on the paper's square waves it is below the figure's "
-                         "resolution (williams2019.fig3, limit_is_natural_spline_on_square_wave)"),
-        Claim.above("f2_outside_nonzero", "f'' is non-zero between the hull and ±1 (median of max |f''| there / "
-                    "max_hull |f''|)", _REF_OURS, float(np.median(out["f2_outside_ratio"])), 1e-3, seeds=n,
+                    note=f"measured gap: median {float(np.median(out['sup_to_natural'])):.2%}, max "
+                         f"{float(np.max(out['sup_to_natural'])):.2%} of the data range (10 points "
+                         f"in [{spec.low:g}, {spec.high:g}]); on the paper's square waves it is "
+                         "below the figure's resolution (williams2019.fig3, "
+                         "limit_is_natural_spline_on_square_wave)"),
+        Claim.above("f2_outside_nonzero", "f'' is non-zero between the hull and ±1 (median of max "
+                    "|f''| there / max_hull |f''|)", _REF_OURS,
+                    float(np.median(out["f2_outside_ratio"])), 1e-3, seeds=n,
                     note="restated correctly: f''/ζ is affine outside the hull, not zero"),
-    ]
-    return ExperimentResult(ds, {"theorem5_uniform": fig}, claims)
+    )
+
+
+@register("williams2019.theorem5_uniform",
+          "Theorem 5, uniform init: the m = ∞ interpolant is a C² cubic spline with knots at the "
+          "data, but not the natural one (affine-part charge); distance and f'' at and beyond the "
+          "ends",
+          quick=Theorem5Spec(data_seeds=(0, 1)), full=Theorem5Spec(), judge=_judge_theorem5_uniform)
+def run_theorem5_uniform(spec: Theorem5Spec) -> ExperimentResult:
+    """Theorem 5 for a, b ~ U(−1, 1), on random data sets (no training: exact m = ∞ objects).
+
+    Measures (:func:`_measure_theorem5_uniform`) per data set the cubic-fit residual
+    between data points, the jumps of the second and third derivatives at the data, the
+    RKHS norm identity and its affine charge, and f'' at, between and beyond the ends with
+    the distance to the natural cubic spline. Claims: a C² cubic spline whose third
+    derivative jumps by ζ(xⱼ)αⱼ, the norm identity, the natural spline's larger norm, and
+    (our derivation) f'' ≠ 0 at the ends and outside the hull, visibly apart from the
+    natural spline. Quick preset: 2 data sets; full: 10.
+    """
+    ds = _measure_theorem5_uniform(spec)
+    return ExperimentResult(ds, _draw_theorem5_uniform(ds, spec), _judge_theorem5_uniform(ds, spec))
 
 
 # --------------------------------------------------------------------------- App. A.3
 @dataclass(frozen=True)
 class AppendixA3Spec:
-    """Settings of :func:`appendix_a3_gaussian` (data as in :class:`Theorem5Spec`)."""
+    """Settings of :func:`run_appendix_a3_gaussian` (data as in :class:`Theorem5Spec`)."""
 
     s: int = 10
     data_seeds: tuple = tuple(range(10))
@@ -447,14 +534,11 @@ class AppendixA3Spec:
     sigma: float = 1.0
 
 
-@register("williams2019.appendix_a3_gaussian",
-          "App. A.3, Gaussian init: (1 + u²)² f'' is affine between data points (f''/ζ with the corrected "
-          "weight), (1 + u²) f'' (the printed weight) is not; not a cubic spline",
-          quick=AppendixA3Spec(data_seeds=(0, 1)), full=AppendixA3Spec())
-def appendix_a3_gaussian(spec: AppendixA3Spec) -> ExperimentResult:
-    """App. A.3: for (a, b) ~ N(0, σ²I), ζ(u) = 2σ²/(π(1 + u²)²), so between data points
-    f''/ζ ∝ (1 + u²)²f'' is affine. Checked from values of f only (independent of the
-    closed form for f''): (1 + u²)²f'' is affine on an interval iff f lies in
+def _measure_appendix_a3_gaussian(spec: AppendixA3Spec):
+    """The data of :func:`run_appendix_a3_gaussian`. App. A.3: for (a, b) ~ N(0, σ²I),
+    ζ(u) = 2σ²/(π(1 + u²)²), so between data points f''/ζ ∝ (1 + u²)²f'' is affine.
+    Checked from values of f only (independent of the closed form for f''):
+    (1 + u²)²f'' is affine on an interval iff f lies in
     span{1, u, ½u·atan u, −½atan u} there; the printed weight would need
     span{1, u, u·atan u − ½log(1 + u²), ½(u·log(1 + u²) − 2u + 2atan u)}. Least-squares
     residuals of both fits on every inter-data interval, relative to the data range."""
@@ -462,7 +546,8 @@ def appendix_a3_gaussian(spec: AppendixA3Spec) -> ExperimentResult:
 
     init = kernel.Gaussian(spec.sigma)
     seeds = list(spec.data_seeds)
-    keys = ["affine_residual_corrected", "affine_residual_printed", "cubic_residual", "sup_to_natural",
+    keys = ["affine_residual_corrected", "affine_residual_printed", "cubic_residual",
+            "sup_to_natural",
             "f2_end_ratio"]
     out = {k: np.empty(len(seeds)) for k in keys}
     xs = np.linspace(-1.2, 1.2, 481)
@@ -471,7 +556,8 @@ def appendix_a3_gaussian(spec: AppendixA3Spec) -> ExperimentResult:
         data, f, natural, hull, scale = _interpolant_and_natural(spec, seed, init)
         corrected = printed = cubic = 0.0
         for a, b in _interval_edges(data, *hull):
-            corrected = max(corrected, _basis_fit_residual(f, a, b, _ZETA_BASIS) / _rounding_unit(f))
+            corrected = max(corrected,
+                            _basis_fit_residual(f, a, b, _ZETA_BASIS) / _rounding_unit(f))
             printed = max(printed, _basis_fit_residual(f, a, b, _PRINTED_BASIS) / _rounding_unit(f))
             cubic = max(cubic, _poly_fit_residual(f, a, b, 3)[0] / scale)
         d2_hull = f.second_derivative(_hull_grid(data, hull))
@@ -485,48 +571,88 @@ def appendix_a3_gaussian(spec: AppendixA3Spec) -> ExperimentResult:
     ds = xr.Dataset({key: (("data_seed",), val) for key, val in out.items()}
                     | {"interpolant": (("data_seed", "x"), curves),
                        "natural_cubic": (("data_seed", "x"), natural_curves)},
-                    coords={"data_seed": seeds, "x": xs}, attrs={"init": f"gaussian sigma={spec.sigma}"})
-
-    fig, axes = new_figure(ncols=2, size=(4.5, 3.4))
+                    coords={"data_seed": seeds, "x": xs}, attrs={"init": "gaussian "
+                                                                 f"sigma={spec.sigma}"})
     data0 = _random_points(spec.s, seeds[0], spec.low, spec.high)
-    f0 = kernel.interpolant(data0, init)
+    u = np.linspace(data0.x[0], data0.x[-1], 801)
+    ds["data0_x"], ds["data0_y"] = ("sample", data0.x), ("sample", data0.y)
+    ds["u0"] = ("u", u)
+    ds["interpolant0_f2"] = ("u", kernel.interpolant(data0, init).second_derivative(u))
+    return ds
+
+
+def _draw_appendix_a3_gaussian(ds, spec: AppendixA3Spec) -> dict:
+    """First data set: interpolant and natural spline; f'' times the corrected and the
+    printed weight."""
+    xs, curves = ds["x"].values, ds["interpolant"].values
+    natural_curves = ds["natural_cubic"].values
+    data0 = Dataset(ds["data0_x"].values, ds["data0_y"].values)
+    fig, axes = new_figure(ncols=2, size=(4.5, 3.4))
     axes[0, 0].plot(xs, curves[0], color="C1", label="m = ∞ interpolant (Gaussian)")
     axes[0, 0].plot(xs, natural_curves[0], ":", color="C2", label="natural cubic")
     axes[0, 0].plot(data0.x, data0.y, "x", color="C3")
     axes[0, 0].legend(fontsize="small")
-    u = np.linspace(data0.x[0], data0.x[-1], 801)
-    d2 = f0.second_derivative(u)
-    axes[0, 1].plot(u, (1 + u * u) ** 2 * d2, color="C0", label="$(1+u^2)^2 f''$ (piecewise affine)")
+    u, d2 = ds["u0"].values, ds["interpolant0_f2"].values
+    axes[0, 1].plot(u, (1 + u * u) ** 2 * d2, color="C0",
+                    label="$(1+u^2)^2 f''$ (piecewise affine)")
     axes[0, 1].plot(u, (1 + u * u) * d2, "--", color="C1", label="$(1+u^2) f''$ (printed weight)")
     axes[0, 1].plot(data0.x, np.zeros(data0.s), "|", color="C3", ms=12)
     axes[0, 1].legend(fontsize="small")
     for ax in axes[0]:
         ax.set_xlabel("u")
+    return {"appendix_a3_gaussian": fig}
 
-    claims = [
-        Claim.below("corrected_weight_affine", "(1 + u²)²·f'' is affine between data points (max residual of "
-                    "the fit of f by span{1, u, u·atan u, atan u}, in units of the rounding of f)", _REF_A3,
+
+def _judge_appendix_a3_gaussian(ds, spec: AppendixA3Spec) -> tuple:
+    """The claims of :func:`run_appendix_a3_gaussian`, from its data alone."""
+    out = {key: ds[key].values for key in ("affine_residual_corrected", "affine_residual_printed",
+                                            "cubic_residual", "sup_to_natural")}
+    return (
+        Claim.below("corrected_weight_affine", "(1 + u²)²·f'' is affine between data points (max "
+                    "residual of the fit of f by span{1, u, u·atan u, atan u}, in units of the "
+                    "rounding of f)", _REF_A3,
                     float(out["affine_residual_corrected"].max()), 100.0,
                     note="the corrected weight ζ(u) = 2σ²/(π(1 + u²)²); rounding unit "
                          "ε·Σ|αⱼ|·max K(xⱼ, xⱼ)"),
-        Claim.above("printed_weight_not_affine", "(1 + u²)·f'' (the printed weight ν) is not affine (min over "
-                    "data sets of the residual of the fit by its basis, in units of the rounding of f)", _REF_A3,
+        Claim.above("printed_weight_not_affine", "(1 + u²)·f'' (the printed weight ν) is not "
+                    "affine (min over data sets of the residual of the fit by its basis, in units "
+                    "of the rounding of f)", _REF_A3,
                     float(out["affine_residual_printed"].min()), 1e4,
                     note="the paper's ν(u) = ∫|a|μ_a(au)q(a)da has the wrong power of |a|"),
-        Claim.above("not_cubic_spline", "the Gaussian-init interpolant is not a cubic spline (max cubic-fit "
-                    "residual between data points / data range)", _REF_A3, float(out["cubic_residual"].max()), 1e-9),
-        Claim.above("visible_gap_to_natural", "distance to the natural cubic spline on the hull (median sup / "
-                    "data range) is visible",
+        Claim.above("not_cubic_spline", "the Gaussian-init interpolant is not a cubic spline (max "
+                    "cubic-fit residual between data points / data range)", _REF_A3,
+                    float(out["cubic_residual"].max()), 1e-9),
+        Claim.above("visible_gap_to_natural", "distance to the natural cubic spline on the hull "
+                    "(median sup / data range) is visible",
                     _REF_A3, float(np.median(out["sup_to_natural"])), 1e-3,
                     note=f"max {float(out['sup_to_natural'].max()):.2%} of the data range"),
-    ]
-    return ExperimentResult(ds, {"appendix_a3_gaussian": fig}, claims)
+    )
+
+
+@register("williams2019.appendix_a3_gaussian",
+          "App. A.3, Gaussian init: (1 + u²)² f'' is affine between data points (f''/ζ with the "
+          "corrected weight), (1 + u²) f'' (the printed weight) is not; not a cubic spline",
+          quick=AppendixA3Spec(data_seeds=(0, 1)), full=AppendixA3Spec(),
+          judge=_judge_appendix_a3_gaussian)
+def run_appendix_a3_gaussian(spec: AppendixA3Spec) -> ExperimentResult:
+    """App. A.3, Gaussian init (a, b) ~ N(0, σ²I), on random data sets (exact m = ∞ objects).
+
+    Measures (:func:`_measure_appendix_a3_gaussian`) per data set, between data points, the
+    residual of fitting the m = ∞ interpolant by the basis that makes f'' times the
+    corrected weight (1 + u²)² affine, by the basis for the printed weight (1 + u²), and by
+    cubics, and the distance to the natural cubic spline. Claims: the corrected weight
+    gives an affine f''/ζ, the printed one does not, the interpolant is not a cubic spline
+    and is visibly apart from the natural one. Quick preset: 2 data sets; full: 10.
+    """
+    ds = _measure_appendix_a3_gaussian(spec)
+    return ExperimentResult(ds, _draw_appendix_a3_gaussian(ds, spec),
+                            _judge_appendix_a3_gaussian(ds, spec))
 
 
 # --------------------------------------------------------------------------- finite m, finite t
 @dataclass(frozen=True)
 class FiniteWidthTimeSpec:
-    """Settings of :func:`finite_width_time`: square-wave data, kernel times ``times``."""
+    """Settings of :func:`run_finite_width_time`: square-wave data, kernel times ``times``."""
 
     s: int = 10
     data_seed: int = 0
@@ -536,16 +662,11 @@ class FiniteWidthTimeSpec:
     rate_tolerance: float = 0.15
 
 
-@register("williams2019.finite_width_time",
-          "Finite width and finite time: c-only gradient flow of width-m networks (α = √m, c = 0 at start) "
-          "at time t approaches the kernel flow kernel.flow at t as m grows",
-          quick=FiniteWidthTimeSpec(widths=(100, 300, 1000), seeds=(0, 1, 2, 3), times=(1.0, 30.0),
-                                    rate_tolerance=0.2),
-          full=FiniteWidthTimeSpec())
-def finite_width_time(spec: FiniteWidthTimeSpec) -> ExperimentResult:
-    """kernel.flow(data, t) against the c-only flow of width-m networks at the same t
-    (α = √m, so network time = kernel time; kernel.py docstring §4): sup distance on
-    [x₁, x_s] per (t, m, seed) and the fitted rate in m per t (prediction −1/2)."""
+def _measure_finite_width_time(spec: FiniteWidthTimeSpec):
+    """The data of :func:`run_finite_width_time`: kernel.flow(data, t) against the c-only
+    flow of width-m networks at the same t (α = √m, so network time = kernel time;
+    kernel.py docstring §4): sup distance on [x₁, x_s] per (t, m, seed) and the fitted
+    rate in m per t (prediction −1/2)."""
     import xarray as xr
 
     data = square_wave(spec.s, seed=spec.data_seed)
@@ -570,32 +691,75 @@ def finite_width_time(spec: FiniteWidthTimeSpec) -> ExperimentResult:
                 if k == 0:
                     net_curves[j, i] = spline(xs)
     rates = _fit_rate(widths, np.moveaxis(dist, 1, -1))  # (time, seed)
-    rate_mean = rates.mean(axis=1)
-    rate_std = rates.std(axis=1, ddof=1) if len(seeds) > 1 else np.zeros(times.size)
-    ds = xr.Dataset({"sup_distance": (("time", "m", "seed"), dist), "rate": (("time", "seed"), rates),
+    ds = xr.Dataset({"sup_distance": (("time", "m", "seed"), dist),
+                     "rate": (("time", "seed"), rates),
                      "kernel_flow": (("time", "x"), kernel_curves),
                      "network": (("time", "m", "x"), net_curves), "kernel_loss": (("time",), loss)},
                     coords={"time": times, "m": widths, "seed": seeds, "x": xs},
                     attrs={"training": method, "init": "uniform", "alpha": "sqrt"})
+    ds["data_x"], ds["data_y"] = ("sample", data.x), ("sample", data.y)
+    return ds
 
+
+def _rate_summary(ds):
+    """Mean and spread over seeds of the fitted rate, per time."""
+    rates = ds["rate"].values
+    rate_std = rates.std(axis=1, ddof=1) if rates.shape[1] > 1 else np.zeros(rates.shape[0])
+    return rates, rates.mean(axis=1), rate_std
+
+
+def _draw_finite_width_time(ds, spec: FiniteWidthTimeSpec) -> dict:
+    """Kernel flow and widest network per time; mean distance against m."""
+    times, widths = ds["time"].values, [int(m) for m in ds["m"].values]
+    xs, kernel_curves, net_curves = ds["x"].values, ds["kernel_flow"].values, ds["network"].values
+    dist = ds["sup_distance"].values
+    _, rate_mean, rate_std = _rate_summary(ds)
     fig, axes = new_figure(ncols=2, size=(4.5, 3.4))
     for j, t in enumerate(times):
         axes[0, 0].plot(xs, kernel_curves[j], color=f"C{j}", label=f"t = {t:g}")
         axes[0, 0].plot(xs, net_curves[j, -1], ":", color=f"C{j}")
         axes[0, 1].loglog(widths, dist[j].mean(axis=1), "o-", color=f"C{j}",
                           label=f"t = {t:g}: rate {rate_mean[j]:.2f} ± {rate_std[j]:.2f}")
-    axes[0, 0].plot(data.x, data.y, "x", color="k")
+    axes[0, 0].plot(ds["data_x"].values, ds["data_y"].values, "x", color="k")
     axes[0, 0].set_title(f"kernel flow (solid), m = {widths[-1]} network (dotted)")
     axes[0, 0].legend(fontsize="small")
     axes[0, 1].set_xlabel("m")
     axes[0, 1].set_ylabel("mean sup distance on $[x_1, x_s]$")
     axes[0, 1].legend(fontsize="small")
+    return {"finite_width_time": fig}
 
-    claims = [Claim.close(f"rate_m_half_t{t:g}", f"at t = {t:g} the width-m c-only flow approaches kernel.flow "
+
+def _judge_finite_width_time(ds, spec: FiniteWidthTimeSpec) -> tuple:
+    """The claims of :func:`run_finite_width_time`, from its data alone."""
+    times, n_seeds, method = ds["time"].values, ds.sizes["seed"], str(ds.attrs["training"])
+    rates, rate_mean, rate_std = _rate_summary(ds)
+    return tuple(Claim.close(f"rate_m_half_t{t:g}",
+                             f"at t = {t:g} the width-m c-only flow approaches kernel.flow "
                           "like m^(-1/2) (mean fitted exponent over seeds)",
                           "Williams et al. 2019, §3.3 (kernel regime)",
                           float(rate_mean[j]), -0.5, spec.rate_tolerance,
-                          note=f"spread (std over {len(seeds)} seeds) {rate_std[j]:.3f}; training: {method}",
-                          seeds=len(seeds), interval=_mean_interval(rates[j]))
-              for j, t in enumerate(times)]
-    return ExperimentResult(ds, {"finite_width_time": fig}, claims)
+                          note=f"spread (std over {n_seeds} seeds) {rate_std[j]:.3f}; "
+                               f"training: {method}",
+                          seeds=n_seeds, interval=_mean_interval(rates[j]))
+                 for j, t in enumerate(times))
+
+
+@register("williams2019.finite_width_time",
+          "Finite width and finite time: c-only gradient flow of width-m networks (α = √m, c = 0 "
+          "at start) at time t approaches the kernel flow kernel.flow at t as m grows",
+          quick=FiniteWidthTimeSpec(widths=(100, 300, 1000), seeds=(0, 1, 2, 3), times=(1.0, 30.0),
+                                    rate_tolerance=0.2),
+          full=FiniteWidthTimeSpec(), judge=_judge_finite_width_time)
+def run_finite_width_time(spec: FiniteWidthTimeSpec) -> ExperimentResult:
+    """Finite width and finite time against the kernel flow (kernel.py docstring §4).
+
+    Runs the c-only gradient flow of width-m networks (α = √m, c = 0 at start) to each
+    time t of ``spec.times`` and measures (:func:`_measure_finite_width_time`) the sup
+    distance on [x₁, x_s] to ``kernel.flow`` at t per (t, m, seed), and the fitted rate in
+    m per t and seed. Claims (one per t, id ``rate_m_half_t<t>``): the distance falls like
+    m^(-1/2). Quick preset t ∈ {1, 30}, m ∈ {100, 300, 1000}, 4 seeds; full four times,
+    m up to 10 000, 10 seeds.
+    """
+    ds = _measure_finite_width_time(spec)
+    return ExperimentResult(ds, _draw_finite_width_time(ds, spec),
+                            _judge_finite_width_time(ds, spec))

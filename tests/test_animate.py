@@ -190,6 +190,8 @@ def test_bad_arguments_are_refused(run, tmp_path):
         anim.build_scene(traj.network, data)
     with pytest.raises(ValueError, match="fps"):
         anim.animate(traj, data, tmp_path / "m.gif", fps=0)
+    with pytest.raises(TypeError, match=r"samples come before the path"):
+        traj.animate(str(tmp_path / "m.gif"), data)  # arguments swapped
     assert not any(tmp_path.iterdir())
 
 
@@ -665,3 +667,38 @@ def test_import_animate_loads_no_matplotlib():
     code = "import sys, relu1d.animate, relu1d.cli\nprint('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr
+
+
+def test_cli_out_names_the_flag_and_a_folder_as_such(run, tmp_path):
+    traj, data = run
+    rec = _save_like_train(traj, data, tmp_path / "rec" / "data.nc").parent
+    folder = tmp_path / "existing"
+    folder.mkdir()
+    (folder / "keep").write_text("x")
+    for out, expected in ((folder, "is a folder"), (tmp_path / "noext", "must end in .gif")):
+        for extra in ([], ["--overwrite"]):
+            result = runner.invoke(app, ["animate", str(rec), "--out", str(out), "--no-progress",
+                                         *extra])
+            assert result.exit_code == 2 and f"error: --out {str(out)!r}" in result.output
+            assert expected in result.output and "Traceback" not in result.output
+    assert (folder / "keep").read_text() == "x" and not (tmp_path / "noext").exists()
+
+
+def test_cli_a_failed_write_is_an_error_not_a_traceback(run, tmp_path, monkeypatch):
+    import errno
+
+    traj, data = run
+    rec = _save_like_train(traj, data, tmp_path / "rec" / "data.nc").parent
+    movie = tmp_path / "m.gif"
+    movie.write_text("previous")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = runner.invoke(app, ["animate", str(rec), "--out", str(movie), "--overwrite",
+                                 "--no-progress", "--frames", "2", "--dpi", "30"])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert "could not write the movie --out" in result.output
+    assert result.exception.__class__ is SystemExit and movie.read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gif", "rec"]

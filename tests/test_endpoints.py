@@ -438,3 +438,55 @@ def test_examples_run_as_doctests():
 def test_public_namespace():
     assert relu1d.endpoints is endpoints
     assert set(endpoints.__all__) == {"Endpoint", "kernel", "rnorm", "regularised", "cost"}
+
+
+# ----------------------------------------------------------------------------- adversarial inputs
+def test_rnorm_penalised_200_samples_finishes_in_seconds():
+    # regression: the primal LP took HiGHS minutes (one round 60 s) and the finite-difference
+    # Newton Jacobian tens of seconds at s = 200; the dual LP and the exact Jacobian take ~4 s
+    import time
+
+    data = relu1d.datasets.random(200, 1)
+    t0 = time.perf_counter()
+    e = endpoints.rnorm(data)
+    assert time.perf_counter() - t0 < 30
+    assert np.max(np.abs(e(data.x) - data.y)) < 1e-9
+    assert e.gap <= 1e-9 * e.cost
+    # never below the free-bias minimum (w >= 1), which has a closed form
+    assert e.cost >= _free_minimum(data)[0]
+
+
+def test_rnorm_penalised_constant_data_is_the_constant_neuron():
+    # regression: the polished constant neuron came back as (−1e-16, −1), a knot at 1e16 that
+    # made cost() fail with "HiGHS Model error"; y = 2 on [0, 3] costs |2| (a = 0 neuron)
+    data = relu1d.Dataset([0.0, 1.0, 2.0, 3.0], [2.0, 2.0, 2.0, 2.0])
+    e = endpoints.rnorm(data)
+    assert abs(e.cost - 2.0) < 1e-9 and e.knots.size == 0
+    np.testing.assert_allclose(e(np.array([-1e6, 0.5, 1e6])), 2.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1e-6, 1e6])
+def test_scaling_of_the_data(k):
+    data = relu1d.datasets.random(6, 0)
+    big = relu1d.Dataset(k * data.x, k * data.y)
+    # free bias: f ↦ k·f(·/k) keeps every slope, so the cost is invariant and the regularised
+    # objective at λ·k² is k² times the one at λ
+    free, free_k = endpoints.rnorm(data, "free"), endpoints.rnorm(big, "free")
+    assert abs(free_k.cost - free.cost) <= 1e-9 * free.cost
+    r = endpoints.regularised(data, 0.01, "free")
+    r_k = endpoints.regularised(big, 0.01 * k ** 2, "free")
+    assert abs(r_k.objective - k ** 2 * r.objective) <= 1e-8 * k ** 2 * r.objective
+    # penalised: knots at k·u cost √(1 + k²u²); the grid LP in the unscaled variables with
+    # those weights is an independent upper bound (k → 0: the free cost; k → ∞: ~k·Σ|u||μ|)
+    e = endpoints.rnorm(big, "penalised")
+    from scipy.optimize import linprog
+
+    grid = np.union1d(np.linspace(-6, 6, 2401), data.x)
+    phi = np.hstack([np.maximum(data.x[:, None] - grid, 0), np.maximum(grid - data.x[:, None], 0),
+                     np.ones((data.s, 1))])
+    w = np.concatenate([np.hypot(1, k * grid)] * 2 + [[k]])  # the constant k·y costs k|y|
+    res = linprog(np.concatenate([w, w]), A_eq=np.hstack([phi, -phi]), b_eq=data.y,
+                  bounds=(0, None), method="highs")
+    assert e.cost * (1 - 1e-9) <= res.fun <= e.cost * (1 + 1e-3)
+    assert e.cost >= free.cost * (1 - 1e-9)
+    assert np.max(np.abs(e(big.x) - big.y)) <= 1e-9 * k

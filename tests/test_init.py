@@ -348,3 +348,26 @@ def test_balance_in_slices_gives_the_same_bits(monkeypatch):
     assert init_module.init_bytes(
         10**6, balance="balanced", antisymmetric=True
     ) > init_module.init_bytes(10**6)
+
+
+@pytest.mark.parametrize("scheme", ["he", "xavier", "lecun"])
+@pytest.mark.parametrize("balance, kappa", [("balanced", 1.0), ("dominated", 2.0), (0.5, 0.5)])
+def test_balance_keeps_zero_biases_exactly_zero(scheme, balance, kappa):
+    # b = 0 schemes: the move keeps the direction (a, 0), so b stays 0 (not sin π ≈ 1e-16) and
+    # every knot stays at the origin; then ‖(a, b)‖ = |a| and |c| = κ|a|
+    plain = r1.init_network(64, scheme, seed=2)
+    net = r1.init_network(64, scheme, seed=2, balance=balance)
+    assert np.all(net.b == 0.0)
+    np.testing.assert_allclose(np.abs(net.c), kappa * np.abs(net.a), rtol=1e-12)
+    np.testing.assert_array_equal(np.sign(net.a), np.sign(plain.a))
+    xs = np.linspace(-2, 2, 41)
+    np.testing.assert_allclose(net(xs), plain(xs), atol=1e-12)
+
+
+def test_balance_with_ab_scale_zero_is_refused():
+    from relu1d._specs import TrainSpec, spec_from_dict
+
+    with pytest.raises(ValueError, match="balance needs ab_scale > 0"):
+        r1.init_network(4, balance="balanced", ab_scale=0.0)
+    with pytest.raises(ValueError, match="init.balance needs init.ab_scale > 0"):
+        spec_from_dict(TrainSpec, {"init": {"balance": 2.0, "ab_scale": 0.0}})

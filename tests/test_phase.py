@@ -261,3 +261,28 @@ def test_quick_presets(name):
         assert np.all(fit.value[1] < fit.value[0])
     else:
         assert np.all(fit.value > 0)
+
+
+def test_fit_crossover_refuses_unreadable_input_with_a_clear_error():
+    # regression: these ran into a KeyError/LinAlgError inside xarray/numpy, or silently gave NaN
+    ds, _ = _synthetic()
+    cases = [
+        (lambda: phase.fit_crossover(ds.drop_vars("interpolates"), n_boot=50), ValueError,
+         "interpolating_only=False"),
+        (lambda: phase.fit_crossover(ds, variable="interpolates", n_boot=50), ValueError,
+         "variable"),
+        (lambda: phase.fit_crossover(ds, n_boot=50, seed=-1), ValueError, "seed"),
+        (lambda: phase.fit_crossover(ds, n_boot=50, interpolating_only="no"), TypeError,
+         "interpolating_only"),
+        (lambda: phase.fit_crossover(ds.isel(alpha=0), n_boot=50), ValueError, "missing"),
+        (lambda: phase.fit_crossover(ds.assign_coords(m=[0, 128, 512]), n_boot=50), ValueError,
+         "'m'"),
+        (lambda: phase.fit_crossover(ds.rename(delta="scale").isel(alpha=0), n_boot=50),
+         ValueError, "'scale'"),
+    ]
+    for call, error, match in cases:
+        with pytest.raises(error, match=match):
+            call()
+    # without the flag the same dataset (no 'interpolates') is fitted
+    fit = phase.fit_crossover(ds.drop_vars("interpolates"), n_boot=50, interpolating_only=False)
+    assert np.all(np.isfinite(fit.value))

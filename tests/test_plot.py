@@ -36,6 +36,23 @@ def test_plot_particles_positions_and_lines():
         np.testing.assert_allclose(u * xj + v, 0, atol=1e-12)
 
 
+def test_plot_particles_leaves_out_overflowing_particles():
+    # a run at too large an lr can end with finite weights whose |r| = (m/α)|c|‖(a, b)‖
+    # overflows float64: those particles are left out (and said so), the rest are drawn
+    data = r1.Dataset([-1.0, 0.0, 1.0], [0.0, 1.0, 0.0])
+    net = r1.Network(np.array([1.0, 1e200, -1.0]), np.array([0.0, 1e200, 0.5]),
+                     np.array([1.0, 1e200, -2.0]), alpha=1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert not np.isfinite(net.canonical()[0][1])
+    fig = plot_particles(net, data)
+    ax = fig.axes[0]
+    lo, hi = ax.get_xlim()
+    assert np.isfinite(lo) and np.isfinite(hi) and 0 < hi < 10
+    drawn = np.concatenate([c.get_offsets() for c in ax.collections])
+    assert len(drawn) == 2
+    assert "1 of 3 particles" in ax.get_title()
+
+
 def test_plot_bad_input():
     with pytest.raises(TypeError, match="net must be"):
         plot_function("net")

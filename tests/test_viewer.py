@@ -332,3 +332,84 @@ def test_report_embeds_the_runs_with_plotly_once(run, tmp_path):
         wall_time_s=0.1,
     )
     assert "<script" not in report.write_report(tmp_path).read_text()
+
+
+# --------------------------------------------------------------------------- adversarial CLI
+def _record(traj, data, folder, *, status="ok", nan=False):
+    """A folder laid out as `relu1d train` writes it: data.nc (+ samples) and meta.json."""
+    ds = traj.to_xarray().assign(data_x=("sample", np.asarray(data.x)),
+                                 data_y=("sample", np.asarray(data.y)))
+    if nan:
+        a = ds["a"].values.copy()
+        a[-1, 0] = np.nan
+        ds["a"] = (("step", "neuron"), a)
+    folder.mkdir(parents=True)
+    ds.to_netcdf(folder / "data.nc", engine="h5netcdf")
+    (folder / "meta.json").write_text(json.dumps({"name": "train", "status": status,
+                                                  "relu1d_version": "test"}))
+    return folder
+
+
+def test_cli_view_names_the_flag_and_the_partial_record(run, tmp_path, monkeypatch):
+    traj, data = run
+    monkeypatch.chdir(tmp_path)
+    rec = _record(traj, data, tmp_path / "rec", status="diverged")
+    for args, flag in ((["--frames", "1"], "--frames"), (["--neurons", "0"], "--neurons")):
+        result = runner.invoke(app, ["view", "rec", "--out", "v.html", *args])
+        assert result.exit_code == 2 and f"error: {flag} must be" in result.output
+        assert "Traceback" not in result.output and not (tmp_path / "v.html").exists()
+    result = runner.invoke(app, ["view", "rec", "--out", "v.html", "--frames", "3"])
+    assert result.exit_code == 0, result.output
+    assert "rec is a PARTIAL record (status diverged)" in result.output
+    # a relative folder is named after itself (was '' from parent.parent)
+    assert list(viewer.load_runs("rec")) == ["rec"] == list(viewer.load_runs(rec.resolve()))
+    _record(traj, data, tmp_path / "bad", nan=True)
+    result = runner.invoke(app, ["view", "bad", "--out", "b.html"])
+    assert result.exit_code == 2 and "NaN or inf" in result.output
+    assert "not a trajectory" not in result.output and not (tmp_path / "b.html").exists()
+
+
+def test_cli_view_takes_the_runs_folder_itself(run, tmp_path):
+    traj, data = run
+    runs = tmp_path / "exp" / "runs"
+    runs.mkdir(parents=True)
+    for name in ("a", "b"):
+        traj.save(runs / f"{name}.nc")
+    assert list(viewer.load_runs(runs)) == ["a", "b"] == list(viewer.load_runs(runs.parent))
+    with pytest.raises(ValueError, match="holds no training run"):
+        viewer.load_runs(tmp_path / "exp" / "runs" / ".." / "..")
+
+
+def test_cli_view_ctrl_c_keeps_the_previous_page(run, tmp_path, monkeypatch):
+    traj, data = run
+    rec = _record(traj, data, tmp_path / "rec")
+    page = tmp_path / "v.html"
+    page.write_text("previous")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(viewer, "write_viewer", interrupted)
+    result = runner.invoke(app, ["view", str(rec), "--out", str(page), "--overwrite"])
+    assert result.exit_code == 130 and "interrupted: no page written" in result.output
+    assert "Traceback" not in result.output and page.read_text() == "previous"
+
+
+def test_cli_view_a_failed_write_is_an_error_not_a_traceback(run, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    traj, data = run
+    rec = _record(traj, data, tmp_path / "rec")
+    page = tmp_path / "v.html"
+    page.write_text("previous")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", disk_full)
+    result = runner.invoke(app, ["view", str(rec), "--out", str(page), "--overwrite"])
+    assert result.exit_code == 2 and "No space left on device" in result.output
+    assert "could not write OUT" in result.output and result.exception.__class__ is SystemExit
+    assert page.read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rec", "v.html"]  # no temporary left

@@ -96,8 +96,10 @@ class InitSpec:
             if self.delta is not None:
                 raise ValueError("give init.delta or init.balance, not both (balance = κ sets "
                                  "δᵢ = (κ − 1/κ)·|cᵢ|·‖(aᵢ, bᵢ)‖ per neuron)")
-            if self.c_scale == 0:
-                raise ValueError("init.balance needs init.c_scale > 0 (it keeps |cᵢ|·‖(aᵢ, bᵢ)‖)")
+            for scale in ("c_scale", "ab_scale"):
+                if getattr(self, scale) == 0:
+                    raise ValueError(f"init.balance needs init.{scale} > 0 (it keeps "
+                                     "|cᵢ|·‖(aᵢ, bᵢ)‖)")
 
     def network(self):
         """The initial :class:`relu1d.Network`."""

@@ -840,16 +840,19 @@ def build_scene(
 
 
 # --------------------------------------------------------------------------- writing
-def _check_path(path) -> tuple[Path, str]:
+def _check_path(path, what: str = "path") -> tuple[Path, str]:
     if not isinstance(path, (str, Path)):
-        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+        hint = (" (the samples come before the path: Trajectory.animate(data, path))"
+                if isinstance(path, Dataset) else "")
+        raise TypeError(f"{what} must be a str or Path, got {type(path).__name__}{hint}")
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():  # before the suffix: an existing folder is named as such
+        raise ValueError(f"{what} {str(path)!r} is a folder; give a file name ending in .gif or "
+                         ".mp4")
     if suffix not in FORMATS:
-        raise ValueError(f"path {str(path)!r}: the movie must end in .gif or .mp4 (got "
+        raise ValueError(f"{what} {str(path)!r}: the movie must end in .gif or .mp4 (got "
                          f"{suffix or 'no suffix'!r})")
-    if path.is_dir():
-        raise ValueError(f"path {str(path)!r} is a folder; give a file name ending in .gif or .mp4")
     return path, suffix
 
 
@@ -1176,7 +1179,7 @@ def animate_run(
     """
     loaded = load_run(run, data)
     out = loaded.path.parent / "animation.gif" if out is None else Path(out)
-    _check_path(out)
+    _check_path(out, "--out")
     if out.exists() and not overwrite:
         raise ValueError(f"--out {str(out)!r} already exists; pass --overwrite to replace it")
     _storage.check_writable_dir(

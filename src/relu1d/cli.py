@@ -505,6 +505,10 @@ def animate_cmd(
         )
     except (ValueError, TypeError, RuntimeError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # e.g. the disk filled up while writing: nothing left under OUT
+        _fail(f"could not write the movie --out {str(out or 'animation.gif')!r}: "
+              f"{exc.strerror or exc}; free some space or choose another folder (a previous "
+              "file under that name is unchanged)")
     except KeyboardInterrupt:
         typer.echo(
             "interrupted: no movie written (a previous file under that name is unchanged)", err=True
@@ -547,16 +551,20 @@ def view_cmd(
     neuron's a, b, c, δ, r, θ and knot) and the loss, with reference curves to toggle."""
     import time
 
-    from ._storage import check_writable_file
+    from ._storage import check_writable_file, read_record_meta
     from .viewer import load_runs, write_viewer
 
     t0 = time.perf_counter()
     if out is None:
         out = (run if run.is_dir() else run.parent) / "view.html"
+    if frames < 2:
+        _fail(f"--frames must be >= 2 (the slider needs two frames), got {frames}")
+    if neurons < 1:
+        _fail(f"--neurons must be >= 1, got {neurons}")
     try:
         check_writable_file(out, "OUT", overwrite=overwrite)
         if out.suffix.lower() not in (".html", ".htm"):
-            raise ValueError(f"OUT must end in .html, got {str(out)!r}")
+            raise ValueError(f"OUT must end in .html, got {str(out)!r}; e.g. --out view.html")
         runs = load_runs(run, data)
         if len(runs) == 1:
             (traj, samples), = runs.values()
@@ -568,7 +576,22 @@ def view_cmd(
             )
     except (ValueError, TypeError, ImportError) as exc:
         _fail(str(exc))
-    for traj, _ in runs.values():
+    except OSError as exc:  # e.g. the disk filled up while writing: nothing left under OUT
+        _fail(f"could not write OUT {str(out)!r}: {exc.strerror or exc}; free some space or "
+              "choose another folder (a previous file under that name is unchanged)")
+    except KeyboardInterrupt:
+        typer.echo(
+            "interrupted: no page written (a previous file under that name is unchanged)", err=True
+        )
+        raise typer.Exit(code=130) from None
+    record = run if run.is_dir() else run.parent if run.name == "data.nc" else None
+    meta = (read_record_meta(record) if record is not None else None) or {}
+    for name, (traj, _) in runs.items():
+        status = "interrupted" if traj.interrupted else meta.get("status", "ok")
+        if status != "ok" and (traj.interrupted or len(runs) == 1):
+            where = str(run) if len(runs) == 1 else f"run {name!r}"
+            typer.echo(f"note: {where} is a PARTIAL record (status {status}): steps 0 to "
+                       f"{int(traj.steps[-1])}", err=True)
         if len(traj.snapshots) == 1:
             typer.echo(
                 "note: the trajectory holds one snapshot: the page shows it without motion",

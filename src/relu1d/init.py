@@ -155,7 +155,8 @@ def init_network(m: int, scheme: str = "uniform", alpha="sqrt", ab_scale: float 
         κ = 1, 2, 1/2 for the names (:data:`BALANCE_RATIOS`) or κ = the number given.
         It is the move of ``delta`` with δᵢ = (κ − 1/κ)·|cᵢ|·‖(aᵢ, bᵢ)‖, so it keeps
         (rᵢ, θᵢ) and f₀; δᵢ = 0, > 0, < 0 for κ = 1, > 1, < 1. Exclusive with ``delta``;
-        needs ``c_scale > 0`` (a neuron with c = 0 would be moved to 0).
+        needs ``c_scale > 0`` and ``ab_scale > 0`` (a neuron with c = 0 or (a, b) = 0
+        would be moved to 0).
 
     Returns
     -------
@@ -230,10 +231,11 @@ def init_network(m: int, scheme: str = "uniform", alpha="sqrt", ab_scale: float 
                 "give delta or balance, not both: balance = κ sets δᵢ = (κ − 1/κ)·|cᵢ|·‖(aᵢ, bᵢ)‖ "
                 "per neuron, delta sets δ directly"
             )
-        if c_scale == 0:
+        if c_scale == 0 or ab_scale == 0:
+            which = "c_scale" if c_scale == 0 else "ab_scale"
             raise ValueError(
-                "balance needs c_scale > 0: it keeps |cᵢ|·‖(aᵢ, bᵢ)‖, so neurons with c = 0 would "
-                "become (0, 0, 0); use delta to move them instead"
+                f"balance needs {which} > 0: it keeps |cᵢ|·‖(aᵢ, bᵢ)‖, so with {which} = 0 every "
+                "neuron would become (0, 0, 0); use delta to move them instead"
             )
     if delta is not None:
         delta_arr = as_float_array(delta, "delta", ndim=None)
@@ -278,5 +280,8 @@ def init_network(m: int, scheme: str = "uniform", alpha="sqrt", ab_scale: float 
                 d *= (kappa - 1.0 / kappa) * (alpha_value / m)
             else:
                 d = np.full(r.size, float(delta_arr)) if delta_arr.ndim == 0 else delta_arr[part]
+            zero_b = b[part] == 0
             a[part], b[part], c[part] = _full_of(r, theta, d, m, alpha_value)
+            if kappa is not None:  # he/xavier/lecun: the knot stays exactly at 0 (sin π ≠ 0);
+                b[part][zero_b] = 0.0  # not for delta, whose stored draws keep their bits
     return Network._adopt(a, b, c, alpha_value, provenance)

@@ -118,10 +118,16 @@ def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: fl
     """
     _check(net, data)
     fig, ax = _axes(ax)
-    r, theta = net.canonical()
-    u, v = np.abs(r) * np.cos(theta), np.abs(r) * np.sin(theta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r, theta = net.canonical()
+        u, v = np.abs(r) * np.cos(theta), np.abs(r) * np.sin(theta)
+        # |rᵢ| = (m/α)|cᵢ|‖(aᵢ, bᵢ)‖ overflows for blown-up weights (a run at too large an lr
+        # that stayed finite): such particles cannot be placed, and are left out of the plot
+        shown = np.isfinite(u) & np.isfinite(v)
+        radius = np.hypot(u[shown], v[shown])
     if limit is None:
-        limit = 1.1 * float(np.max(np.hypot(u, v)))
+        top = float(radius.max()) if radius.size else 0.0
+        limit = 1.1 * top if np.isfinite(1.1 * top) else top
         limit = limit if limit > 0 else 1.0
     elif not limit > 0:
         raise ValueError(f"limit must be > 0, got {limit}")
@@ -130,8 +136,11 @@ def plot_particles(net: Network, data: Dataset | None = None, ax=None, limit: fl
         for xj in data.x:
             ax.plot(line, -xj * line, color="0.6", lw=0.8, zorder=1)
     pos = r >= 0
-    ax.scatter(u[pos], v[pos], s=10, color="C3", label="$r_i > 0$", zorder=2)
-    ax.scatter(u[~pos], v[~pos], s=10, color="C0", label="$r_i < 0$", zorder=2)
+    ax.scatter(u[pos & shown], v[pos & shown], s=10, color="C3", label="$r_i > 0$", zorder=2)
+    ax.scatter(u[~pos & shown], v[~pos & shown], s=10, color="C0", label="$r_i < 0$", zorder=2)
+    if not shown.all():
+        ax.set_title(f"{int((~shown).sum())} of {shown.size} particles beyond float64 "
+                     "(|r| overflows): not drawn", fontsize="small")
     ax.set_xlim(-limit, limit)
     ax.set_ylim(-limit, limit)
     ax.set_aspect("equal")

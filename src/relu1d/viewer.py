@@ -129,6 +129,12 @@ def load_run(path, data=None):
     try:
         traj = Trajectory.load(path)
     except ValueError as exc:
+        if "must be finite" in str(exc):
+            raise ValueError(
+                f"{exc}: this trajectory holds NaN or inf values and cannot be shown; give a "
+                "run whose recorded snapshots are finite (a diverged `relu1d train` keeps only "
+                "its finite steps)"
+            ) from None
         raise ValueError(
             f"{exc}. It is not a trajectory: give the data.nc written by `relu1d train`, "
             "a file written by Trajectory.save, or an experiment's run file OUT/NAME/runs/*.nc"
@@ -165,6 +171,8 @@ def load_runs(path, data=None) -> dict:
     path = Path(path)
     if path.is_dir():
         files = sorted((path / "runs").glob("*.nc")) if (path / "runs").is_dir() else []
+        if not files and path.resolve().name == "runs":  # the folder OUT/NAME/runs itself
+            files = sorted(path.glob("*.nc"))
         if not files:
             meta = _storage.read_record_meta(path) or {}
             if (path / "data.nc").is_file() and meta.get("name", "train") == "train":
@@ -176,7 +184,7 @@ def load_runs(path, data=None) -> dict:
                 "networks write them)"
             )
         return {
-            (f.parent.parent.name if f.name == "data.nc" else f.stem): load_run(f, data)
+            (f.parent.resolve().name if f.name == "data.nc" else f.stem): load_run(f, data)
             for f in files
         }
     return {path.stem: load_run(path, data)}

@@ -807,13 +807,17 @@ def fit_crossover(dataset, variable: str = "t_width", n_boot: int = 1000, seed: 
     Crossover
     """
     ds = diagram(dataset)
-    if variable not in ds:
+    if not isinstance(variable, str) or variable not in _ORDER_PARAMETERS or variable not in ds:
         raise ValueError(
-            f"variable must be one of the order parameters t, t_width, t_fixed, t_width_fixed; "
-            f"got {variable!r}"
+            f"variable must be one of the order parameters t, t_width, t_fixed, t_width_fixed "
+            f"present in the dataset; got {variable!r}"
         )
     n_boot = as_int(n_boot, "n_boot", minimum=20)
+    seed = as_int(seed, "seed", minimum=0)
+    if not isinstance(interpolating_only, (bool, np.bool_)):
+        raise TypeError(f"interpolating_only must be True or False, got {interpolating_only!r}")
     axis = "delta" if "delta" in ds.dims else "scale"
+    _check_axes(ds, axis, variable, bool(interpolating_only))
     ascending = axis == "delta"
     u = _coordinate(axis, ds[axis].values)
     groups = tuple(str(a) for a in ds["alpha"].values) if axis == "delta" else ("",)
@@ -851,6 +855,34 @@ def fit_crossover(dataset, variable: str = "t_width", n_boot: int = 1000, seed: 
         if np.isfinite(exponent[g]) and ok.mean() >= 0.5:
             e_low[g], e_high[g] = np.percentile(ps[ok], [2.5, 97.5])
     return Crossover(axis, groups, m, value, low, high, found, exponent, e_low, e_high)
+
+
+_ORDER_PARAMETERS = ("t", "t_width", "t_fixed", "t_width_fixed")
+
+
+def _check_axes(ds, axis: str, variable: str, interpolating_only: bool) -> None:
+    """Refuse a diagram that :func:`fit_crossover` cannot read: missing dimensions or
+    variables, or axis values that are not finite, distinct (and > 0 for σ and m)."""
+    needed = _CORE[axis]
+    missing = [d for d in needed if d not in ds[variable].dims]
+    if missing:
+        raise ValueError(
+            f"dataset variable {variable!r} must have dims {needed}; missing {missing} (pass the "
+            "whole phase result or sweep, not a selection that drops a dimension)"
+        )
+    if interpolating_only and "interpolates" not in ds:
+        raise ValueError(
+            "dataset has no variable 'interpolates'; pass interpolating_only=False to use every run"
+        )
+    for name in (axis, "m"):
+        vals = np.asarray(ds[name].values, float)
+        positive = name == "m" or axis == "scale"
+        if (not np.all(np.isfinite(vals)) or np.unique(vals).size != vals.size
+                or (positive and not np.all(vals > 0))):
+            raise ValueError(
+                f"dataset coordinate {name!r} must hold distinct finite values"
+                f"{' > 0' if positive else ''}; got {vals.tolist()}"
+            )
 
 
 def _seed_mean(vals: np.ndarray) -> np.ndarray:

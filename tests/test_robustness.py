@@ -448,3 +448,22 @@ def test_loading_a_damaged_trajectory_is_one_clear_error(tmp_path):
     with pytest.raises(ValueError, match=r"lacks \['b', 'c', 'data_loss', 'loss'\]"):
         r1.Trajectory.load(tmp_path / "other.nc")
     np.testing.assert_array_equal(r1.Trajectory.load(good).loss, r1.Trajectory.load(good).loss)
+
+
+def test_a_write_clears_what_a_killed_writer_of_the_same_file_left_and_nothing_else(tmp_path):
+    # kill -9 mid-write leaves `.NAME.PID.XXXXXXXX.tmp` beside NAME; the next write of NAME
+    # removes it once PID is dead, and never touches anything else
+    from relu1d import _storage
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".movie.gif.{dead.pid}.ab_cd123.tmp"
+    live = tmp_path / f".movie.gif.{os.getppid()}.ab_cd123.tmp"      # a running writer
+    other = tmp_path / f".other.gif.{dead.pid}.ab_cd123.tmp"          # another file's
+    users = [tmp_path / ".movie.gif.notes.tmp", tmp_path / ".movie.gif.tmp"]
+    for f in (stale, live, other, *users):
+        f.write_text("x")
+    _storage.write_text(tmp_path / "movie.gif", "done")
+    assert (tmp_path / "movie.gif").read_text() == "done"
+    assert not stale.exists()
+    assert live.exists() and other.exists() and all(f.exists() for f in users)

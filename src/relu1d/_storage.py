@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,7 @@ def atomic_write(path, write: Callable[[Path], object]) -> Path:
     it onto ``path``. On any error (or interrupt) the temporary file is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries_of(path)
     # the writer's pid in the name: only temporaries of dead processes are ever cleared
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{path.name}.{os.getpid()}.", suffix=_TMP_SUFFIX, dir=path.parent
@@ -159,6 +161,28 @@ def _writer_alive(tmp: Path) -> bool:
         # ours: being written right now (never our own leftovers: they are removed on error)
         return True
     return pid_alive(pid)
+
+
+def _remove_stale_temporaries_of(path: Path) -> int:
+    """Remove the temporaries that writers of ``path`` killed mid-write (``kill -9``, a
+    power cut) left beside it: only names of :func:`atomic_write`'s exact form
+    ``.NAME.PID.XXXXXXXX.tmp`` for this NAME, whose PID no longer runs."""
+    pattern = re.compile(
+        rf"\.{re.escape(path.name)}\.(\d+)\.[A-Za-z0-9_]{{8}}{re.escape(_TMP_SUFFIX)}"
+    )
+    count = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            match = pattern.fullmatch(entry.name)
+            if match is None:
+                continue
+            pid = int(match.group(1))
+            if pid == os.getpid() or pid_alive(pid):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                count += 1
+    return count
 
 
 def remove_stale_temporaries(directory) -> int:

@@ -567,6 +567,37 @@ def _knot_value(F, y_old, t_old, h, t, i, xj, sg, thr, canonical, m):  # pragma:
 
 
 @njit(cache=True)
+def _illinois_point(lo, hi, fl, fh, it):  # pragma: no cover
+    """The next trial point of the bracket [lo, hi] (f(lo) = fl > 0 > fh = f(hi)): the
+    secant point, a bisection every fourth step or when the secant leaves the bracket."""
+    mid = (lo * fh - hi * fl) / (fh - fl)
+    if it % 4 == 3:
+        mid = 0.5 * (lo + hi)
+    if not (np.isfinite(mid) and lo < mid < hi):
+        mid = 0.5 * (lo + hi)
+    return mid
+
+
+@njit(cache=True)
+def _illinois_update(mid, fm, lo, fl, hi, fh, side):  # pragma: no cover
+    """The bracket after evaluating f(mid) = fm: Illinois halves the value of the end that
+    is kept twice in a row; a root hit exactly becomes the upper end."""
+    if fm > 0:
+        lo, fl = mid, fm
+        if side > 0:
+            fh = fh / 2
+        side = 1
+    elif fm < 0:
+        hi, fh = mid, fm
+        if side < 0:
+            fl = fl / 2
+        side = -1
+    else:
+        hi, fh = mid, 0.0
+    return lo, fl, hi, fh, side
+
+
+@njit(cache=True)
 def _knot_roots(F, y_old, t_old, h, t0, t1, bi, xj, sg, thr, canonical, m):  # pragma: no cover
     """Roots on [t0, t1] of the free-neuron event functions (each depends on two state
     components): Illinois regula falsi with a bisection every fourth step, to rounding.
@@ -588,24 +619,9 @@ def _knot_roots(F, y_old, t_old, h, t0, t1, bi, xj, sg, thr, canonical, m):  # p
         for it in range(200):
             if lo_k > best or not (hi_k - lo_k > tol and fh < 0):
                 break
-            mid = (lo_k * fh - hi_k * fl) / (fh - fl)
-            if it % 4 == 3:
-                mid = 0.5 * (lo_k + hi_k)
-            if not (np.isfinite(mid) and lo_k < mid < hi_k):
-                mid = 0.5 * (lo_k + hi_k)
+            mid = _illinois_point(lo_k, hi_k, fl, fh, it)
             fm = _knot_value(F, y_old, t_old, h, mid, bi[k], xj[k], sg[k], thr[k], canonical, m)
-            if fm > 0:  # Illinois: halve the retained end's value when it is kept twice
-                lo_k, fl = mid, fm
-                if side > 0:
-                    fh = fh / 2
-                side = 1
-            elif fm < 0:
-                hi_k, fh = mid, fm
-                if side < 0:
-                    fl = fl / 2
-                side = -1
-            else:
-                hi_k, fh = mid, 0.0
+            lo_k, fl, hi_k, fh, side = _illinois_update(mid, fm, lo_k, fl, hi_k, fh, side)
         lo[k], hi[k] = lo_k, hi_k
         best = min(best, hi_k)
     out = np.full(n, np.inf)
@@ -644,11 +660,7 @@ def _exit_root(
     for it in range(200):
         if not (hi - lo > tol and fh < 0 and fl > 0):
             break
-        mid = (lo * fh - hi * fl) / (fh - fl)
-        if it % 4 == 3:
-            mid = 0.5 * (lo + hi)
-        if not (np.isfinite(mid) and lo < mid < hi):
-            mid = 0.5 * (lo + hi)
+        mid = _illinois_point(lo, hi, fl, fh, it)
         y = _dense_at(F, y_old, t_old, h, mid)
         _, gm, jp, A, B = _kern(y, fa)
         n_evals += 1
@@ -656,18 +668,7 @@ def _exit_root(
         fm = np.inf
         for c in range(comps.size):
             fm = min(fm, v[comps[c]] - thr[c])
-        if fm > 0:
-            lo, fl = mid, fm
-            if side > 0:
-                fh = fh / 2
-            side = 1
-        elif fm < 0:
-            hi, fh = mid, fm
-            if side < 0:
-                fl = fl / 2
-            side = -1
-        else:
-            hi, fh = mid, 0.0
+        lo, fl, hi, fh, side = _illinois_update(mid, fm, lo, fl, hi, fh, side)
     if fl <= 0:
         return t0, n_evals
     if fh > 0:  # none of them reaches its threshold by t1

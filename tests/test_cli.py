@@ -501,3 +501,23 @@ def test_a_diverging_train_writes_a_partial_record_and_says_so_in_one_line(tmp_p
         "particles.png",
         "loss.png",
     }
+
+
+def test_train_without_figures_writes_the_data_and_clears_its_old_figures(tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--m", "5", "--s", "4", "--steps", "20", "--no-progress", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (out / "figures").iterdir()} == {
+        "function.png", "particles.png", "loss.png"}
+    assert (out / "views" / "train.html").is_file()
+    (out / "views" / "notes.txt").write_text("mine")  # a user's file in our folder
+    result = runner.invoke(app, [*args, "--no-figures"])
+    assert result.exit_code == 0, result.output
+    assert "figures/" not in result.output
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["status"] == "ok" and meta["figures"] == [] and "views" not in meta
+    assert not (out / "figures").exists()  # emptied, so removed
+    assert [p.name for p in (out / "views").iterdir()] == ["notes.txt"]
+    traj = relu1d.Trajectory.load(out / "data.nc")
+    assert traj.steps[-1] == 20 and (out / "report.html").is_file()

@@ -173,3 +173,37 @@ def test_compile_notice_printed_once_for_relu1d_functions(monkeypatch, capsys):
     assert numba.njit(ours_too)(1.0) == 3.0
     err = capsys.readouterr().err
     assert err.count(_compile_notice.MESSAGE) == 1, err
+
+
+def test_the_command_line_leaves_an_installed_dask_unimported(tmp_path):
+    # xarray imports dask.array and dask.distributed whenever dask is installed (0.5 s);
+    # `relu1d train` never needs it, while the library leaves a user's dask alone
+    pytest.importorskip("dask")
+    out = tmp_path / "run"
+    code = (
+        "import sys\nfrom relu1d.cli import main\n"
+        f"sys.argv = ['relu1d', 'train', '--m', '5', '--steps', '10', '--no-progress', "
+        f"'--no-figures', '--out', {str(out)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "import json\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.partition('.')[0] == 'dask' "
+        "and sys.modules[n] is not None)))"
+    )
+    assert json.loads(_run(code).strip().splitlines()[-1]) == []
+    assert json.loads((out / "meta.json").read_text())["status"] == "ok"
+    library = ("import relu1d, dask.array\n"
+               "relu1d.train(relu1d.init_network(5), relu1d.datasets.square_wave(4), steps=2, "
+               "lr=0.01, progress=False)\nprint(dask.array.ones(3).sum().compute())")
+    assert _run(library).strip().splitlines()[-1] == "3.0"
+
+
+def test_hiding_dask_is_undone_and_keeps_an_imported_dask():
+    pytest.importorskip("dask")
+    code = (
+        "import sys\nfrom relu1d._lazy import hide_unused_dask, unhide_dask\n"
+        "hide_unused_dask()\n"
+        "try:\n    import dask\nexcept ImportError:\n    print('hidden')\n"
+        "unhide_dask()\nimport dask\nhide_unused_dask()\n"
+        "import dask.array\nprint('kept', sys.modules['dask'] is dask)"
+    )
+    assert _run(code).split() == ["hidden", "kept", "True"]

@@ -366,13 +366,135 @@ def test_lemma3_quick(quick):
 
 def test_lemma2_quick(quick):
     res = quick["lemma2"]
-    chance = res.data.attrs["chance"]
+    ds = res.data
+    chance = ds.attrs["chance"]
     assert 0 < chance < 0.5
-    share = float(res.data["gathered_share"].sel(kind="attractor"))
+    share = float(ds["gathered_share"].sel(kind="attractor"))
     assert res.claim("gathers_at_attractors").measured == pytest.approx(share - chance)
     assert 0.3 < share - chance <= 1.0 - chance
     assert 0.0 <= res.claim("none_at_repulsors").measured < 0.05
-    assert int(res.data["gathered_particles"].sum()) >= 10
+    assert int(ds["gathered_particles"].sum()) >= 10
+    # the horizon is recorded: mean-field time τ and the flow's own time m·τ
+    spec = get("williams2019.lemma2").quick
+    assert "flow" in ds.attrs["method"]
+    assert ds.attrs["t0"] == pytest.approx(spec.t0, abs=1e-9)
+    assert ds.attrs["horizon"] == pytest.approx(spec.horizon, abs=1e-9)
+    assert ds.attrs["flow_time_t1"] == pytest.approx(spec.m * (spec.t0 + spec.horizon), rel=1e-9)
+
+
+def _eq9_angular_velocity(r, theta, x, rho):
+    """θ̇ = −r ⟨Σ_{j active at θ} ρⱼ x̃ⱼ, t(θ)⟩ (Williams eq. 9), by hand, for arrays of θ."""
+    theta = np.asarray(theta, float)[:, None]
+    active = x[None, :] * np.cos(theta) + np.sin(theta) > 0
+    tangent = -x[None, :] * np.sin(theta) + np.cos(theta)
+    return -r * np.sum(np.where(active, rho[None, :] * tangent, 0.0), axis=1)
+
+
+def test_lemma2_quick_predictions_and_shares_by_hand(quick):
+    """From the stored t0 network alone: the boundary angles from ⟨x̃ⱼ, d(θ)⟩ = 0, the
+    attractor/repulsor prediction from the signs of the eq. 9 angular velocity on both
+    sides of each boundary (not Lemma 2's inequality, which the code uses), and the
+    gathered shares from the stored angles at t0 and t0 + horizon."""
+    ds = quick["lemma2"].data
+    x, y = ds["sample_x"].values, ds["sample_y"].values
+    a, b, c, alpha = (ds["a_t0"].values, ds["b_t0"].values, ds["c_t0"].values, ds.attrs["alpha"])
+    m = a.size
+    # the stored canonical state is the stored network's (eq. 4)
+    np.testing.assert_allclose(ds["r_t0"].values, m / alpha * c * np.hypot(a, b), rtol=1e-9)
+    np.testing.assert_allclose(np.exp(1j * ds["theta_t0"].values), np.exp(1j * np.arctan2(-b, a)),
+                               atol=1e-9)
+    right = np.mod(-np.arctan(x), 2 * np.pi)
+    boundary = np.stack((right, np.mod(right + np.pi, 2 * np.pi)))
+    np.testing.assert_allclose(ds["boundary_theta"].values, boundary, atol=1e-12)
+    rho = _relu_net(a, b, c, alpha, x) - y
+    eps = 1e-7
+    before = _eq9_angular_velocity(1.0, boundary.ravel() - eps, x, rho)
+    after = _eq9_angular_velocity(1.0, boundary.ravel() + eps, x, rho)
+    tiny = 1e-9 * np.abs(rho).sum()
+    expected = np.where((before > tiny) & (after < -tiny), 1,         # r > 0 pulled in
+                        np.where((before < -tiny) & (after > tiny), -1, 0))  # r < 0 pulled in
+    np.testing.assert_array_equal(ds["attracts"].values.ravel(), expected)
+    assert np.any(expected == 1) and np.any(expected == -1)
+    # the shares, by hand
+    angles, attracts = boundary.ravel(), expected
+    d0 = np.abs(np.angle(np.exp(1j * (ds["theta_t0"].values[:, None] - angles))))
+    d1 = np.abs(np.angle(np.exp(1j * (ds["theta_t1"].values[:, None] - angles))))
+    tol = ds.attrs["at_tol"]
+    gathered = (d0.min(axis=1) > tol) & (d1.min(axis=1) <= tol)
+    sign = np.sign(ds["r_t0"].values)
+    pulled = attracts[np.argmin(d1, axis=1)]
+    weight = np.abs(ds["r_t0"].values) * gathered
+    to_attractor = float(weight[pulled == sign].sum() / weight.sum())
+    to_repulsor = float(weight[pulled == -sign].sum() / weight.sum())
+    np.testing.assert_allclose(ds["gathered_share"].values[:2], [to_attractor, to_repulsor],
+                               atol=1e-12)
+    assert ds.attrs["chance"] == pytest.approx(np.mean(expected != 0) / 2)
+    # the flow slides exactly on a boundary (Filippov); GD would zig-zag about it by
+    # ~lr·|θ̇| (1e-4 to 1e-2 rad here), so most gathered particles sitting at rounding
+    # distance says the measurement is the flow's
+    assert np.mean(d1.min(axis=1)[gathered] < 1e-9) >= 0.8
+
+
+def test_lemma2_flow_time_is_gd_time_at_small_lr():
+    """The experiment's flow (relu1d flow time m·τ) against the Euler steps of the
+    mean-field field of eq. 9 written here (step dτ, τ/dτ steps), which relu1d's canonical
+    GD with lr_scale="width" and lr = dτ must equal: the states at τ = t0 and t0 + horizon
+    agree to O(dτ), through knot crossings and sliding entries. (Stops before τ ≈ 0.066,
+    where one neuron slides on the boundary of the sector where no sample is active: the
+    flow releases it back when the field on the active side turns outwards, while GD,
+    having stepped into the sector by ~10⁻⁵ rad, where the gradient is exactly 0, never
+    comes back; both are Filippov solutions there.)"""
+    from relu1d.experiments.williams2019.adaptive_regime import Lemma2Spec, _lemma2_flow
+
+    m = 60
+    spec = Lemma2Spec(m=m, t0=0.025, horizon=0.025)
+    data = r1.datasets.sinusoid(8, seed=0)
+    net0 = r1.init_network(m, alpha="sqrt", seed=0, c_scale=10.0)
+    traj, k0, k1, tau0, tau1 = _lemma2_flow(spec, net0, data)
+    assert (tau0, tau1) == pytest.approx((0.025, 0.05), abs=1e-12)
+    assert traj.stats["n_crossings"] >= 10 and traj.stats["n_sliding_entries"] >= 3
+    x, y = data.x, data.y
+
+    def euler(dtau, steps):
+        r, theta = (np.array(v, float) for v in net0.canonical())
+        for _ in range(steps):
+            pre = np.multiply.outer(x, np.cos(theta)) + np.sin(theta)   # ⟨x̃ⱼ, d(θᵢ)⟩
+            relu = np.maximum(pre, 0.0)
+            rho = relu @ r / m - y
+            tangent = np.multiply.outer(x, -np.sin(theta)) + np.cos(theta)
+            v_r = -relu.T @ rho
+            v_theta = -r * (np.where(pre > 0, tangent, 0.0).T @ rho)
+            r, theta = r + dtau * v_r, theta + dtau * v_theta
+        return r, theta
+
+    errors = {}
+    for dtau in (1e-3, 2.5e-4):
+        for k, tau in ((k0, tau0), (k1, tau1)):
+            r, theta = euler(dtau, round(tau / dtau))
+            gap = np.angle(np.exp(1j * (theta - traj.snapshots.theta[k])))
+            errors[dtau, k] = (np.abs(r - traj.snapshots.r[k]).max(), np.abs(gap).max())
+    for k in (k0, k1):
+        assert errors[2.5e-4, k][0] < 1e-3 and errors[2.5e-4, k][1] < 5e-3
+        # O(dτ): a quarter of the step, a much smaller error (an error in the time map or
+        # a misplaced event would leave an O(1) part)
+        assert errors[1e-3, k][0] / errors[2.5e-4, k][0] > 2.5
+        assert errors[1e-3, k][1] / errors[2.5e-4, k][1] > 2.5
+    # relu1d's canonical GD at lr = dτ with lr_scale="width" is these Euler steps
+    steps = round(tau1 / 2.5e-4)
+    gd = r1.train(net0, data, method="gd", lr=2.5e-4, lr_scale="width", steps=steps,
+                  parameterization="canonical", record_every=steps, progress=False)
+    r, theta = euler(2.5e-4, steps)
+    np.testing.assert_allclose(gd.snapshots.r[-1], r, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.exp(1j * gd.snapshots.theta[-1]), np.exp(1j * theta), atol=1e-9)
+    assert abs(gd.loss[-1] - traj.loss[k1]) < 1e-3 * traj.loss[k1]
+
+
+def test_lemma2_bad_specs():
+    exp = get("williams2019.lemma2")
+    with pytest.raises(ValueError, match="horizon"):
+        exp.run(exp.spec_type(m=20, t0=0.01, horizon=0.0))
+    with pytest.raises(ValueError, match="t0"):
+        exp.run(exp.spec_type(m=20, t0=-0.1))
 
 
 def test_tv_penalty_quick(quick):

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 import types
 
-__all__ = ["lazy_module"]
+__all__ = ["lazy_module", "hide_unused_dask", "unhide_dask"]
 
 
 class _LazyModule(types.ModuleType):
@@ -57,3 +58,24 @@ def lazy_module(name: str) -> types.ModuleType:
     if importlib.util.find_spec(name.partition(".")[0]) is None:
         raise ModuleNotFoundError(f"no module named {name.partition('.')[0]!r}", name=name)
     return _LazyModule(name)
+
+
+def hide_unused_dask() -> None:
+    """Make ``import dask`` fail in this process, unless dask is already imported.
+
+    xarray imports ``dask.array`` when it builds its first variable and
+    ``dask.distributed`` on every NetCDF write whenever dask is installed, 0.5-0.6 s
+    together, though no relu1d array is ever a dask array. Of the commands only a
+    sweep on a Dask cluster uses dask, so the command line calls this
+    (:func:`unhide_dask` undoes it for that sweep). A process that already imported
+    dask keeps it. The library never calls this, nor do the workers of a local sweep,
+    whose point functions may be a user's: a user's own dask stays usable.
+    """
+    if "dask" not in sys.modules:
+        sys.modules["dask"] = None  # type: ignore[assignment]  # the import system's "absent"
+
+
+def unhide_dask() -> None:
+    """Undo :func:`hide_unused_dask` (before running a sweep on a Dask cluster)."""
+    if "dask" in sys.modules and sys.modules["dask"] is None:
+        del sys.modules["dask"]

@@ -115,8 +115,9 @@ one 12-stage step, 3 for the dense output, the decision). Measured on the 2-core
 machine (shared, load ≈ 3): 30 neurons × 9 points (knots sticking) to t = 10 in ~670
 evaluations and 4 ms, where plain DOP853 on the same field reaches t ≈ 0.85 in 2·10⁵;
 m = 1000, s = 100 to t = 10: ~4000 events, 7·10⁴ evaluations, 2 s; m = 10⁴, s = 10:
-0.4 s; the canonical flow of Williams et al.'s Lemma 2 (m = 2000, s = 8, to t = 1320):
-~2000 events, 4 s (it took ~90 s when the steps and event location ran in Python).
+0.4 s; the canonical flow of Williams et al.'s Lemma 2 (m = 2000, s = 8, to t = 1440,
+i.e. mean-field time 0.72; ``williams2019.lemma2`` runs it): 3–5 s (it took ~90 s when
+the steps and event location ran in Python).
 
 Degenerate cases
 ----------------
@@ -135,6 +136,12 @@ Degenerate cases
   gradient is exactly 0) and sometimes leaves, depending on how its zig-zag around the
   sliding line meets the origin; in such runs GD and this flow can differ by O(1).
   Canonical neurons never reach it (|d(θ)| = 1).
+* A canonical neuron whose angle reaches the edge of the sector where no sample is
+  active (the field is exactly 0 inside it) is held on the edge, and leaves it again
+  when the field on the active side turns outwards. GD steps about 10⁻⁵ rad into the
+  dead sector and stays there for good; both are solutions (not unique), and the two
+  differ by O(lr⁰): 2.4·10⁻³ rad at steps 2.5·10⁻⁴ to 1.6·10⁻⁵ in the Lemma 2 test
+  setting (m = 60, seed 0, from mean-field time 0.066).
 * A crossing and re-crossing within one accepted step is not seen (as in any
   event-located solver); the step size control makes that rare.
 

@@ -1147,28 +1147,74 @@ def run_lemma3(spec: Lemma3Spec) -> ExperimentResult:
 
 
 # =============================================================================== Lemma 2
+# relu1d.train records at integer multiples of its lr: the flow's record times are taken
+# on this grid of mean-field time (t0 and t0 + horizon rounded to it, the values used kept
+# in the dataset).
+_L2_TIME_GRID = 1e-6
+
+
 @dataclass(frozen=True)
 class Lemma2Spec:
-    """A canonical GD run (mean-field time: lr_scale="width") observed at step
-    ``t0_steps`` and again ``horizon_steps`` later. A particle is *at* a boundary angle
-    when its angle is within ``at_tol`` radians of it."""
+    """The canonical gradient flow (Williams eq. 7) observed at mean-field time ``t0`` and
+    again ``horizon`` later. A particle is *at* a boundary angle when its angle is within
+    ``at_tol`` radians of it.
+
+    Times are in mean-field units τ, those of the velocity field −∇V of eq. 9
+    (ṙᵢ = −m ∂L̃/∂rᵢ, θ̇ᵢ = −m ∂L̃/∂θᵢ): canonical GD with ``lr_scale="width"`` at step
+    size lr for N steps reaches τ = N·lr, and relu1d's flow ẇ = −∇L̃ reaches it at flow
+    time m·τ. ``rtol``, ``atol``: the flow's error control (:class:`relu1d.train.Flow`).
+
+    The horizon τ = 0.12 (both presets) is longer than that of the earlier GD version of
+    this experiment (lr = 2·10⁻³: 30 steps, τ = 0.06, full; 20 steps, τ = 0.04, quick).
+    GD zig-zags about a boundary it is attracted to, by about lr·m·|∂L̃/∂θ| per step,
+    often more than ``at_tol``, so it counted as newly gathered particles that had
+    arrived before t0: of its 172 in the full preset (a median 2·10⁻³ rad off their
+    boundary at t0), 163 were already sliding on a boundary in the flow at t0. The flow
+    slides exactly on the boundary, so it counts only true arrivals: in the full preset
+    10 in τ = 0.06, 21–30 over seeds 0–2 in τ = 0.12; in the quick one 7–17 in τ = 0.04,
+    22–30 in τ = 0.12 (seeds 0–4). A longer horizon can only make the claims harder (the
+    prediction made at t0 gets staler).
+    """
 
     m: int = 2000
     s: int = 8
     c_scale: float = 10.0
-    lr: float = 2e-3
-    t0_steps: int = 300
-    horizon_steps: int = 30
+    t0: float = 0.6
+    horizon: float = 0.12
+    rtol: float = 1e-8
+    atol: float = 1e-10
     at_tol: float = 1e-3
     seed: int = 0
     data_seed: int = 0
     margin: float = 0.3
 
 
+def _lemma2_flow(spec: Lemma2Spec, net0: Network, data: Dataset):
+    """The canonical flow from ``net0`` recorded at τ = t0 and t0 + horizon (mean-field
+    time, on the grid ``_L2_TIME_GRID``): (trajectory, index at t0, index at t0 + horizon,
+    the two τ used)."""
+    from ..._validation import as_real
+    from ...train import Flow
+
+    t0 = as_real(spec.t0, "Lemma2Spec.t0", nonnegative=True)
+    horizon = as_real(spec.horizon, "Lemma2Spec.horizon", positive=True)
+    n0, n1 = round(t0 / _L2_TIME_GRID), round((t0 + horizon) / _L2_TIME_GRID)
+    if n1 == n0:
+        raise ValueError(f"Lemma2Spec.horizon must be at least {_L2_TIME_GRID} (mean-field "
+                         f"time), got {horizon}")
+    # the flow ẇ = −∇L̃ at time lr·k, lr = m·grid: mean-field time grid·k
+    traj = _train(net0, data, method=Flow(spec.rtol, spec.atol), lr=spec.m * _L2_TIME_GRID,
+                  steps=n1, parameterization="canonical", record=np.array([n0, n1]),
+                  max_snapshots=None)
+    steps = traj.snapshots.steps
+    k0, k1 = int(np.flatnonzero(steps == n0)[0]), int(np.flatnonzero(steps == n1)[0])
+    return traj, k0, k1, n0 * _L2_TIME_GRID, n1 * _L2_TIME_GRID
+
+
 def _measure_lemma2(spec: Lemma2Spec):
     """The data of :func:`run_lemma2`.
 
-    At step t0 each of the 2s boundary angles θ* attracts the particles of one sign and
+    At τ = t0 each of the 2s boundary angles θ* attracts the particles of one sign and
     repels the other, or neither. Take the particles that are not at any boundary at t0
     and find those at a boundary at t0 + horizon (*gathered*). The |r|-weighted fraction
     of gathered mass sitting at a boundary predicted (at t0) to attract its sign is
@@ -1179,12 +1225,8 @@ def _measure_lemma2(spec: Lemma2Spec):
 
     data = sinusoid(spec.s, seed=spec.data_seed)
     net0 = init_network(spec.m, alpha="sqrt", seed=spec.seed, c_scale=spec.c_scale)
-    total = spec.t0_steps + spec.horizon_steps
-    traj = _train(net0, data, method="gd", lr=spec.lr, steps=total, parameterization="canonical",
-                  lr_scale="width", record=np.array([spec.t0_steps, total]), max_snapshots=None)
+    traj, k0, k1, tau0, tau1 = _lemma2_flow(spec, net0, data)
     snaps = traj.snapshots
-    k0 = int(np.flatnonzero(snaps.steps == spec.t0_steps)[0])
-    k1 = int(np.flatnonzero(snaps.steps == total)[0])
     at = snaps.network(k0)
     r0 = snaps.r[k0]
     found = meanfield.attractors(at, data)
@@ -1205,15 +1247,24 @@ def _measure_lemma2(spec: Lemma2Spec):
     share = {v: (float(weight[kind == v].sum() / total_mass) if total_mass > 0 else float("nan"))
              for v in (1, -1, 0)}
     chance = float(np.mean(np.concatenate([attracts == 1, attracts == -1])))
+    stats = traj.stats
     ds = xr.Dataset({"gathered_share": ("kind", [share[1], share[-1], share[0]]),
                      "gathered_particles": ("kind", [int(np.sum(gathered & (kind == v)))
                                                      for v in (1, -1, 0)]),
                      "attracts": (("side", "sample"), found.attracts),
                      "boundary_theta": (("side", "sample"), found.theta),
                      "a_t0": ("neuron", at.a), "b_t0": ("neuron", at.b), "c_t0": ("neuron", at.c),
+                     "r_t0": ("neuron", r0), "theta_t0": ("neuron", snaps.theta[k0]),
+                     "theta_t1": ("neuron", snaps.theta[k1]),
                      "sample_x": ("sample", data.x), "sample_y": ("sample", data.y)},
                     coords={"kind": ("kind", ["attractor", "repulsor", "neither"])},
-                    attrs={"t0_steps": spec.t0_steps, "horizon_steps": spec.horizon_steps,
+                    attrs={"method": "canonical gradient flow (eq. 7)",
+                           "t0": tau0, "horizon": tau1 - tau0,
+                           "flow_time_t0": float(spec.m * tau0),
+                           "flow_time_t1": float(spec.m * tau1),
+                           "rtol": float(spec.rtol), "atol": float(spec.atol),
+                           "flow_events": int(stats.get("n_events", -1)),
+                           "sliding_at_end": int(stats.get("sliding_at_end", -1)),
                            "at_tol": spec.at_tol,
                            "chance": chance, "free_particles": int(free.sum()),
                            "at_boundary_t0": int((~free).sum()), "loss_t0": float(traj.loss[k0]),
@@ -1235,7 +1286,7 @@ def _draw_lemma2(ds, spec: Lemma2Spec) -> dict:
                 if attracts[side, j] == sgn:
                     th = boundary[side, j]
                     ax.plot([0, lim * np.cos(th)], [0, lim * np.sin(th)], color="k", lw=2)
-        ax.set_title(f"sign(r) = {sgn:+d}: attractors (black) at step {spec.t0_steps}")
+        ax.set_title(f"sign(r) = {sgn:+d}: attractors (black) at τ = {float(ds.attrs['t0']):g}")
     return {"lemma2": fig}
 
 
@@ -1244,9 +1295,11 @@ def _judge_lemma2(ds, spec: Lemma2Spec) -> tuple:
     share = dict(zip((1, -1, 0), (float(v) for v in ds["gathered_share"].values)))
     chance = float(ds.attrs["chance"])
     gathered, free = int(ds.attrs["gathered_total"]), int(ds.attrs["free_particles"])
-    note = (f"{gathered} of {free} free particles gathered within {spec.horizon_steps} steps; mass "
-            f"shares: attractor {share[1]:.3f}, repulsor {share[-1]:.3f}, neither {share[0]:.3f}; "
-            f"chance {chance:.3f}")
+    horizon, m = float(ds.attrs["horizon"]), int(ds.sizes["neuron"])
+    note = (f"canonical gradient flow: {gathered} of {free} free particles gathered within "
+            f"mean-field time {horizon:g} (flow time {m * horizon:g}) after τ = "
+            f"{float(ds.attrs['t0']):g}; mass shares: attractor {share[1]:.3f}, repulsor "
+            f"{share[-1]:.3f}, neither {share[0]:.3f}; chance {chance:.3f}")
     return (
         Claim.above("gathers_at_attractors", "newly gathered mass sits at predicted attractors far "
                     "more often than chance (share at attractors − chance)", _REF_L2,
@@ -1257,19 +1310,22 @@ def _judge_lemma2(ds, spec: Lemma2Spec) -> tuple:
 
 
 @register("williams2019.lemma2",
-          "Lemma 2: at a moment of a canonical run, the predicted attractors are where neuron mass "
-          "gathers next; fraction of newly gathered mass at predicted attractors versus chance",
-          quick=Lemma2Spec(m=400, t0_steps=100, horizon_steps=20), full=Lemma2Spec(),
+          "Lemma 2: at a moment of the canonical gradient flow, the predicted attractors are "
+          "where neuron mass gathers next; fraction of newly gathered mass at predicted "
+          "attractors versus chance",
+          quick=Lemma2Spec(m=400, t0=0.2, horizon=0.12), full=Lemma2Spec(),
           judge=_judge_lemma2)
 def run_lemma2(spec: Lemma2Spec) -> ExperimentResult:
-    """Williams et al., Lemma 2 (as derived in :mod:`relu1d.meanfield`).
+    """Williams et al., Lemma 2 (as derived in :mod:`relu1d.meanfield`), on the canonical
+    gradient flow (eq. 7), as the paper states it.
 
     Measures (:func:`_measure_lemma2`) the |r|-weighted share of the particles that
-    gather at a boundary angle between steps t0 and t0 + horizon which sit at a boundary
-    predicted (at t0) to attract their sign, at one predicted to repel it, and at one
-    doing neither, and the share a prediction-blind gathering would give (chance).
+    gather at a boundary angle between mean-field times t0 and t0 + horizon which sit at
+    a boundary predicted (at t0) to attract their sign, at one predicted to repel it, and
+    at one doing neither, and the share a prediction-blind gathering would give (chance).
     Claims: the attractor share exceeds chance by ``margin``; almost nothing gathers at
-    repulsors. Quick preset m = 400, t0 = 100 steps; full m = 2000, t0 = 300 steps.
+    repulsors. Quick preset m = 400, τ = 0.2 to 0.32; full m = 2000, τ = 0.6 to 0.72
+    (flow time m·τ).
     """
     ds = _measure_lemma2(spec)
     return ExperimentResult(ds, _draw_lemma2(ds, spec), _judge_lemma2(ds, spec))

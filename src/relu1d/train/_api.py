@@ -18,12 +18,16 @@ and equals the first (g even) or second (g odd) member of the Box–Muller pair 
 with h = SplitMix64 output number ⌊g/2⌋ for the seed K (z = K + (⌊g/2⌋ + 1)·γ, γ =
 0x9E3779B97F4A7C15, then z ← (z ⊕ z≫30)·0xBF58476D1CE4E5B9, z ← (z ⊕ z≫27)·
 0x94D049BB133111EB, h = z ⊕ z≫31, all mod 2⁶⁴), u = (⌊h/2³²⌋ + ½)·2⁻³², r = √(−2 ln u),
-φ = (π/4)·(h mod 2²⁹)/2²⁹, θ = φ mirrored to π/2 − φ when bit 29 of h is set, plus π/2
-when bit 30 is, plus π when bit 31 is; the pair is (r cos θ, r sin θ). ln, cos and sin
-are fdlibm's polynomials written with +, −, ×, ÷ only (``_reference.gaussian_noise``),
-so the numbers do not depend on the platform's libm. u ≥ 2⁻³³ bounds |ξ| by 6.77 (a
-standard normal exceeds it with probability 1.3·10⁻¹¹). :func:`langevin_noise` returns
-these numbers.
+φ = (π/4)·(h mod 2²⁹)/2²⁹, θ₀ = π/2 − φ when bit 29 of h is set and φ otherwise; the
+pair is (±r cos θ₀, ±r sin θ₀), the first negative when bit 30 of h is set, the second
+when bit 31 is (so the angle is uniform on the circle). ln, sin and cos are minimax
+polynomials written with +, −, ×, ÷ only (``_reference.gaussian_noise``; relative
+errors 4.8·10⁻¹², 4.6·10⁻¹², 7·10⁻¹⁴, far below the resolution of the 32-bit u and
+29-bit φ: every Gaussian is within 10⁻¹¹, relative, of the exact Box–Muller value of its
+uniforms, tests/test_noise.py), so the numbers do not depend on the platform's libm.
+u ≥ 2⁻³³ bounds |ξ| by 6.77 (a standard normal exceeds it with probability 1.3·10⁻¹¹).
+The kernels make them in short vectorised loops, 1.8 ns per Gaussian on an AVX2 core
+(numpy's ``standard_normal``: 12-13 ns). :func:`langevin_noise` returns these numbers.
 """
 
 from __future__ import annotations

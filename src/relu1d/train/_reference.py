@@ -148,29 +148,23 @@ def advance_canonical(r, theta, x, y, train, weight_decay, lr, noise_scale, thre
 
 # --------------------------------------------------------------------------- langevin noise
 # The Gaussian stream of method="langevin" (layout: _api, "Langevin noise"), written in
-# vectorised numpy from its definition. ``_kernels._fill_gaussians`` computes the same
+# vectorised numpy from its definition. ``_kernels._gaussians_into`` computes the same
 # numbers inside the compiled kernels; the two use the same operations in the same
-# order (integer arithmetic, bit casts, IEEE +, −, ×, ÷, √), so they agree bit for bit.
+# order (integer arithmetic, bit casts, IEEE +, −, ×, ÷, √; every product and sum
+# rounded on its own), so they agree bit for bit.
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)   # SplitMix64 (Steele, Lea & Flood 2014)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-# fdlibm's e_log.c kernel on [√2/2, √2) and its k_sin.c / k_cos.c polynomials on [0, π/4]
-_LG = (
-    6.666666666666735130e-01,
-    3.999999999940941908e-01,
-    2.857142874366239149e-01,
-    2.222219843214978396e-01,
-    1.818357216161805012e-01,
-    1.531383769920937332e-01,
-    1.479819860511658591e-01,
-)
-_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-_SIN = (-1.66666666666666324348e-01, 8.33333333332248946124e-03, -1.98412698298579493134e-04,
-        2.75573137070700676789e-06, -2.50507602534068634195e-08, 1.58969099521155010221e-10)
-_COS = (4.16666666666666019037e-02, -1.38888888888741095749e-03, 2.48015872894767294178e-05,
-        -2.75573143513906633035e-07, 2.08757232129817482790e-09, -1.13596475577881948265e-11)
-_PI_4 = 0.78539816339744830962
+# minimax polynomials (relative error): −2 ln m = s·(−4 + z·P(z)), s = (m − 1)/(m + 1),
+# z = s², m in [√2/2, √2) (4.8e-12); sin(πy/4) = y·A(y²) (4.6e-12) and cos(πy/4) =
+# 1 + y²·B(y²) (7e-14), y in [0, 1]. The same constants as in _kernels.
+_P = (-1.3333333129724723, -0.8000066907736186, -0.5707469346939936, -0.4716295248224655)
+_M2LN2 = -1.3862943611198906   # −2 ln 2
+_A = (0.7853981633938905, -0.08074551201299178, 0.00249039318326693, -3.6572349551358685e-05,
+      3.0897515121419694e-07)
+_B = (-0.30842513753089257, 0.01585434420072762, -0.00032599169377034096, 3.590480165120702e-06,
+      -2.4269733380107017e-08)
 
 
 def splitmix64(key, k) -> np.ndarray:
@@ -183,47 +177,50 @@ def splitmix64(key, k) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _log(x: np.ndarray) -> np.ndarray:
-    """ln x for positive normal float64 (fdlibm's algorithm, branch-free; < 1 ulp)."""
-    bits = x.view(np.int64)
+def uniforms(h) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The documented uniforms of the 64-bit numbers h: u = (⌊h/2³²⌋ + ½)·2⁻³² (exact),
+    y = (h mod 2²⁹)/2²⁹ (exact, φ = πy/4) and the octant bits 29–31 (an int array)."""
+    h = np.asarray(h, dtype=np.uint64).view(np.int64)
+    u = ((((h >> 12) & (0xFFFFFFFF << 20)) | 0x3FF0000000080000).view(np.float64) - 1.0)
+    y = (0x3FF0000000000000 | ((h & 0x1FFFFFFF) << 23)).view(np.float64) - 1.0
+    return u, y, (h >> 29) & 7
+
+
+def minus_two_log(u: np.ndarray) -> np.ndarray:
+    """−2 ln u for positive normal float64 u (the polynomial of the generator, relative
+    error below 5e-12; branch-free)."""
+    bits = u.view(np.int64)
     mant = bits & 0xFFFFFFFFFFFFF
     big = ((0x6A09E667F3BCD - mant) >> 63) & 1            # the mantissa exceeds √2's
     m = (mant | ((1023 - big) << 52)).view(np.float64)    # in [√2/2, √2)
-    k = ((bits >> 52) - 1023 + big).astype(np.float64)
+    k = ((bits >> 52) - 1023 + big).astype(np.float64)    # exact
     f = m - 1.0
     s = f / (2.0 + f)
     z = s * s
-    w = z * z
-    lg1, lg2, lg3, lg4, lg5, lg6, lg7 = _LG
-    r = z * (lg1 + w * (lg3 + w * (lg5 + w * lg7))) + w * (lg2 + w * (lg4 + w * lg6))
-    hfsq = 0.5 * f * f
-    return k * _LN2_HI - ((hfsq - (s * (hfsq + r) + k * _LN2_LO)) - f)
+    p1, p2, p3, p4 = _P
+    return k * _M2LN2 + s * (-4.0 + z * (p1 + z * (p2 + z * (p3 + z * p4))))
 
 
 def gaussian_pairs(key, k) -> tuple[np.ndarray, np.ndarray]:
     """The Box–Muller pairs number k (uint64 array) of the stream ``key``.
 
-    h = SplitMix64 output k; u = (⌊h/2³²⌋ + ½)·2⁻³², r = √(−2 ln u); φ = (π/4)·(h mod
-    2²⁹)/2²⁹ and the octant bits of h: bit 29 mirrors φ to π/2 − φ, bit 30 adds π/2,
-    bit 31 adds π, giving θ; the pair is (r cos θ, r sin θ).
+    h = SplitMix64 output k; u, y and the octant bits of :func:`uniforms`; r = √(−2 ln u);
+    φ = πy/4, θ₀ = π/2 − φ when bit 29 is set, else φ; the pair is (±r cos θ₀, ±r sin θ₀),
+    the first negative when bit 30 is set, the second when bit 31 is (so θ is uniform on
+    the circle); ln, sin and cos by the generator's polynomials.
     """
-    h = splitmix64(key, k).view(np.int64)
-    hi = (h >> 32) & 0xFFFFFFFF
-    lo = h & 0xFFFFFFFF
-    u = (0x3FF0000000000000 | (hi << 20) | 0x80000).view(np.float64) - 1.0  # (hi + ½)·2⁻³², exactly
-    r = np.sqrt(-2.0 * _log(u))
-    x = _PI_4 * ((0x3FF0000000000000 | ((lo & 0x1FFFFFFF) << 23)).view(np.float64) - 1.0)
-    z = x * x
-    s1, s2, s3, s4, s5, s6 = _SIN
-    c1, c2, c3, c4, c5, c6 = _COS
-    sin = x + (z * x) * (s1 + z * (s2 + z * (s3 + z * (s4 + z * (s5 + z * s6)))))
-    cos = 1.0 - (0.5 * z - z * (z * (c1 + z * (c2 + z * (c3 + z * (c4 + z * (c5 + z * c6)))))))
-    mirror = ((lo >> 29) & 1).astype(bool)
-    c, s = np.where(mirror, sin, cos), np.where(mirror, cos, sin)
-    quarter = ((lo >> 30) & 1).astype(bool)
-    c, s = np.where(quarter, -s, c), np.where(quarter, c, s)
-    half = ((lo >> 31) & 1).astype(bool)
-    return np.where(half, -c, c) * r, np.where(half, -s, s) * r
+    u, y, octant = uniforms(splitmix64(key, k))
+    r = np.sqrt(minus_two_log(u))
+    w = y * y
+    a0, a1, a2, a3, a4 = _A
+    b1, b2, b3, b4, b5 = _B
+    sin = y * (a0 + w * (a1 + w * (a2 + w * (a3 + w * a4))))
+    cos = 1.0 + w * (b1 + w * (b2 + w * (b3 + w * (b4 + w * b5))))
+    swap = (octant & 1).astype(bool)                       # bit 29
+    first, second = np.where(swap, sin, cos), np.where(swap, cos, sin)
+    first_negative = ((octant >> 1) & 1).astype(bool)      # bit 30
+    second_negative = ((octant >> 2) & 1).astype(bool)     # bit 31
+    return first * np.where(first_negative, -r, r), second * np.where(second_negative, -r, r)
 
 
 def gaussian_noise(key, start: int, count: int) -> np.ndarray:

@@ -10,12 +10,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# byte-compiled once here: with PYTHONDONTWRITEBYTECODE set, an editable install would
+# otherwise compile relu1d's 1.1 MB of source on every command (0.2 s of `relu1d list`)
 $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m compileall -q src/relu1d > /dev/null
 	touch $@
 
 $(VENV)/.installed-test: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,dask]"
+	$(BIN)/python -m compileall -q src/relu1d > /dev/null
 	touch $@ $(VENV)/.installed
 
 run: $(VENV)/.installed

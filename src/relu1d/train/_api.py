@@ -8,26 +8,32 @@ both backends evaluate (numpy here, compiled inside the kernels), bit for bit th
 Langevin noise
 --------------
 ``as_rng(seed).spawn(2)`` gives two independent streams; the second yields one 64-bit
-key K = ``integers(2**64, dtype=uint64)``. Gaussian number g of the run is
+key K = ``integers(2**64, dtype=uint64)``. The noise of step t = 0, 1, ... (the update
+from step t to t + 1) for trained name k of the p trained names, in the order "abc" (or
+"r", "θ"), is noise row R = t·p + k: m Gaussians, one per neuron, made from the
+Box–Muller pairs R·P + j, j < P = ⌈m/2⌉. A row is cut into chunks of 256 neurons; chunk
+c (neurons 256c ≤ i < min(256c + 256, m): n_c of them, q_c = ⌈n_c/2⌉ pairs 128c + j,
+j < q_c) gives neuron 256c + j the first member of pair R·P + 128c + j when j < q_c and
+the second member of pair R·P + 128c + j − q_c otherwise (when n_c is odd the last
+pair's second member is not used). Firsts and seconds thus fill runs of their own, which
+the kernels store without shuffles, and a block of 512 neurons is two whole chunks.
 
-    g = (t·p + k)·m + i   for step t = 0, 1, ... (the update from step t to t + 1), row
-                          k of the p trained names in the order "abc" (or "r", "θ"),
-                          neuron i,
-
-and equals the first (g even) or second (g odd) member of the Box–Muller pair ⌊g/2⌋:
-with h = SplitMix64 output number ⌊g/2⌋ for the seed K (z = K + (⌊g/2⌋ + 1)·γ, γ =
-0x9E3779B97F4A7C15, then z ← (z ⊕ z≫30)·0xBF58476D1CE4E5B9, z ← (z ⊕ z≫27)·
+Pair number k is: h = SplitMix64 output number k for the seed K (z = K + (k + 1)·γ,
+γ = 0x9E3779B97F4A7C15, then z ← (z ⊕ z≫30)·0xBF58476D1CE4E5B9, z ← (z ⊕ z≫27)·
 0x94D049BB133111EB, h = z ⊕ z≫31, all mod 2⁶⁴), u = (⌊h/2³²⌋ + ½)·2⁻³², r = √(−2 ln u),
 φ = (π/4)·(h mod 2²⁹)/2²⁹, θ₀ = π/2 − φ when bit 29 of h is set and φ otherwise; the
 pair is (±r cos θ₀, ±r sin θ₀), the first negative when bit 30 of h is set, the second
 when bit 31 is (so the angle is uniform on the circle). ln, sin and cos are minimax
-polynomials written with +, −, ×, ÷ only (``_reference.gaussian_noise``; relative
-errors 4.8·10⁻¹², 4.6·10⁻¹², 7·10⁻¹⁴, far below the resolution of the 32-bit u and
-29-bit φ: every Gaussian is within 10⁻¹¹, relative, of the exact Box–Muller value of its
-uniforms, tests/test_noise.py), so the numbers do not depend on the platform's libm.
-u ≥ 2⁻³³ bounds |ξ| by 6.77 (a standard normal exceeds it with probability 1.3·10⁻¹¹).
-The kernels make them in short vectorised loops, 1.8 ns per Gaussian on an AVX2 core
-(numpy's ``standard_normal``: 12-13 ns). :func:`langevin_noise` returns these numbers.
+polynomials written with +, −, ×, ÷ only (``_reference.noise_rows``; relative errors
+4.8·10⁻¹², 4.6·10⁻¹², 6.4·10⁻¹¹). The inputs are coarser than that: φ moves in steps of
+(π/4)·2⁻²⁹ ≈ 1.5·10⁻⁹ rad and u in steps of 2⁻³², so one step of either changes a
+Gaussian by more than 10⁻¹⁰ relative almost everywhere (cos φ by ~1.5·10⁻⁹ near π/4),
+and every Gaussian is within 10⁻¹⁰, relative, of the exact Box–Muller value of its
+uniforms (tests/test_noise.py; measured 6.6·10⁻¹¹); the numbers do not depend on the
+platform's libm. u ≥ 2⁻³³ bounds |ξ| by 6.77 (a standard normal exceeds it with
+probability 1.3·10⁻¹¹). The kernels make them in short vectorised loops, about 1.7 ns
+per Gaussian on an AVX2 core (numpy's ``standard_normal``: 12-13 ns).
+:func:`langevin_noise` returns these numbers.
 """
 
 from __future__ import annotations
@@ -511,7 +517,7 @@ def langevin_noise(seed, m: int, rows: int = 3, steps: int = 1, start: int = 0) 
     start = as_int(start, "start", minimum=0)
     _, key = _streams(seed)
     per_step = rows * m
-    noise = _reference.gaussian_noise(key, start * per_step, steps * per_step)
+    noise = _reference.gaussian_noise(key, start * per_step, steps * per_step, m)
     return noise.reshape(steps, rows, m)
 
 
@@ -526,12 +532,19 @@ class _Batches:
         self.lens = np.full(self.per_epoch, batch_size, dtype=np.int64)
         self.lens[-1] = s - (self.per_epoch - 1) * batch_size
         self.table = np.empty((0, batch_size), dtype=np.int64)
+        self.table_lens = self.lens[:0]
         self.pos = 0
 
-    def _epoch(self) -> np.ndarray:
-        padded = np.full(self.per_epoch * self.size, self.s, dtype=np.int64)
-        padded[:self.s] = self.rng.permutation(self.s)
-        table = np.sort(padded.reshape(self.per_epoch, self.size), axis=1)
+    def _epochs(self, count: int) -> np.ndarray:
+        """The batches of the next ``count`` epochs, one row each. ``rng.shuffle`` of
+        arange(s) draws what ``rng.permutation(s)`` draws; the rest is vectorised over
+        the epochs (per-epoch numpy calls cost ~1.5 µs a step at s = 10, batch 1)."""
+        perms = np.empty((count, self.per_epoch * self.size), dtype=np.int64)
+        perms[:, :self.s] = np.arange(self.s)
+        perms[:, self.s:] = self.s
+        for row in perms:
+            self.rng.shuffle(row[:self.s])
+        table = np.sort(perms.reshape(count * self.per_epoch, self.size), axis=1)
         table[table == self.s] = 0  # padding, never read (beyond the batch length)
         return table
 
@@ -540,11 +553,14 @@ class _Batches:
         lens = np.empty(n, dtype=np.int64)
         done = 0
         while done < n:
-            if self.pos == 0 or self.pos == self.per_epoch:
-                self.table, self.pos = self._epoch(), 0
-            k = min(n - done, self.per_epoch - self.pos)
+            if self.pos == self.table.shape[0]:  # whole epochs, at most ~2¹⁸ numbers at once
+                count = min(-(-(n - done) // self.per_epoch),
+                            max(1, (1 << 18) // (self.per_epoch * self.size)))
+                self.table, self.pos = self._epochs(count), 0
+                self.table_lens = np.tile(self.lens, count)
+            k = min(n - done, self.table.shape[0] - self.pos)
             idx[done:done + k] = self.table[self.pos:self.pos + k]
-            lens[done:done + k] = self.lens[self.pos:self.pos + k]
+            lens[done:done + k] = self.table_lens[self.pos:self.pos + k]
             self.pos += k
             done += k
         return idx, lens
@@ -580,7 +596,7 @@ class _Engine:
             noise = None
             if noise_at is not None:
                 count = n * self.noise_rows * self.m
-                noise = _reference.gaussian_noise(self.noise_key, noise_at, count)
+                noise = _reference.gaussian_noise(self.noise_key, noise_at, count, self.m)
                 noise = noise.reshape(n, self.noise_rows, self.m)
             # divergence is detected and reported
             with np.errstate(over="ignore", invalid="ignore"):

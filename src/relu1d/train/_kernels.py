@@ -36,10 +36,10 @@ third path with no per-neuron lookup or scatter at all: the neurons are kept gro
 by run, so that a group's (P⁰, P¹) and its share of the forward pass are one value
 each (see the "segment path" section). This is the path of the speed targets.
 
-Langevin noise is drawn inside the kernel, one step at a time, from a counter-based
-generator (SplitMix64 + Box–Muller, see the "langevin noise" section): Gaussian number
-g of a run depends on (key, g) only, so no noise array is materialised and the numpy
-reference (``_reference.gaussian_noise``) computes the very same bits.
+Langevin noise is drawn inside the kernel, one block at a time, from a counter-based
+generator (SplitMix64 + Box–Muller, see the "langevin noise" section): the noise of a
+neuron depends on (key, row, neuron) only, so no noise array is materialised and the
+numpy reference (``_reference.noise_rows``) computes the very same bits.
 
 Every kernel has one compiled signature (float64 arrays, int64 indices, dummy arrays
 where a feature is off) and is cached on disk, so compilation is paid once.
@@ -228,21 +228,24 @@ def _batch_ranks(batch_idx, batch_len, t, mark, rank):
 
 
 # ----------------------------------------------------------------------------- langevin noise
-# Gaussian number g of a run (layout: _api, "Langevin noise") is one half of the
-# Box–Muller pair ⌊g/2⌋, whose two uniforms are the two 32-bit halves of SplitMix64's
-# output number ⌊g/2⌋ for the run's key. Only integer arithmetic, bit casts and IEEE
-# +, −, ×, ÷ and √ are used (no libm call; numba emits no fused multiply-add without
-# fastmath), so the numbers are the same bits whether a loop is vectorised or not, and
-# ``_reference.gaussian_noise`` computes them again in numpy, bit for bit.
+# Noise row R of a run (layout: _api, "Langevin noise") is made from the Box–Muller pairs
+# R·⌈m/2⌉ + j, whose two uniforms are the two 32-bit halves of SplitMix64's output number
+# R·⌈m/2⌉ + j for the run's key, in chunks of 256 neurons: the first members of a chunk's
+# pairs, then the second members (two runs, stored without the shuffles that
+# interleaving them costs). Only integer arithmetic, bit casts and IEEE +, −, ×, ÷ and √
+# are used (no libm call; numba emits no fused multiply-add without fastmath), so the
+# numbers are the same bits whether a loop is vectorised or not, and
+# ``_reference.noise_rows`` computes them again in numpy, bit for bit.
 #
-# ln, sin and cos are short minimax polynomials, not libm-accurate ones: the uniforms
-# carry 32 and 29 bits, so relative errors of a few 10⁻¹² (measured: < 1e-11 on every
-# Gaussian against the exact Box–Muller value of the same uniforms, tests/test_noise.py)
-# are far below their resolution. The pairs are made in five short loops over a chunk
-# (hash; split of u; radius; sin and cos; octant and store) rather than one long one:
-# the long loop body kept too few iterations in flight and ran latency-bound. Measured
-# (AVX2, Zen 3, 3.1 GHz): 1.8 ns per Gaussian, against 3.5-3.8 ns for the one-loop
-# generator with fdlibm's polynomials and 12-13 ns for numpy's ``standard_normal``.
+# ln, sin and cos are short minimax polynomials, not libm-accurate ones: u moves in steps
+# of 2⁻³² and φ in steps of 1.5e-9 rad, so relative errors up to ~1e-10 are below what one
+# step of the inputs does (measured: < 6.7e-11 on every Gaussian against the exact
+# Box–Muller value of the same uniforms, tests/test_noise.py). A chunk is made in five
+# short loops (hash; split of u; radius; sin and cos; octant and store) rather than one
+# long one: the long loop body kept too few iterations in flight and ran latency-bound,
+# and fusing any two of them was slower than running them apart (measured). The divider
+# (one ÷ and one √ per pair) takes ~0.55 of the ~1.7 ns per Gaussian (AVX2, Zen 3), the
+# hash ~0.28, sin and cos ~0.5; numpy's ``standard_normal`` takes 12-13 ns.
 @_intrinsic
 def _bits(typingctx, x):
     """The bits of a float64 as a uint64 (a bit cast, no conversion)."""
@@ -279,14 +282,14 @@ _U1, _U12, _U23, _U27, _U29, _U30, _U31, _U32, _U33, _U52, _U63, _U1023 = (
 _P1, _P2, _P3, _P4 = (
     -1.3333333129724723, -0.8000066907736186, -0.5707469346939936, -0.4716295248224655)
 _M2LN2 = -1.3862943611198906   # −2 ln 2
-# sin(πy/4) = y·A(y²) (relative error 4.6e-12) and cos(πy/4) = 1 + y²·B(y²) (7e-14),
-# y in [0, 1]: minimax for the relative error
+# sin(πy/4) = y·A(y²) (relative error 4.6e-12) and cos(πy/4) = 1 + y²·B(y²) (6.4e-11),
+# y in [0, 1]: minimax for the relative error, evaluated by Estrin's scheme (_sin_cos)
 _A0, _A1, _A2, _A3, _A4 = (0.7853981633938905, -0.08074551201299178, 0.00249039318326693,
                            -3.6572349551358685e-05, 3.0897515121419694e-07)
-_B1, _B2, _B3, _B4, _B5 = (-0.30842513753089257, 0.01585434420072762,
-                           -0.00032599169377034096, 3.590480165120702e-06,
-                           -2.4269733380107017e-08)
-_GAUSS_CHUNK = 128   # pairs per pass of the staged loops (scratch: 6 × 1 kB, in L1)
+_B1, _B2, _B3, _B4 = (-0.3084251356494161, 0.015854326622835535, -0.0003259400798500591,
+                      3.530338049449397e-06)
+_GAUSS_CHUNK = 128   # pairs per chunk of 256 Gaussians (scratch: 6 × 1 kB, in L1)
+assert _BLOCK % (2 * _GAUSS_CHUNK) == 0  # a dense block is whole noise chunks
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -328,8 +331,9 @@ def _sin_cos(h):
     """(sin φ, cos φ) for φ = (π/4)·(h mod 2²⁹)/2²⁹."""
     y = _float(_ONE_BITS | ((h & _LOW29) << _U23)) - 1.0     # (h mod 2²⁹)/2²⁹, exactly
     w = y * y
-    return (y * (_A0 + w * (_A1 + w * (_A2 + w * (_A3 + w * _A4)))),
-            1.0 + w * (_B1 + w * (_B2 + w * (_B3 + w * (_B4 + w * _B5)))))
+    w2 = w * w  # Estrin's scheme: shorter dependency chains than Horner's (measured 15% faster)
+    return (y * ((_A0 + w * _A1) + w2 * ((_A2 + w * _A3) + w2 * _A4)),
+            1.0 + w * ((_B1 + w * _B2) + w2 * (_B3 + w * _B4)))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -345,23 +349,14 @@ def _octant(h, sin, cos, r):
             second * _float(rb ^ ((h << _U32) & _SIGN)))
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _gauss_pair(key, k):
-    """The Box–Muller pair k of the stream ``key``, one at a time (the same operations
-    as ``_pairs_into``, so the same bits)."""
-    h = _splitmix64(key, k)
-    s, e = _split_u(h)
-    sin, cos = _sin_cos(h)
-    return _octant(h, sin, cos, _radius(s, e))
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _pairs_into(key, k0, n_pairs, out, h, work, scale, add):
-    """The Box–Muller pairs k0 + j, j < n_pairs <= h.size, into out[2j] and out[2j + 1]
-    (add: out += scale·pair, returning whether every out is finite afterwards), in five
-    short loops (each vectorises; h and work[0:5] are scratch)."""
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _chunk_into(key, k0, n, out, h, work):
+    """The n <= 2·h.size Gaussians of one chunk: with q = ⌈n/2⌉ pairs k0 + j (j < q),
+    out[j] is the first member of pair j and out[q + j] the second (j < n − q), made in
+    short loops (each vectorises; h and work are scratch)."""
+    q = (n + 1) >> 1
     z = key + (k0 + _U1) * _GAMMA
-    for j in range(n_pairs):
+    for j in range(q):
         h[j] = _mix(z)
         z += _GAMMA
     s = work[0]
@@ -369,74 +364,56 @@ def _pairs_into(key, k0, n_pairs, out, h, work, scale, add):
     r = work[2]
     sin = work[3]
     cos = work[4]
-    for j in range(n_pairs):
+    for j in range(q):
         s[j], e[j] = _split_u(h[j])
-    for j in range(n_pairs):
+    for j in range(q):
         r[j] = _radius(s[j], e[j])
-    for j in range(n_pairs):
+    for j in range(q):
         sin[j], cos[j] = _sin_cos(h[j])
-    if add:
-        ok = 1
-        for j in range(n_pairs):
+    if n == 2 * _GAUSS_CHUNK:  # a whole chunk (n known when compiled): stored directly
+        for j in range(_GAUSS_CHUNK):
             first, second = _octant(h[j], sin[j], cos[j], r[j])
-            v0 = out[2 * j] + scale * first
-            v1 = out[2 * j + 1] + scale * second
-            out[2 * j] = v0
-            out[2 * j + 1] = v1
-            ok &= v0 * 0.0 + v1 * 0.0 == 0.0  # False for inf and NaN
-        return ok == 1
-    for j in range(n_pairs):
-        first, second = _octant(h[j], sin[j], cos[j], r[j])
-        out[2 * j] = first
-        out[2 * j + 1] = second
-    return True
+            out[j] = first
+            out[_GAUSS_CHUNK + j] = second
+        return
+    for j in range(q):  # in place, then copied (one loop storing to out[j] and out[q + j]
+        sin[j], cos[j] = _octant(h[j], sin[j], cos[j], r[j])   # with q unknown: scalar)
+    for j in range(q):
+        out[j] = sin[j]
+    for j in range(n - q):  # n odd: the last pair's second member is not used
+        out[q + j] = cos[j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gaussians_do(key, start, out, h, work, scale, add):
-    """out[j] = Gaussian number start + j of the stream ``key`` (start >= 0), or (add)
-    out[j] += scale·that number, returning whether every out is then finite; h and work
-    are the scratch of ``_gaussian_scratch``."""
+def _noise_row_into(key, row, m, lo, out, h, work):
+    """out[j] = the Gaussian of neuron lo + j in noise row ``row`` of a run of m neurons
+    (layout: _api, "Langevin noise"). lo is a multiple of the chunk length 2·h.size, and
+    so is lo + out.size unless it is m: the chunks are then the row's own."""
+    base = np.uint64(row) * np.uint64((m + 1) >> 1) + np.uint64(lo >> 1)
     n = out.size
-    j = 0
-    ok = True
-    k = np.uint64(start >> 1)
-    if n > 0 and start & 1:  # the first is the second of its pair
-        g = _gauss_pair(key, k)[1]
-        if add:
-            out[0] = out[0] + scale * g
-            ok = out[0] * 0.0 == 0.0
-        else:
-            out[0] = g
-        j = 1
-        k += _U1
-    pairs = (n - j) >> 1
+    chunk = 2 * h.size
     done = 0
-    while done < pairs:
-        c = min(h.size, pairs - done)
-        part = out[j + 2 * done:j + 2 * (done + c)]
-        ok &= _pairs_into(key, k + np.uint64(done), c, part, h, work, scale, add)
-        done += c
-    if (n - j) & 1:
-        g = _gauss_pair(key, k + np.uint64(pairs))[0]
-        if add:
-            out[n - 1] = out[n - 1] + scale * g
-            ok &= out[n - 1] * 0.0 == 0.0
+    while done < n:
+        c = min(chunk, m - lo - done)
+        k = base + np.uint64(done >> 1)
+        if c == 2 * _GAUSS_CHUNK:  # a whole chunk: compiled with its length known
+            _chunk_into(key, k, 2 * _GAUSS_CHUNK, out[done:done + c], h, work)
         else:
-            out[n - 1] = g
-    return ok
+            _chunk_into(key, k, c, out[done:done + c], h, work)
+        done += c
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _gaussians_into(key, start, out, h, work):
-    """out[j] = Gaussian number start + j of the stream ``key`` (start >= 0)."""
-    _gaussians_do(key, start, out, h, work, 0.0, False)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def _add_gaussians(key, start, z, scale, h, work):
-    """z[j] += scale·(Gaussian number start + j); whether every z is finite afterwards."""
-    return _gaussians_do(key, start, z, h, work, scale, True)
+def _add_noise_row(key, row, m, lo, z, scale, xs, h, work):
+    """z[j] += scale·(the Gaussian of neuron lo + j in row ``row``), made in the scratch
+    xs (z.size long); whether every z is finite afterwards."""
+    _noise_row_into(key, row, m, lo, xs, h, work)
+    ok = 1
+    for j in range(z.size):
+        v = z[j] + scale * xs[j]
+        z[j] = v
+        ok &= v * 0.0 == 0.0  # False for inf and NaN
+    return ok == 1
 
 
 @njit(cache=True, nogil=True)
@@ -445,10 +422,11 @@ def _gaussian_scratch():
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _fill_gaussians(key, start, out):
-    """out[j] = Gaussian number start + j of the stream ``key`` (start >= 0)."""
+def _fill_noise_rows(key, row0, out):
+    """out[k, i] = the Gaussian of neuron i in noise row row0 + k (out: rows × m)."""
     h, work = _gaussian_scratch()
-    _gaussians_into(key, start, out, h, work)
+    for k in range(out.shape[0]):
+        _noise_row_into(key, row0 + k, out.shape[1], 0, out[k], h, work)
 
 
 # ----------------------------------------------------------------------------- dense path
@@ -525,9 +503,10 @@ def _forward_counts(p, q, w, xb, nb, f, count):
 
 # The dense updates are written without branches in the per-neuron loop (a parameter that
 # does not train gets step 0.0, which leaves it exactly unchanged) and with the noise
-# (made and added in the staged loops of ``_add_gaussians``), the proximal step and the
-# new cos/sin in loops of their own, so that every loop vectorises; runtime flags inside
-# one loop would keep it scalar.
+# (made in the staged loops of ``_noise_row_into`` into scratch rows, then added in the
+# update loop when every name trains, else in a loop of its own), the proximal step and
+# the new cos/sin in loops of their own, so that every loop vectorises; runtime flags
+# inside one loop would keep it scalar.
 @njit(cache=True, nogil=True)
 def _run_table(nb, g0, g1, t0, t1):
     """(P⁰, P¹) for every run of a batch of nb samples: row k is the suffix of length k
@@ -539,18 +518,22 @@ def _run_table(nb, g0, g1, t0, t1):
         t0[nb + 1 + k], t1[nb + 1 + k] = _run_sums(False, k, nb, g0, g1)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _one_sample_sums(k, g0, g1):
+    """(P⁰, P¹) of a neuron with row k of a one-sample batch's table: k is 0 or 2
+    (inactive), 1 or 3 (active), and the rows are 0 or (g0, g1) = (g, g·x); arithmetic
+    instead of a gather, so that the loops using it vectorise."""
+    active = k - 2.0 * np.floor(0.5 * k)
+    return g0 * active, g1 * active
+
+
 @njit(cache=True, nogil=True)
 def _lookup_sums(count, t0, t1, s0, s1, nb):
-    if nb == 1:
-        # one sample (batch size 1): count is 0 or 2 (inactive), 1 or 3 (active), and the
-        # table's rows are 0 or (g, g·x); arithmetic instead of a gather, so it vectorises
+    if nb == 1:  # one sample (batch size 1)
         g0 = t0[1]
         g1 = t1[1]
         for i in range(count.size):
-            k = count[i]
-            active = k - 2.0 * np.floor(0.5 * k)
-            s0[i] = g0 * active
-            s1[i] = g1 * active
+            s0[i], s1[i] = _one_sample_sums(count[i], g0, g1)
         return
     for i in range(count.size):
         k = np.uint64(np.int64(count[i]))  # unsigned: no wraparound check, a plain load
@@ -584,15 +567,16 @@ def _update_full_block(
     noise_scale,
     noisy,
     key,
-    noise_start,
-    row_stride,
+    noise_row,
+    m,
+    lo,
     gauss_h,
     gauss_work,
     scratch,
 ):
-    """One dense update of a block; when ``noisy``, trained row k (in the order of the
-    trained names) then gets noise_scale times the Gaussians noise_start + k·row_stride
-    + i of the stream ``key``, added as they are made (``_add_gaussians``)."""
+    """One dense update of the block of neurons lo, lo + 1, ... of m; when ``noisy``,
+    trained name k (in the order "abc") then gets noise_scale times the block's part of
+    noise row noise_row + k of the stream ``key``."""
     # z ← (1 − lr·λ)·z − (lr/α)·(α·∂L/∂z): the factors are hoisted out of the loop
     # (the rounding differs from the reference's by an ulp or so per step)
     step_a = lr * inv_alpha if ta else 0.0
@@ -604,8 +588,47 @@ def _update_full_block(
     n = a.size
     s0 = scratch[0, :n]
     s1 = scratch[1, :n]
-    _lookup_sums(count, t0, t1, s0, s1, nb)  # the lookups (scalar), then the update (vectorised)
     ok = 1
+    if noisy and ta and tb and tc:
+        # every row noised (Langevin's usual case): the block's noise is made first
+        # (scratch rows 2-4) and added in the update loop, the same operations as adding
+        # it afterwards (fl(fl(update) + fl(scale·ξ))), without a second pass over a, b, c
+        xa = scratch[2, :n]
+        xb = scratch[3, :n]
+        xc = scratch[4, :n]
+        _noise_row_into(key, noise_row, m, lo, xa, gauss_h, gauss_work)
+        _noise_row_into(key, noise_row + 1, m, lo, xb, gauss_h, gauss_work)
+        _noise_row_into(key, noise_row + 2, m, lo, xc, gauss_h, gauss_work)
+        if nb == 1:  # batch size 1: (P⁰, P¹) computed in the loop, no lookup pass
+            g0 = t0[1]
+            g1 = t1[1]
+            for i in range(n):
+                p0, p1 = _one_sample_sums(count[i], g0, g1)
+                na, nbias, nc = _hoisted_full(
+                    a[i], b[i], c[i], p0, p1, step_a, step_b, step_c, keep_a, keep_b, keep_c
+                )
+                na = na + noise_scale * xa[i]
+                nbias = nbias + noise_scale * xb[i]
+                nc = nc + noise_scale * xc[i]
+                a[i] = na
+                b[i] = nbias
+                c[i] = nc
+                ok &= na * 0.0 + nbias * 0.0 + nc * 0.0 == 0.0  # False for inf and NaN
+            return ok == 1
+        _lookup_sums(count, t0, t1, s0, s1, nb)
+        for i in range(n):
+            na, nbias, nc = _hoisted_full(
+                a[i], b[i], c[i], s0[i], s1[i], step_a, step_b, step_c, keep_a, keep_b, keep_c
+            )
+            na = na + noise_scale * xa[i]
+            nbias = nbias + noise_scale * xb[i]
+            nc = nc + noise_scale * xc[i]
+            a[i] = na
+            b[i] = nbias
+            c[i] = nc
+            ok &= na * 0.0 + nbias * 0.0 + nc * 0.0 == 0.0  # False for inf and NaN
+        return ok == 1
+    _lookup_sums(count, t0, t1, s0, s1, nb)  # the lookups (scalar), then the update (vectorised)
     for i in range(n):
         p0 = s0[i]
         p1 = s1[i]
@@ -618,11 +641,11 @@ def _update_full_block(
         ok &= na * 0.0 + nbias * 0.0 + nc * 0.0 == 0.0  # False for inf and NaN
     if not noisy:
         return ok == 1
-    row = 0
+    row = noise_row
+    xs = scratch[2, :n]
     for z, on in ((a, ta), (b, tb), (c, tc)):
         if on:  # a finite value plus finite noise: only the noised rows need a new check
-            start = noise_start + row * row_stride
-            if not _add_gaussians(key, start, z, noise_scale, gauss_h, gauss_work):
+            if not _add_noise_row(key, row, m, lo, z, noise_scale, xs, gauss_h, gauss_work):
                 ok = 0
             row += 1
     return ok == 1
@@ -630,7 +653,7 @@ def _update_full_block(
 
 @njit(cache=True, nogil=True)
 def _update_canonical_block(r, theta, cos, nsin, count, t0, t1, nb, tr, tt, weight_decay, lr, inv_m,
-                            noise_scale, threshold, noisy, key, noise_start, row_stride,
+                            noise_scale, threshold, noisy, key, noise_row, m, lo,
                             gauss_h, gauss_work, scratch):
     lr_r = lr if tr else 0.0
     lr_t = lr if tt else 0.0
@@ -646,9 +669,10 @@ def _update_canonical_block(r, theta, cos, nsin, count, t0, t1, nb, tr, tt, weig
         si = -nsin[i]
         r[i] = ri - lr_r * ((ci * p1 + si * p0) * inv_m + weight_decay * ri)
         theta[i] = theta[i] - lr_t * (ri * (-si * p1 + ci * p0) * inv_m)
-    row = 0
+    row = noise_row
+    xs = scratch[2, :n]
     if tr and noisy:
-        _add_gaussians(key, noise_start, r, noise_scale, gauss_h, gauss_work)
+        _add_noise_row(key, row, m, lo, r, noise_scale, xs, gauss_h, gauss_work)
         row += 1
     if tr and threshold > 0.0:
         for i in range(r.size):
@@ -656,8 +680,7 @@ def _update_canonical_block(r, theta, cos, nsin, count, t0, t1, nb, tr, tt, weig
             r[i] = np.sign(r[i]) * mag if mag > 0.0 else 0.0
     if tt:
         if noisy:
-            _add_gaussians(key, noise_start + row * row_stride, theta, noise_scale, gauss_h,
-                           gauss_work)
+            _add_noise_row(key, row, m, lo, theta, noise_scale, xs, gauss_h, gauss_work)
         for i in range(r.size):
             cos[i] = np.cos(theta[i])
             nsin[i] = -np.sin(theta[i])
@@ -694,8 +717,8 @@ def _advance(
 ):
     """``n_steps`` updates in place; full: (u, v, w) = (a, b, c), scale = 1/α, trained
     flags (t0, t1, t2) for (a, b, c); canonical: (u, v) = (r, θ), w unused, scale = 1/m,
-    (t0, t1) for (r, θ). When ``noisy``, step t adds noise_scale times the Gaussians
-    first + (t·n_rows + row)·m + i of the stream ``key`` (rows in the order of the
+    (t0, t1) for (r, θ). When ``noisy``, step t adds noise_scale times noise row
+    first + t·n_rows + k of the stream ``key`` to trained name k (in the order of the
     trained names). Returns (bad, last) as ``_reference.advance_full``."""
     m = u.size
     size = x.size
@@ -710,7 +733,7 @@ def _advance(
     count = np.empty(m)
     table0 = np.empty(2 * size + 2)
     table1 = np.empty(2 * size + 2)
-    scratch = np.empty((2, _BLOCK))
+    scratch = np.empty((5, _BLOCK))   # run sums (2 rows), a block's noise (3 rows)
     edge = np.empty(m, dtype=np.int64)       # boundary on the full data (followed step to step)
     bedge = np.empty(m, dtype=np.int64)      # the same boundary on the current batch
     mark = np.zeros(size, dtype=np.int64)
@@ -772,12 +795,13 @@ def _advance(
             nn = _load_batch(x, y, batch_idx, batch_len, t + 1, full, xn, yn)
         xnext = x if full else xn
         if noisy and not dense:  # the dense path adds each block's noise as it makes it
-            _gaussians_into(key, first + t * n_rows * m, flat, gauss_h, gauss_work)
+            for k in range(n_rows):
+                _noise_row_into(key, first + t * n_rows + k, m, 0, rows[k], gauss_h, gauss_work)
         bad = 0.0
         if dense:
             for lo in range(0, m, _BLOCK):
                 hi = min(lo + _BLOCK, m)
-                noise_start = first + t * n_rows * m + lo
+                noise_row = first + t * n_rows
                 if canonical:
                     finite = _update_canonical_block(
                         u[lo:hi],
@@ -797,8 +821,9 @@ def _advance(
                         threshold,
                         noisy,
                         key,
-                        noise_start,
+                        noise_row,
                         m,
+                        lo,
                         gauss_h,
                         gauss_work,
                         scratch,
@@ -821,8 +846,9 @@ def _advance(
                         noise_scale,
                         noisy,
                         key,
-                        noise_start,
+                        noise_row,
                         m,
+                        lo,
                         gauss_h,
                         gauss_work,
                         scratch,
@@ -1379,7 +1405,8 @@ def _use_segments(m, size):
 def advance(engine, n, batch_idx, batch_len, noise_at):
     """Run ``n`` steps of ``engine`` (a ``_api._Engine``) in place; ``noise_at`` is
     None (no noise) or the index in the engine's noise stream of the first Gaussian of
-    this call; see ``_reference.advance_full`` for the return convention."""
+    this call (a whole number of rows of m); see ``_reference.advance_full`` for the
+    return convention."""
     cfg = engine.cfg
     full = batch_idx is None
     idx = _EMPTY_IDX if full else batch_idx
@@ -1443,7 +1470,7 @@ def advance(engine, n, batch_idx, batch_len, noise_at):
             lens,
             full,
             engine.noise_key if noisy else _NO_KEY,
-            int(noise_at) if noisy else 0,
+            int(noise_at) // u.size if noisy else 0,  # a multiple of m: the first row
             engine.noise_rows,
             noisy,
             n,

@@ -148,7 +148,7 @@ def advance_canonical(r, theta, x, y, train, weight_decay, lr, noise_scale, thre
 
 # --------------------------------------------------------------------------- langevin noise
 # The Gaussian stream of method="langevin" (layout: _api, "Langevin noise"), written in
-# vectorised numpy from its definition. ``_kernels._gaussians_into`` computes the same
+# vectorised numpy from its definition. ``_kernels._noise_row_into`` computes the same
 # numbers inside the compiled kernels; the two use the same operations in the same
 # order (integer arithmetic, bit casts, IEEE +, −, ×, ÷, √; every product and sum
 # rounded on its own), so they agree bit for bit.
@@ -158,13 +158,13 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 # minimax polynomials (relative error): −2 ln m = s·(−4 + z·P(z)), s = (m − 1)/(m + 1),
 # z = s², m in [√2/2, √2) (4.8e-12); sin(πy/4) = y·A(y²) (4.6e-12) and cos(πy/4) =
-# 1 + y²·B(y²) (7e-14), y in [0, 1]. The same constants as in _kernels.
+# 1 + y²·B(y²) (6.4e-11), y in [0, 1]. The same constants as in _kernels.
 _P = (-1.3333333129724723, -0.8000066907736186, -0.5707469346939936, -0.4716295248224655)
 _M2LN2 = -1.3862943611198906   # −2 ln 2
 _A = (0.7853981633938905, -0.08074551201299178, 0.00249039318326693, -3.6572349551358685e-05,
       3.0897515121419694e-07)
-_B = (-0.30842513753089257, 0.01585434420072762, -0.00032599169377034096, 3.590480165120702e-06,
-      -2.4269733380107017e-08)
+_B = (-0.3084251356494161, 0.015854326622835535, -0.0003259400798500591, 3.530338049449397e-06)
+_CHUNK = 256   # Gaussians per chunk of a noise row (_kernels: 2·_GAUSS_CHUNK)
 
 
 def splitmix64(key, k) -> np.ndarray:
@@ -213,9 +213,10 @@ def gaussian_pairs(key, k) -> tuple[np.ndarray, np.ndarray]:
     r = np.sqrt(minus_two_log(u))
     w = y * y
     a0, a1, a2, a3, a4 = _A
-    b1, b2, b3, b4, b5 = _B
-    sin = y * (a0 + w * (a1 + w * (a2 + w * (a3 + w * a4))))
-    cos = 1.0 + w * (b1 + w * (b2 + w * (b3 + w * (b4 + w * b5))))
+    b1, b2, b3, b4 = _B
+    w2 = w * w   # Estrin's scheme, as in _kernels
+    sin = y * ((a0 + w * a1) + w2 * ((a2 + w * a3) + w2 * a4))
+    cos = 1.0 + w * ((b1 + w * b2) + w2 * (b3 + w * b4))
     swap = (octant & 1).astype(bool)                       # bit 29
     first, second = np.where(swap, sin, cos), np.where(swap, cos, sin)
     first_negative = ((octant >> 1) & 1).astype(bool)      # bit 30
@@ -223,14 +224,37 @@ def gaussian_pairs(key, k) -> tuple[np.ndarray, np.ndarray]:
     return first * np.where(first_negative, -r, r), second * np.where(second_negative, -r, r)
 
 
-def gaussian_noise(key, start: int, count: int) -> np.ndarray:
-    """Gaussians number start, ..., start + count − 1 of the stream ``key``: number g
-    is the first (g even) or second (g odd) of the Box–Muller pair ⌊g/2⌋."""
+def noise_layout(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pair, second) for the m neurons of a noise row: neuron i gets member ``second[i]``
+    (0: first, 1: second) of the row's pair ``pair[i]``. In chunk c of the row (neurons
+    256c ≤ i < min(256c + 256, m): n_c of them, q_c = ⌈n_c/2⌉ pairs 128c + j, j < q_c),
+    neuron 256c + j gets the first member of pair 128c + j when j < q_c and the second
+    member of pair 128c + j − q_c otherwise."""
+    i = np.arange(m)
+    c, j = np.divmod(i, _CHUNK)
+    q = (np.minimum(_CHUNK, m - _CHUNK * c) + 1) // 2
+    second = j >= q
+    return c * (_CHUNK // 2) + np.where(second, j - q, j), second
+
+
+def noise_rows(key, row0: int, n_rows: int, m: int) -> np.ndarray:
+    """Noise rows row0, ..., row0 + n_rows − 1 of the stream ``key`` for m neurons, an
+    (n_rows, m) array: row R uses the Box–Muller pairs R·⌈m/2⌉ + p, p < ⌈m/2⌉, laid out
+    as :func:`noise_layout` says."""
+    half = (m + 1) // 2
+    with np.errstate(over="ignore"):  # counters mod 2⁶⁴
+        rows = np.uint64(row0) + np.arange(n_rows, dtype=np.uint64)
+        k = rows[:, None] * np.uint64(half) + np.arange(half, dtype=np.uint64)
+    first, second = gaussian_pairs(key, k)
+    pair, is_second = noise_layout(m)
+    return np.where(is_second, second[:, pair], first[:, pair])
+
+
+def gaussian_noise(key, start: int, count: int, m: int) -> np.ndarray:
+    """Gaussians number start, ..., start + count − 1 of the stream ``key`` for m
+    neurons: number g is neuron g mod m of noise row ⌊g/m⌋ (:func:`noise_rows`)."""
     if count <= 0:
         return np.empty(0)
-    first = start // 2
-    c, s = gaussian_pairs(key, np.arange(first, (start + count - 1) // 2 + 1, dtype=np.uint64))
-    both = np.empty(2 * c.size)
-    both[0::2] = c
-    both[1::2] = s
-    return both[start - 2 * first:start - 2 * first + count]
+    row0 = start // m
+    rows = noise_rows(key, row0, (start + count - 1) // m - row0 + 1, m).ravel()
+    return rows[start - row0 * m:start - row0 * m + count]

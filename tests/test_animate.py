@@ -702,3 +702,41 @@ def test_cli_a_failed_write_is_an_error_not_a_traceback(run, tmp_path, monkeypat
     assert "could not write the movie --out" in result.output
     assert result.exception.__class__ is SystemExit and movie.read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gif", "rec"]
+
+
+def _real_ffmpeg() -> bool:
+    import shutil
+
+    if not (shutil.which("ffmpeg") and shutil.which("ffprobe")):
+        return False
+    done = subprocess.run(["ffmpeg", "-version"], capture_output=True, text=True)
+    return done.returncode == 0 and done.stdout.startswith("ffmpeg version")
+
+
+def test_mp4_through_the_real_ffmpeg_decodes_to_the_gif_frames(run, tmp_path):
+    if not _real_ffmpeg():  # .ci/run installs ffmpeg and sets RELU1D_REQUIRE_FFMPEG=1
+        if os.environ.get("RELU1D_REQUIRE_FFMPEG") == "1":
+            pytest.fail("RELU1D_REQUIRE_FFMPEG=1 but no real ffmpeg/ffprobe is on the PATH")
+        pytest.skip("no real ffmpeg/ffprobe on the PATH")
+    traj, data = run
+    mp4 = anim.animate(traj, data, tmp_path / "m.mp4", frames=5, fps=12, dpi=50, progress=False)
+    gif = anim.animate(traj, data, tmp_path / "m.gif", frames=5, dpi=50, progress=False)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+         "stream=codec_name,width,height,nb_read_frames,r_frame_rate", "-of", "csv=p=0", str(mp4)],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert probe.split(",") == ["h264", "660", "210", "12/1", "5"]
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp4), "-f", "rawvideo", "-pix_fmt",
+                          "rgb24", "-"], capture_output=True, check=True).stdout
+    decoded = np.frombuffer(raw, dtype=np.uint8).reshape(5, 210, 660, 3).astype(float)
+    with Image.open(gif) as im:
+        frames = []
+        for k in range(im.n_frames):
+            im.seek(k)
+            frames.append(np.asarray(im.convert("RGB"), dtype=float))
+    # the same pictures up to lossy coding (yuv420p halves the colour resolution; measured
+    # 3.0 of 255 on average), in the same order: each decoded frame is closest to its own
+    # GIF frame (3.35-3.96 to the others)
+    gaps = np.array([[np.mean(np.abs(d - f)) for f in frames] for d in decoded])
+    assert np.all(np.diag(gaps) < 6.0), gaps
+    assert list(np.argmin(gaps, axis=1)) == list(range(5)), gaps

@@ -355,3 +355,67 @@ def test_flow_interrupt_returns_the_partial_trajectory(monkeypatch):
     k = traj.steps.size
     np.testing.assert_allclose(traj.loss, full.loss[:k], rtol=1e-6)
     assert not full.interrupted and full.steps.size == 101
+
+
+def _system_error_from_ctrl_c() -> SystemError:
+    """What CPython raised when a real Ctrl-C landed in numba's ``_numba_unpickle`` inside
+    the compiled flow (see relu1d._common.interrupt_from_kernel): two SystemErrors
+    ("returned a result with an exception set"), the inner one caused by the
+    KeyboardInterrupt."""
+    try:
+        try:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as ctrl_c:
+                raise SystemError("<function _numba_unpickle> returned a result with an "
+                                  "exception set") from ctrl_c
+        except SystemError as inner:
+            raise SystemError("CPUDispatcher(<function _advance>) returned a result with an "
+                              "exception set") from inner
+    except SystemError as exc:
+        return exc
+
+
+def test_ctrl_c_inside_a_compiled_call_is_an_interrupt_not_an_error(monkeypatch):
+    net, data = r1.init_network(8, seed=1), r1.datasets.square_wave(6, seed=1)
+    calls = {"n": 0}
+    original = _api._Engine.advance
+
+    def advance(self, *args):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise _system_error_from_ctrl_c()
+        return original(self, *args)
+
+    monkeypatch.setattr(_api._Engine, "advance", advance)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        traj = r1.train(net, data, lr=1e-2, steps=100, record_every=10, progress=False)
+    assert traj.interrupted and traj.steps[-1] == 20  # two chunks of 10 steps were done
+    calls["n"] = 0
+    with pytest.raises(r1.TrainingInterrupted):
+        r1.train(net, data, lr=1e-2, steps=100, record_every=10, progress=False,
+                 on_interrupt="raise")
+    # any other SystemError is an error
+    monkeypatch.setattr(_api._Engine, "advance",
+                        lambda self, *args: (_ for _ in ()).throw(SystemError("broken")))
+    with pytest.raises(SystemError, match="broken"):
+        r1.train(net, data, lr=1e-2, steps=100, record_every=10, progress=False)
+
+
+def test_ctrl_c_inside_the_compiled_flow_is_an_interrupt_not_an_error(monkeypatch):
+    net, data = r1.init_network(8, seed=1), r1.datasets.square_wave(6, seed=1)
+    calls = {"n": 0}
+    advance = _flow._advance
+
+    def interrupted_advance(*args):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise _system_error_from_ctrl_c()
+        return advance(*args)
+
+    monkeypatch.setattr(_flow, "_advance", interrupted_advance)
+    with pytest.warns(RuntimeWarning, match="interrupted"):
+        traj = r1.train(
+            net, data, method="flow", lr=0.05, steps=2000, record_every=20, progress=False
+        )
+    assert calls["n"] == 6 and traj.interrupted and 1 <= traj.steps.size < 101

@@ -12,11 +12,14 @@ convention (``tests/test_private_imports.py`` checks it). Sections:
   :mod:`relu1d.splines`, :mod:`relu1d.kernel`, :mod:`relu1d.splineview` and
   :mod:`relu1d.endpoints`);
 * residual moments of a network on data (used by :mod:`relu1d.hessian` and
-  :mod:`relu1d.splineview`).
+  :mod:`relu1d.splineview`);
+* Ctrl-C inside a compiled call (used by the training loops of :mod:`relu1d.train`).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -155,3 +158,27 @@ def _moments(net: Network, data: Dataset):
     pre = np.where(act, np.multiply.outer(x, net.a) - net.b, 0.0)
     rho = pre @ net.c / net.alpha - data.y
     return act, rho, rho @ actf, (rho * x) @ actf
+
+
+# --------------------------------------------------------------------------- interrupts
+@contextlib.contextmanager
+def interrupt_from_kernel() -> Iterator[None]:
+    """Turn Ctrl-C that lands inside a call of a compiled (numba) function back into a
+    KeyboardInterrupt.
+
+    A SIGINT delivered while a compiled function calls back into Python (numba's
+    ``_numba_unpickle`` of its constants, or the dispatcher typing the arguments) raises
+    KeyboardInterrupt there; the call returns its result anyway, and CPython reports that
+    as a SystemError ("returned a result with an exception set") whose ``__cause__`` is
+    the KeyboardInterrupt, or another such SystemError, one per level of calls. Any other
+    SystemError passes through unchanged.
+    """
+    try:
+        yield
+    except SystemError as exc:
+        cause = exc.__cause__
+        while isinstance(cause, SystemError):
+            cause = cause.__cause__
+        if isinstance(cause, KeyboardInterrupt):
+            raise KeyboardInterrupt from exc
+        raise

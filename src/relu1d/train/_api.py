@@ -56,6 +56,7 @@ from typing import Any, cast
 import numpy as np
 
 from .. import _storage
+from .._common import interrupt_from_kernel
 from .._validation import _short, as_choice, as_float_array, as_int, as_rng, check_network_and_data
 from ..data import Dataset
 from ..network import Network
@@ -736,27 +737,28 @@ def _run_steps(net: Network, data: Dataset, cfg: _Config,
     step, last_loss = 0, float(rec.loss[0])
     interrupted = False
     try:
-        for k in range(1, cfg.record_steps.size):
-            target = int(cfg.record_steps[k])
-            while step < target:
-                if stop is not None and stop.is_set():  # train_many was interrupted
-                    raise KeyboardInterrupt
-                n = min(target - step, chunk_cap)
-                idx, lens = batches.take(n) if batches is not None else (None, None)
-                bad, seen = engine.advance(n, idx, lens, step * per_step if noisy else None)
-                if np.isfinite(seen):
-                    last_loss = float(seen)
-                if bad >= 0:
-                    raise _diverged(cfg, step + bad, last_loss,
+        with interrupt_from_kernel():  # Ctrl-C inside a compiled call, too
+            for k in range(1, cfg.record_steps.size):
+                target = int(cfg.record_steps[k])
+                while step < target:
+                    if stop is not None and stop.is_set():  # train_many was interrupted
+                        raise KeyboardInterrupt
+                    n = min(target - step, chunk_cap)
+                    idx, lens = batches.take(n) if batches is not None else (None, None)
+                    bad, seen = engine.advance(n, idx, lens, step * per_step if noisy else None)
+                    if np.isfinite(seen):
+                        last_loss = float(seen)
+                    if bad >= 0:
+                        raise _diverged(cfg, step + bad, last_loss,
+                                        rec.trajectory(net, net.alpha, False, delta=engine.delta))
+                    step += n
+                    bar.update(n)
+                value, penalty = engine.data_loss(), engine.penalty()
+                if not np.isfinite(value + penalty):  # finite parameters, overflowing loss
+                    raise _diverged(cfg, step, last_loss,
                                     rec.trajectory(net, net.alpha, False, delta=engine.delta))
-                step += n
-                bar.update(n)
-            value, penalty = engine.data_loss(), engine.penalty()
-            if not np.isfinite(value + penalty):  # finite parameters, overflowing loss
-                raise _diverged(cfg, step, last_loss,
-                                rec.trajectory(net, net.alpha, False, delta=engine.delta))
-            rec.record(k, value, penalty, engine.full_params())
-            bar.set_postfix(loss=f"{rec.loss[k]:.4g}", refresh=False)
+                rec.record(k, value, penalty, engine.full_params())
+                bar.set_postfix(loss=f"{rec.loss[k]:.4g}", refresh=False)
     except KeyboardInterrupt:
         interrupted = True  # train() warns or raises, as on_interrupt says
     finally:

@@ -160,6 +160,7 @@ import numpy as np
 from numba import njit
 from scipy.integrate import DOP853
 
+from .._common import interrupt_from_kernel
 from .._validation import _short, as_choice, as_float_array, as_real, check_network_and_data
 from ..network import Network
 from ._api import _as_trainable
@@ -1287,78 +1288,79 @@ def _integrate_piecewise(
             bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}<{remaining}{postfix}]",
         )
     try:
-        while t < T:
-            stats["n_segments"] += 1
-            ev = _Events(fld, y)
-            stats["max_sliding"] = max(stats["max_sliding"], int(ev.si.size))
-            f = ev.f0
-            h_abs = _initial_step(fld, t, y, f, T, rtol, atol) if h is None else min(h, T - t)
-            while True:
-                if stop is not None and stop.is_set():  # train_many was interrupted
-                    raise KeyboardInterrupt
-                (status, t, y, f, h_abs, t_ev, y_ev, comps, k_rec, n_steps, n_evals) = _advance(
-                    t,
-                    y,
-                    f,
-                    h_abs,
-                    T,
-                    rtol,
-                    atol,
-                    K,
-                    fld.kargs,
-                    ev.bi,
-                    ev.bj,
-                    ev.bs,
-                    ev.si,
-                    ev.sa,
-                    ev.thr,
-                    ev.tol,
-                    record_times,
-                    states,
-                    k_rec,
-                    _STEPS_PER_CALL,
-                    _DOP_A,
-                    _DOP_B,
-                    _DOP_C,
-                    _DOP_E3,
-                    _DOP_E5,
-                    _DOP_A_EXTRA,
-                    _DOP_C_EXTRA,
-                    _DOP_D,
-                )
-                stats["n_steps"] += int(n_steps)
-                fld.n_evals += int(n_evals)
-                if bar is not None and time.perf_counter() - last_draw > 0.2:
-                    last_draw = time.perf_counter()
-                    bar.update(t_ev - bar.n)
-                    bar.set_postfix_str(
-                        f"loss={loss_of(y_ev):.4g} sliding={ev.si.size}", refresh=False
+        with interrupt_from_kernel():  # Ctrl-C inside a compiled call, too
+            while t < T:
+                stats["n_segments"] += 1
+                ev = _Events(fld, y)
+                stats["max_sliding"] = max(stats["max_sliding"], int(ev.si.size))
+                f = ev.f0
+                h_abs = _initial_step(fld, t, y, f, T, rtol, atol) if h is None else min(h, T - t)
+                while True:
+                    if stop is not None and stop.is_set():  # train_many was interrupted
+                        raise KeyboardInterrupt
+                    (status, t, y, f, h_abs, t_ev, y_ev, comps, k_rec, n_steps, n_evals) = _advance(
+                        t,
+                        y,
+                        f,
+                        h_abs,
+                        T,
+                        rtol,
+                        atol,
+                        K,
+                        fld.kargs,
+                        ev.bi,
+                        ev.bj,
+                        ev.bs,
+                        ev.si,
+                        ev.sa,
+                        ev.thr,
+                        ev.tol,
+                        record_times,
+                        states,
+                        k_rec,
+                        _STEPS_PER_CALL,
+                        _DOP_A,
+                        _DOP_B,
+                        _DOP_C,
+                        _DOP_E3,
+                        _DOP_E5,
+                        _DOP_A_EXTRA,
+                        _DOP_C_EXTRA,
+                        _DOP_D,
                     )
-                if status != 4:
+                    stats["n_steps"] += int(n_steps)
+                    fld.n_evals += int(n_evals)
+                    if bar is not None and time.perf_counter() - last_draw > 0.2:
+                        last_draw = time.perf_counter()
+                        bar.update(t_ev - bar.n)
+                        bar.set_postfix_str(
+                            f"loss={loss_of(y_ev):.4g} sliding={ev.si.size}", refresh=False
+                        )
+                    if status != 4:
+                        break
+                if status == 2:
+                    raise RuntimeError(
+                        f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
+                        "the spacing of floating-point numbers"
+                    )
+                if status == 3:
+                    raise RuntimeError(f"the flow's state is not finite at t = {t:.6g} "
+                                       "(diverging); try tighter rtol/atol")
+                if status == 0:
                     break
-            if status == 2:
-                raise RuntimeError(
-                    f"the flow's ODE solver failed at t = {t:.6g}: the step size fell below "
-                    "the spacing of floating-point numbers"
-                )
-            if status == 3:
-                raise RuntimeError(f"the flow's state is not finite at t = {t:.6g} (diverging); "
-                                   "try tighter rtol/atol")
-            if status == 0:
-                break
-            h = max(h_abs, 1e-12 * max(1.0, T))
-            stalled = stalled + 1 if t_ev <= last_event_t + 1e-13 * max(1.0, T) else 0
-            if stalled > _MAX_STALLED_EVENTS:
-                raise RuntimeError(
-                    f"the flow stalled at t = {t_ev:.6g}: {stalled} events without progress "
-                    "(a Zeno point); try a looser rtol or method='gd'"
-                )
-            last_event_t = t_ev
-            y = _handle_events(fld, ev, y_ev, comps, stats)
-            t = float(t_ev)
-            while k_rec < n_rec and record_times[k_rec] <= t:  # events exactly at a record time
-                states[k_rec] = y
-                k_rec += 1
+                h = max(h_abs, 1e-12 * max(1.0, T))
+                stalled = stalled + 1 if t_ev <= last_event_t + 1e-13 * max(1.0, T) else 0
+                if stalled > _MAX_STALLED_EVENTS:
+                    raise RuntimeError(
+                        f"the flow stalled at t = {t_ev:.6g}: {stalled} events without progress "
+                        "(a Zeno point); try a looser rtol or method='gd'"
+                    )
+                last_event_t = t_ev
+                y = _handle_events(fld, ev, y_ev, comps, stats)
+                t = float(t_ev)
+                while k_rec < n_rec and record_times[k_rec] <= t:  # events exactly at a record time
+                    states[k_rec] = y
+                    k_rec += 1
     except KeyboardInterrupt:
         if k_rec == 0:  # nothing to return
             raise
